@@ -1,0 +1,165 @@
+# obtrace - one non-recursive build.
+#
+#   make              build everything into build/
+#   make check        build, then run the unit and end-to-end suites
+#   make demo         record a sample driver scenario and print its verdict
+#   make bench        run the benchmarks (ratios, side by side)
+#   make check SANITIZE=address,undefined   the same under sanitizers (build-san/)
+#
+# Sources are found by wildcard: a new file in framework/, tracer/,
+# analyzer/, samples/<name>/, tests/unit/, tests/drivers/ or bench/ is built
+# without touching this file.
+
+SHELL := /bin/bash
+CC ?= cc
+O ?= build$(if $(SANITIZE),-san)
+
+PKGS := libunwind libdw libelf json-c check
+HAVE_PKGS := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wpointer-arith -Wvla \
+        -Wstrict-prototypes -Wmissing-prototypes -Wno-multichar
+BASE_CFLAGS := -std=gnu11 -g -O2 -fno-omit-frame-pointer -fPIC -MMD -MP -D_GNU_SOURCE
+SAN_FLAGS := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-sanitize-recover=undefined)
+CFLAGS ?=
+LDFLAGS ?=
+
+CPPFLAGS_ALL := -Iinclude -Iinclude/ntsim
+CFLAGS_ALL := $(BASE_CFLAGS) $(WARN) $(SAN_FLAGS) $(CFLAGS)
+LDFLAGS_ALL := $(SAN_FLAGS) $(LDFLAGS)
+
+# Driver code is written against the WDK: 16-bit L"" literals, no
+# missing-prototype warnings for DriverEntry and friends.
+DRIVER_CFLAGS := $(BASE_CFLAGS) -fshort-wchar -Wall -Wextra -Werror -Wno-multichar \
+                 -Wno-unused-parameter $(SAN_FLAGS) $(CFLAGS)
+
+pkg_cflags = $(shell pkg-config --cflags $(1))
+pkg_libs = $(shell pkg-config --libs $(1))
+
+# ---- libntsim ------------------------------------------------------------
+NTSIM_MAIN := framework/ntsim_main.c
+NTSIM_SRC := $(filter-out $(NTSIM_MAIN),$(wildcard framework/*.c))
+NTSIM_OBJ := $(NTSIM_SRC:%.c=$(O)/%.o)
+LIBNTSIM := $(O)/lib/libntsim.so
+NTSIM_BIN := $(O)/bin/ntsim
+
+$(O)/framework/%.o: framework/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) -Iframework -fvisibility=hidden -fshort-wchar $(CFLAGS_ALL) -c $< -o $@
+
+$(LIBNTSIM): $(NTSIM_OBJ)
+	@mkdir -p $(@D)
+	$(CC) -shared -o $@ $^ $(LDFLAGS_ALL) -Wl,-soname,libntsim.so -ldl -lpthread
+
+$(NTSIM_BIN): $(O)/framework/ntsim_main.o $(LIBNTSIM)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $< $(LDFLAGS_ALL) -L$(O)/lib -lntsim -Wl,-rpath,'$$ORIGIN/../lib' -lpthread
+
+# ---- libobtrace ------------------------------------------------------------
+TRACER_REC_SRC := $(wildcard tracer/record*.c)
+TRACER_SRC := $(filter-out $(TRACER_REC_SRC),$(wildcard tracer/*.c))
+TRACER_OBJ := $(TRACER_SRC:%.c=$(O)/%.o)
+LIBOBTRACE := $(O)/lib/libobtrace.so
+
+$(O)/tracer/%.o: tracer/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) -Itracer -fvisibility=hidden $(call pkg_cflags,libunwind) $(CFLAGS_ALL) -c $< -o $@
+
+$(LIBOBTRACE): $(TRACER_OBJ)
+	@mkdir -p $(@D)
+	$(CC) -shared -o $@ $^ $(LDFLAGS_ALL) $(call pkg_libs,libunwind) -ldl -lpthread
+
+# ---- obtrace (analyzer + record) --------------------------------------------
+ANALYZER_MAIN := analyzer/main.c
+ANALYZER_SRC := $(filter-out $(ANALYZER_MAIN),$(wildcard analyzer/*.c))
+ANALYZER_OBJ := $(ANALYZER_SRC:%.c=$(O)/%.o)
+OBTRACE_BIN := $(O)/bin/obtrace
+ANALYZER_LIBS = $(call pkg_libs,libdw libelf json-c) -lpthread
+
+$(O)/analyzer/%.o: analyzer/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) -Ianalyzer -Itracer $(call pkg_cflags,libdw libelf json-c) $(CFLAGS_ALL) -c $< -o $@
+
+$(OBTRACE_BIN): $(O)/analyzer/main.o $(ANALYZER_OBJ) $(TRACER_REC_SRC:%.c=$(O)/%.o) | $(LIBOBTRACE)
+	@mkdir -p $(@D)
+	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(ANALYZER_LIBS)
+
+# ---- driver images: samples/<name>/<image>.c -> $(O)/samples/<name>/<image>.so
+SAMPLE_SRC := $(wildcard samples/*/*.c)
+SAMPLE_SO := $(SAMPLE_SRC:%.c=$(O)/%.so)
+TEST_DRIVER_SRC := $(wildcard tests/drivers/*.c)
+TEST_DRIVER_SO := $(TEST_DRIVER_SRC:%.c=$(O)/%.so)
+
+$(O)/%.so: %.c $(LIBNTSIM)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(DRIVER_CFLAGS) -shared -o $@ $< $(LDFLAGS_ALL) \
+	    -L$(O)/lib -lntsim -Wl,-rpath,'$$ORIGIN/../../lib' -Wl,-rpath,'$$ORIGIN/../../../lib'
+
+# ---- unit tests: tests/unit/<part>_<name>.c, part = ntsim|tracer|analyzer ----
+UNIT_SRC := $(wildcard tests/unit/*.c)
+UNIT_BIN := $(UNIT_SRC:%.c=$(O)/%)
+UNIT_HELPER_SRC := $(wildcard tests/lib/*.c)
+UNIT_HELPER_OBJ := $(UNIT_HELPER_SRC:%.c=$(O)/%.o)
+
+$(O)/tests/lib/%.o: tests/lib/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) -Itests/lib $(call pkg_cflags,check) $(CFLAGS_ALL) -c $< -o $@
+
+$(O)/tests/unit/%.o: tests/unit/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) -Iframework -Itracer -Ianalyzer -Itests/lib -fshort-wchar \
+	    $(call pkg_cflags,check libdw json-c) $(CFLAGS_ALL) -Wno-missing-prototypes -c $< -o $@
+
+$(O)/tests/unit/ntsim_%: $(O)/tests/unit/ntsim_%.o $(UNIT_HELPER_OBJ) $(LIBNTSIM)
+	$(CC) -o $@ $< $(UNIT_HELPER_OBJ) $(LDFLAGS_ALL) -L$(O)/lib -lntsim -Wl,-rpath,'$$ORIGIN/../../lib' \
+	    $(call pkg_libs,check) -ldl -lpthread
+$(O)/tests/unit/tracer_%: $(O)/tests/unit/tracer_%.o $(UNIT_HELPER_OBJ) $(TRACER_OBJ)
+	$(CC) -o $@ $< $(UNIT_HELPER_OBJ) $(TRACER_OBJ) $(LDFLAGS_ALL) $(call pkg_libs,check libunwind) -ldl -lpthread
+$(O)/tests/unit/analyzer_%: $(O)/tests/unit/analyzer_%.o $(UNIT_HELPER_OBJ) $(ANALYZER_OBJ)
+	$(CC) -o $@ $< $(UNIT_HELPER_OBJ) $(ANALYZER_OBJ) $(LDFLAGS_ALL) $(call pkg_libs,check) $(ANALYZER_LIBS)
+
+# ---- benchmarks --------------------------------------------------------------
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:%.c=$(O)/%)
+$(O)/bench/%: bench/%.c $(LIBNTSIM)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) -Iframework -Itracer -Ianalyzer $(BASE_CFLAGS) $(WARN) -Wno-missing-prototypes \
+	    -fshort-wchar $(call pkg_cflags,libunwind) -o $@ $< $(LDFLAGS_ALL) -L$(O)/lib -lntsim \
+	    -Wl,-rpath,'$$ORIGIN/../lib' $(call pkg_libs,libunwind) -ldl -lpthread
+
+# ---- top-level targets -------------------------------------------------------
+ALL := $(LIBNTSIM) $(NTSIM_BIN) $(SAMPLE_SO) $(TEST_DRIVER_SO)
+ALL += $(if $(TRACER_SRC),$(LIBOBTRACE))
+ALL += $(if $(wildcard $(ANALYZER_MAIN)),$(OBTRACE_BIN))
+
+.PHONY: all deps check demo bench clean unit-tests
+.DEFAULT_GOAL := all
+
+all: deps
+	@$(MAKE) --no-print-directory build-all
+
+.PHONY: build-all
+build-all: $(ALL)
+
+# Installs the Debian packages the build needs when they are missing.
+deps:
+	@scripts/ensure-deps.sh
+
+unit-tests: $(UNIT_BIN)
+
+check: deps
+	@$(MAKE) --no-print-directory build-all unit-tests
+	@O=$(O) SANITIZE=$(SANITIZE) tests/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory build-all
+	@O=$(O) scripts/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory build-all $(BENCH_BIN)
+	@O=$(O) bench/run.sh
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -1,0 +1,242 @@
+/*
+ * ntsim.h - the host-facing API of libntsim: it plays the rest of the
+ * system around the drivers.
+ *
+ * A host (the `ntsim` scenario runner, or a C test program) initializes the
+ * simulation, installs services from driver images, starts and stops them
+ * as the service control manager would, describes hardware and plugs,
+ * disables, ejects and unplugs devices as the PnP manager and Device Manager
+ * would, and acts as user-mode applications: opening devices, sending
+ * IOCTLs, closing handles, registering for handle notifications. Every call
+ * returns the NTSTATUS (and, for removals, the veto) that Windows would.
+ * It also answers questions no API of Windows answers directly: the state of
+ * each image, object and devnode, for tests and for `expect` lines.
+ *
+ * Names are UTF-8 on this side; the simulation converts to UNICODE_STRING.
+ * Object paths are NT paths (\Device\X, \DosDevices\X, \??\X, \Driver\X);
+ * user-mode opens also accept \\.\X.
+ */
+#ifndef NTSIM_NTSIM_H
+#define NTSIM_NTSIM_H
+
+#include "wdm.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Lifecycle and configuration                                         */
+/* ------------------------------------------------------------------ */
+
+/* What happens when a wait exceeds NTSIM_CONFIG.StuckWaitMs. */
+typedef enum _NTSIM_STUCK_POLICY {
+    NtsimStuckReportAndContinue, /* report, then keep waiting in the background; the caller gets STATUS_TIMEOUT */
+    NtsimStuckReportAndExit,     /* report, then exit(NTSIM_EXIT_STUCK) */
+} NTSIM_STUCK_POLICY;
+
+#define NTSIM_EXIT_STUCK 3 /* process exit status when a stuck wait ends the run */
+
+typedef struct _NTSIM_CONFIG {
+    /* Infinite waits longer than this are reported as stuck (0 = default 2000 ms). */
+    ULONG StuckWaitMs;
+    NTSIM_STUCK_POLICY StuckPolicy;
+    /*
+     * nt-semantics §3.3/§14.4: TRUE (default, the documentation's rule) =
+     * an outstanding PnP notification registration defers DriverUnload;
+     * FALSE (ReactOS) = it only delays the image unmap.
+     */
+    BOOLEAN RegistrationsDeferUnload;
+    /* Directories searched for driver images named without a slash (colon-separated); NULL = ".". */
+    const char *DriverSearchPath;
+    /* Echo DbgPrint output to stderr. */
+    BOOLEAN EchoDebugOutput;
+} NTSIM_CONFIG, *PNTSIM_CONFIG;
+
+/* Fills *Config with the defaults (the documentation's behaviour everywhere). */
+NTSIM_API VOID NtsimDefaultConfig(PNTSIM_CONFIG Config);
+/*
+ * Starts the simulated kernel (object types, namespace, worker threads).
+ * Config may be NULL for the defaults. STATUS_INVALID_DEVICE_STATE if
+ * already initialized.
+ */
+NTSIM_API NTSTATUS NtsimInitialize(const NTSIM_CONFIG *Config);
+/*
+ * Stops worker threads and releases the host-side state. Drivers still
+ * loaded stay mapped (as at a shutdown, where Unload is not called);
+ * their state can still be queried until the process exits.
+ */
+NTSIM_API VOID NtsimShutdown(void);
+/* The name of a status code ("STATUS_NO_SUCH_DEVICE"), or "0x%08x" text for unknown codes. */
+NTSIM_API const char *NtsimStatusName(NTSTATUS Status);
+
+/* ------------------------------------------------------------------ */
+/* Services (the service control manager)                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Installs service ServiceName for the driver image ImagePath (a shared
+ * object with DriverEntry). STATUS_OBJECT_NAME_COLLISION when the service
+ * exists.
+ */
+NTSIM_API NTSTATUS NtsimInstallService(const char *ServiceName, const char *ImagePath);
+/*
+ * Loads the service's driver (ZwLoadDriver): maps the image, creates
+ * \Driver\<ServiceName>, calls DriverEntry. STATUS_IMAGE_ALREADY_LOADED when
+ * the previous instance is still mapped; DriverEntry's failure status when
+ * it fails (the image is unmapped, Unload not called).
+ */
+NTSIM_API NTSTATUS NtsimStartService(const char *ServiceName);
+/*
+ * Stops the service (ZwUnloadDriver): STATUS_INVALID_DEVICE_REQUEST for a
+ * PnP driver or one without DriverUnload, STATUS_DELETE_PENDING when an
+ * unload is already under way, else STATUS_SUCCESS with DriverUnload called
+ * now or deferred until its devices have no open file objects and nothing
+ * attached.
+ */
+NTSIM_API NTSTATUS NtsimStopService(const char *ServiceName);
+/* Removes the service definition; the image stays as it is. */
+NTSIM_API NTSTATUS NtsimDeleteService(const char *ServiceName);
+
+/* ------------------------------------------------------------------ */
+/* User-mode side                                                      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Opens Path (a device name or symbolic link) like CreateFile: a file
+ * object is created on the device, IRP_MJ_CREATE is sent, and on success a
+ * user-mode handle is returned. Fails with the driver's status or with
+ * STATUS_NO_SUCH_DEVICE / STATUS_DELETE_PENDING / STATUS_OBJECT_NAME_NOT_FOUND
+ * as the I/O manager would.
+ */
+NTSIM_API NTSTATUS NtsimOpenFile(const char *Path, ACCESS_MASK DesiredAccess, PHANDLE Handle);
+/* Closes a user-mode handle (IRP_MJ_CLEANUP on the last handle, IRP_MJ_CLOSE on the last reference). */
+NTSIM_API NTSTATUS NtsimCloseHandle(HANDLE Handle);
+/*
+ * DeviceIoControl: sends IRP_MJ_DEVICE_CONTROL with IoControlCode and the
+ * buffers (METHOD_BUFFERED semantics for every method), waits for
+ * completion, and stores the byte count in *BytesReturned (may be NULL).
+ */
+NTSIM_API NTSTATUS NtsimDeviceIoControl(HANDLE Handle, ULONG IoControlCode, const void *InputBuffer,
+                                        ULONG InputBufferLength, void *OutputBuffer,
+                                        ULONG OutputBufferLength, ULONG *BytesReturned);
+
+/* ------------------------------------------------------------------ */
+/* Queries (for tests, expect lines and the demo)                      */
+/* ------------------------------------------------------------------ */
+
+typedef enum _NTSIM_IMAGE_STATE {
+    NtsimImageNotLoaded,       /* never loaded, or unmapped */
+    NtsimImageLoaded,          /* mapped, DriverUnload not called */
+    NtsimImageUnloadPending,   /* legacy stop accepted, DriverUnload deferred */
+    NtsimImageResidentAfterUnload, /* DriverUnload called, image still mapped */
+} NTSIM_IMAGE_STATE;
+
+typedef struct _NTSIM_IMAGE_INFO {
+    NTSIM_IMAGE_STATE State;
+    BOOLEAN Mapped;               /* observable with dl_iterate_phdr */
+    BOOLEAN UnloadCalled;         /* DriverUnload of the current/last instance ran */
+    BOOLEAN IsPnp;                /* DriverEntry set AddDevice */
+    ULONG LoadCount;              /* successful loads so far */
+    NTSTATUS LastLoadStatus;      /* status of the last start attempt */
+    LONG_PTR DriverPointerCount;  /* driver object's pointer count, 0 when gone */
+    ULONG DeviceCount;            /* devices on the driver's list */
+    ULONG PoolAllocations;        /* outstanding pool blocks charged to the image */
+    char ImagePath[512];
+} NTSIM_IMAGE_INFO, *PNTSIM_IMAGE_INFO;
+
+/* State of service ServiceName's image; STATUS_OBJECT_NAME_NOT_FOUND for an unknown service. */
+NTSIM_API NTSTATUS NtsimQueryImage(const char *ServiceName, PNTSIM_IMAGE_INFO Info);
+
+typedef struct _NTSIM_OBJECT_INFO {
+    ULONG64 Id;                /* stable for the object's life, never reused */
+    const char *TypeName;      /* "Device", "Driver", "File", ... */
+    char Name[256];            /* NT path, or "" when unnamed */
+    LONG_PTR PointerCount;
+    LONG_PTR HandleCount;
+    LONG ReferenceCount;       /* DEVICE_OBJECT.ReferenceCount, devices only */
+    ULONG ExtensionFlags;      /* DOE_* for devices, DRVO_* for drivers */
+    BOOLEAN Permanent;
+} NTSIM_OBJECT_INFO, *PNTSIM_OBJECT_INFO;
+
+/*
+ * Describes a live object by pointer; STATUS_INVALID_PARAMETER when Object
+ * is not a live object of the simulation. Takes no reference and records
+ * nothing: safe to call from a tracer.
+ */
+NTSIM_API NTSTATUS NtsimQueryObject(PVOID Object, PNTSIM_OBJECT_INFO Info);
+/* Looks up a live object by NT path (links followed); no reference taken. NULL if absent. */
+NTSIM_API PVOID NtsimLookupObject(const char *Path);
+
+/* Calls Visit for every loaded image's service name; stops early when Visit returns FALSE. */
+typedef BOOLEAN NTSIM_SERVICE_VISITOR(const char *ServiceName, PVOID Context);
+NTSIM_API VOID NtsimEnumerateServices(NTSIM_SERVICE_VISITOR *Visit, PVOID Context);
+
+/* ------------------------------------------------------------------ */
+/* PnP (hardware, devnodes, removal) — libntsim PnP                    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Describes hardware HardwareId: the function driver's service and the
+ * upper and lower filter services (NULL-terminated arrays, may be NULL), in
+ * load order. STATUS_OBJECT_NAME_COLLISION if already described.
+ */
+NTSIM_API NTSTATUS NtsimDefineHardware(const char *HardwareId, const char *FunctionService,
+                                       const char *const *UpperFilters, const char *const *LowerFilters);
+
+/* Why a removal was refused (PNP_VETO_TYPE values). */
+typedef enum _PNP_VETO_TYPE {
+    PNP_VetoTypeUnknown,
+    PNP_VetoLegacyDevice,
+    PNP_VetoPendingClose,
+    PNP_VetoWindowsApp,
+    PNP_VetoWindowsService,
+    PNP_VetoOutstandingOpen,
+    PNP_VetoDevice,
+    PNP_VetoDriver,
+    PNP_VetoIllegalDeviceRequest,
+    PNP_VetoInsufficientPower,
+    PNP_VetoNonDisableable,
+    PNP_VetoLegacyDriver,
+    PNP_VetoInsufficientRights,
+    PNP_VetoAlreadyRemoved,
+} PNP_VETO_TYPE, *PPNP_VETO_TYPE;
+
+typedef struct _NTSIM_VETO {
+    PNP_VETO_TYPE VetoType;
+    char VetoName[256]; /* device instance, driver or application that vetoed */
+} NTSIM_VETO, *PNTSIM_VETO;
+
+/*
+ * Plugs a device of HardwareId into the root bus under InstanceId (e.g.
+ * "ROOT\\TOASTER\\0000"): creates the PDO and devnode, loads the filters and
+ * function driver in order, calls AddDevice, starts the stack.
+ */
+NTSIM_API NTSTATUS NtsimPlugDevice(const char *HardwareId, const char *InstanceId);
+/* Surprise-removes a device (unplug): IRP_MN_SURPRISE_REMOVAL now, REMOVE once its handles close. */
+NTSIM_API NTSTATUS NtsimUnplugDevice(const char *InstanceId);
+/* Disables a devnode (query-remove, then remove); on refusal fills *Veto and returns STATUS_PLUGPLAY_QUERY_VETOED. */
+NTSIM_API NTSTATUS NtsimDisableDevice(const char *InstanceId, PNTSIM_VETO Veto);
+/* Enables a disabled devnode again (drivers loaded, AddDevice, start). */
+NTSIM_API NTSTATUS NtsimEnableDevice(const char *InstanceId);
+/* CM_Request_Device_Eject: query-remove, remove, IRP_MN_EJECT; veto as for disable. */
+NTSIM_API NTSTATUS NtsimEjectDevice(const char *InstanceId, PNTSIM_VETO Veto);
+/* Waits until the PnP worker has processed every queued request (enumerations, ejects). */
+NTSIM_API VOID NtsimWaitPnpIdle(void);
+
+/*
+ * User-mode handle notification (RegisterDeviceNotification with
+ * DBT_DEVTYP_HANDLE): Callback is called with GUID_TARGET_DEVICE_QUERY_REMOVE,
+ * _REMOVE_CANCELLED or _REMOVE_COMPLETE for the device the handle is open
+ * on. Returning FALSE from a QUERY_REMOVE vetoes (PNP_VetoWindowsApp).
+ */
+typedef BOOLEAN NTSIM_HANDLE_NOTIFY(HANDLE Handle, const GUID *Event, PVOID Context);
+NTSIM_API NTSTATUS NtsimRegisterHandleNotification(HANDLE Handle, NTSIM_HANDLE_NOTIFY *Callback, PVOID Context,
+                                                   PVOID *Registration);
+NTSIM_API NTSTATUS NtsimUnregisterHandleNotification(PVOID Registration);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NTSIM_NTSIM_H */

@@ -1,0 +1,101 @@
+/*
+ * ntsim_kernel.h - exported kernel-internal entry points of libntsim.
+ *
+ * Not part of the WDK. These are the points where the simulated kernel
+ * does, on its own behalf, something that decides an object's or an
+ * image's fate: creating an object, opening or closing a handle, changing
+ * a device's ReferenceCount, mapping and unmapping an image, calling
+ * DriverEntry and DriverUnload, recording a write of DriverUnload,
+ * reporting a stuck wait. The framework calls each of them through its
+ * exported (interposable) symbol, never directly, so a library preloaded
+ * with LD_PRELOAD sees every one of them with the caller's stack; the
+ * interposition test proves it. Drivers must not call them.
+ *
+ * Counts returned are the values after the operation, so a tracer never
+ * has to re-read an object that may already be gone.
+ */
+#ifndef NTSIM_NTSIM_KERNEL_H
+#define NTSIM_NTSIM_KERNEL_H
+
+#include "wdm.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- object manager --------------------------------------------- */
+
+/*
+ * Creates an object of ObjectType with a zeroed body of BodySize bytes and
+ * pointer count 1 (the creator's reference). With a non-NULL ObjectName
+ * the object is inserted in the namespace (one more pointer reference,
+ * held by the directory); OBJ_PERMANENT keeps it there until
+ * ObMakeTemporaryObject. STATUS_OBJECT_NAME_COLLISION if the name exists.
+ */
+NTKERNELAPI NTSTATUS ObCreateObject(POBJECT_TYPE ObjectType, PCUNICODE_STRING ObjectName, ULONG Attributes,
+                                    ULONG BodySize, PVOID *Object);
+/*
+ * Creates a handle to Object in the current (simulated) process: handle
+ * count +1 and pointer count +1 (the handle's reference).
+ * Signature as NT's ObOpenObjectByPointer.
+ */
+NTKERNELAPI NTSTATUS ObOpenObjectByPointer(PVOID Object, ULONG HandleAttributes, PVOID PassedAccessState,
+                                           ACCESS_MASK DesiredAccess, POBJECT_TYPE ObjectType,
+                                           KPROCESSOR_MODE AccessMode, PHANDLE Handle);
+
+/* ---- I/O manager ------------------------------------------------ */
+
+/* An open was admitted on DeviceObject: ReferenceCount +1; returns the new ReferenceCount. */
+NTKERNELAPI LONG IopReferenceDeviceObject(PDEVICE_OBJECT DeviceObject);
+/*
+ * A file object on DeviceObject is gone (or its create failed):
+ * ReferenceCount -1, then the pending delete or unload of the device is
+ * completed if nothing else holds it. Returns the new ReferenceCount.
+ */
+NTKERNELAPI LONG IopDereferenceDeviceObject(PDEVICE_OBJECT DeviceObject);
+
+/* ---- image loader and driver lifecycle -------------------------- */
+
+/*
+ * Maps the driver image at ImagePath (dlopen). STATUS_IMAGE_ALREADY_LOADED
+ * when an image with the same path is still mapped; STATUS_DLL_NOT_FOUND
+ * or STATUS_INVALID_IMAGE_FORMAT when it cannot be mapped. *ImageHandle is
+ * the loader's handle, *ImageBase the load address.
+ */
+NTKERNELAPI NTSTATUS MmLoadSystemImage(const char *ImagePath, PVOID *ImageHandle, PVOID *ImageBase);
+/* Unmaps an image mapped by MmLoadSystemImage (dlclose). Called only when its driver object is freed. */
+NTKERNELAPI NTSTATUS MmUnloadSystemImage(PVOID ImageHandle);
+
+/* Loads a service's driver; DriverServiceName is the registry path ...\Services\<name>. */
+NTSYSAPI NTSTATUS ZwLoadDriver(PUNICODE_STRING DriverServiceName);
+/* Requests a legacy unload of a service's driver; statuses as NtsimStopService. */
+NTSYSAPI NTSTATUS ZwUnloadDriver(PUNICODE_STRING DriverServiceName);
+
+/* Calls the image's DriverEntry; returns its status. */
+NTKERNELAPI NTSTATUS IopCallDriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath);
+/* Sets DRVO_UNLOAD_INVOKED and calls DriverObject->DriverUnload (the caller checked it is not NULL). */
+NTKERNELAPI VOID IopCallDriverUnload(PDRIVER_OBJECT DriverObject);
+/*
+ * Records that DriverObject->DriverUnload changes from OldRoutine to
+ * NewRoutine; the caller's stack says who wrote it. The framework calls it
+ * when DriverEntry returns with a routine set, and class libraries call it
+ * before they overwrite the field.
+ */
+NTKERNELAPI VOID IopNoteDriverUnloadWrite(PDRIVER_OBJECT DriverObject, PDRIVER_UNLOAD OldRoutine,
+                                          PDRIVER_UNLOAD NewRoutine);
+
+/* ---- waits ------------------------------------------------------ */
+
+/*
+ * Reports that the calling thread has waited WaitedMs on Object (a KEVENT,
+ * a remove lock or a run-down reference, described by What) past the
+ * stuck-wait limit. Returns after reporting; the policy decides what
+ * follows.
+ */
+NTKERNELAPI VOID KiReportStuckWait(PVOID Object, const char *What, ULONG WaitedMs);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NTSIM_NTSIM_KERNEL_H */

@@ -1,0 +1,249 @@
+/*
+ * trace.h - the on-disk trace format shared by libobtrace (writer) and the
+ * obtrace analyzer (reader). doc/trace-format.md is the normative text; a
+ * test checks that the record table there matches OBT_RECORD_TYPES below.
+ *
+ * Layout: a file header page, then fixed-size chunks. Each chunk belongs to
+ * one thread and holds 4-byte-aligned records framed as {type, size}. The
+ * writer maps the file MAP_SHARED and fills records in place, writing a
+ * record's type word last, so a crash leaves every completed record intact
+ * and the rest of the chunk zero (type 0 = end of data in this chunk).
+ * Unknown record types are skipped by size. Events carry a global sequence
+ * number; a reader merges the per-thread chunk streams by it.
+ *
+ * All integers are in the writer's byte order; the header's byte-order mark
+ * tells a reader when that is not its own.
+ */
+#ifndef OBTRACE_TRACE_H
+#define OBTRACE_TRACE_H
+
+#include <stdint.h>
+
+#define OBT_MAGIC "OBTRACE\0"      /* 8 bytes at offset 0 */
+#define OBT_VERSION 1
+#define OBT_BYTE_ORDER_MARK 0x01020304u
+#define OBT_HEADER_SIZE 4096u       /* the header page */
+#define OBT_CHUNK_SIZE_DEFAULT (64u * 1024u)
+#define OBT_CHUNK_MAGIC 0x4b4e4843u /* "CHNK" */
+#define OBT_NO_STACK 0u             /* stack id of an event recorded without a stack */
+#define OBT_NO_OBJECT 0u
+
+/* ---- file header -------------------------------------------------- */
+
+enum obt_clock { OBT_CLOCK_MONOTONIC = 1 };
+
+struct obt_file_header {
+    char magic[8];            /* OBT_MAGIC */
+    uint16_t version;         /* OBT_VERSION */
+    uint16_t header_size;     /* OBT_HEADER_SIZE */
+    uint32_t byte_order;      /* OBT_BYTE_ORDER_MARK as written */
+    uint8_t pointer_size;     /* sizeof(void *) of the traced process */
+    uint8_t clock;            /* enum obt_clock */
+    uint16_t flags;           /* OBT_FILE_* */
+    uint32_t chunk_size;      /* bytes per chunk, a multiple of the page size */
+    uint32_t pid;
+    uint32_t ppid;
+    uint64_t start_realtime_ns; /* CLOCK_REALTIME at start */
+    uint64_t start_clock_ns;    /* the trace clock at start; event times are on this clock */
+    uint32_t cmdline_len;     /* bytes of cmdline that follow, NUL-separated arguments */
+    uint32_t reserved;
+    /* char cmdline[cmdline_len]; within the header page */
+};
+
+#define OBT_FILE_FORKED 0x0001 /* written by a child after fork */
+
+/* ---- chunks ------------------------------------------------------- */
+
+struct obt_chunk_header {
+    uint32_t magic;           /* OBT_CHUNK_MAGIC, written last */
+    uint32_t tid;             /* owning thread */
+    uint64_t base_seq;        /* event seq_delta values are relative to this */
+    uint64_t base_ns;         /* event ts_delta values are relative to this */
+    uint32_t thread_chunk_no; /* 0, 1, 2 ... per thread, for ordering */
+    uint32_t reserved;
+};
+
+/* ---- records ------------------------------------------------------ */
+
+struct obt_record_header {
+    uint16_t type; /* enum obt_record_type; 0 = no more records in this chunk */
+    uint16_t size; /* bytes including this header, a multiple of 4 */
+};
+
+/* X(name, value, struct, description) */
+#define OBT_RECORD_TYPES(X)                                                                 \
+    X(OBT_REC_EVENT, 1, obt_event, "one traced operation")                                  \
+    X(OBT_REC_STACK, 2, obt_stack, "an interned stack: id and raw return addresses")        \
+    X(OBT_REC_MODULE_LOAD, 3, obt_module_load, "a module instance mapped")                  \
+    X(OBT_REC_MODULE_UNLOAD, 4, obt_module_unload, "a module instance unmapped")            \
+    X(OBT_REC_OBJECT, 5, obt_object, "an object's identity: id, address, type, name")       \
+    X(OBT_REC_STRING, 6, obt_string, "an interned string: id and text")                     \
+    X(OBT_REC_DROPPED, 7, obt_dropped, "events lost (buffer full, re-entry, filters)")      \
+    X(OBT_REC_END, 8, obt_end, "normal end of trace with counters")
+
+#define OBT_REC_ENUM_(name, value, st, desc) name = value,
+enum obt_record_type { OBT_RECORD_TYPES(OBT_REC_ENUM_) };
+#undef OBT_REC_ENUM_
+
+/* ---- operations (event kinds) ------------------------------------ */
+
+/*
+ * X(name, value, count_meaning, description)
+ * count_meaning: which counter obt_event.count holds after the operation.
+ */
+#define OBT_OPS(X)                                                                          \
+    X(OBT_OP_OBJ_CREATE, 1, pointer, "object created (creator's reference)")                \
+    X(OBT_OP_OBJ_REF, 2, pointer, "pointer reference taken")                                \
+    X(OBT_OP_OBJ_DEREF, 3, pointer, "pointer reference dropped")                            \
+    X(OBT_OP_OBJ_MAKE_TEMPORARY, 4, pointer, "permanent object made temporary")             \
+    X(OBT_OP_HANDLE_OPEN, 5, handle, "handle created")                                      \
+    X(OBT_OP_HANDLE_CLOSE, 6, handle, "handle closed")                                      \
+    X(OBT_OP_DEV_CREATE, 7, pointer, "IoCreateDevice")                                      \
+    X(OBT_OP_DEV_DELETE, 8, pointer, "IoDeleteDevice")                                      \
+    X(OBT_OP_DEV_ATTACH, 9, none, "IoAttachDeviceToDeviceStack (obj2 = attached-to)")       \
+    X(OBT_OP_DEV_DETACH, 10, none, "IoDetachDevice (obj = lower device)")                   \
+    X(OBT_OP_DEV_OPEN_REF, 11, refcount, "device ReferenceCount +1 (open admitted)")        \
+    X(OBT_OP_DEV_OPEN_DEREF, 12, refcount, "device ReferenceCount -1 (file object gone)")   \
+    X(OBT_OP_SYMLINK_CREATE, 13, none, "IoCreateSymbolicLink (string = link)")              \
+    X(OBT_OP_SYMLINK_DELETE, 14, none, "IoDeleteSymbolicLink (string = link)")              \
+    X(OBT_OP_IRP_CALL, 15, none, "IofCallDriver (arg = major<<8|minor)")                    \
+    X(OBT_OP_IRP_COMPLETE, 16, none, "IofCompleteRequest")                                  \
+    X(OBT_OP_IMAGE_LOAD, 17, none, "MmLoadSystemImage")                                     \
+    X(OBT_OP_IMAGE_UNLOAD, 18, none, "MmUnloadSystemImage")                                 \
+    X(OBT_OP_DRIVER_ENTRY, 19, none, "DriverEntry returned (status)")                       \
+    X(OBT_OP_DRIVER_UNLOAD, 20, none, "DriverUnload called")                                \
+    X(OBT_OP_UNLOAD_WRITE, 21, none, "DriverUnload written (arg = new routine)")            \
+    X(OBT_OP_SERVICE_START, 22, none, "ZwLoadDriver")                                       \
+    X(OBT_OP_SERVICE_STOP, 23, none, "ZwUnloadDriver")                                      \
+    X(OBT_OP_POOL_ALLOC, 24, none, "pool allocated (arg = bytes, tag)")                     \
+    X(OBT_OP_POOL_FREE, 25, none, "pool freed")                                             \
+    X(OBT_OP_WORKITEM_QUEUE, 26, none, "IoQueueWorkItem")                                   \
+    X(OBT_OP_WORKITEM_RUN, 27, none, "work item routine ran")                               \
+    X(OBT_OP_WAIT_BEGIN, 28, none, "blocking wait begins")                                  \
+    X(OBT_OP_WAIT_END, 29, none, "blocking wait ends (status)")                             \
+    X(OBT_OP_WAIT_STUCK, 30, none, "wait reported stuck")                                   \
+    X(OBT_OP_BUGCHECK, 31, none, "KeBugCheckEx (arg = code)")                               \
+    X(OBT_OP_NOTIFY_REGISTER, 32, pointer, "IoRegisterPlugPlayNotification")                \
+    X(OBT_OP_NOTIFY_UNREGISTER, 33, pointer, "IoUnregisterPlugPlayNotification(Ex)")        \
+    X(OBT_OP_REMLOCK_ACQUIRE, 34, iocount, "IoAcquireRemoveLock (tag)")                     \
+    X(OBT_OP_REMLOCK_RELEASE, 35, iocount, "IoReleaseRemoveLock (tag)")                     \
+    X(OBT_OP_REMLOCK_WAIT, 36, iocount, "IoReleaseRemoveLockAndWait")                       \
+    X(OBT_OP_RUNDOWN_ACQUIRE, 37, iocount, "ExAcquireRundownProtection")                    \
+    X(OBT_OP_RUNDOWN_RELEASE, 38, iocount, "ExReleaseRundownProtection")                    \
+    X(OBT_OP_RUNDOWN_WAIT, 39, iocount, "ExWaitForRundownProtectionRelease")                \
+    X(OBT_OP_INTERFACE_QUERY, 40, none, "IRP_MN_QUERY_INTERFACE answered")                  \
+    X(OBT_OP_PNP_EVENT, 41, none, "PnP manager action on a devnode (arg = action)")         \
+    X(OBT_OP_VETO, 42, none, "removal vetoed (arg = PNP_VETO_TYPE)")
+
+#define OBT_OP_ENUM_(name, value, count, desc) name = value,
+enum obt_op { OBT_OPS(OBT_OP_ENUM_) };
+#undef OBT_OP_ENUM_
+
+/* Object types, as recorded in obt_event.obj_type and obt_object.type. */
+#define OBT_OBJ_TYPES(X)          \
+    X(OBT_OBJ_NONE, 0, "-")        \
+    X(OBT_OBJ_DEVICE, 1, "Device") \
+    X(OBT_OBJ_DRIVER, 2, "Driver") \
+    X(OBT_OBJ_FILE, 3, "File")     \
+    X(OBT_OBJ_EVENT, 4, "Event")   \
+    X(OBT_OBJ_IRP, 5, "Irp")       \
+    X(OBT_OBJ_POOL, 6, "Pool")     \
+    X(OBT_OBJ_REMLOCK, 7, "RemoveLock") \
+    X(OBT_OBJ_RUNDOWN, 8, "Rundown")    \
+    X(OBT_OBJ_NOTIFY, 9, "Notification") \
+    X(OBT_OBJ_WORKITEM, 10, "WorkItem")  \
+    X(OBT_OBJ_IMAGE, 11, "Image")        \
+    X(OBT_OBJ_OTHER, 15, "Other")
+
+#define OBT_OBJ_ENUM_(name, value, text) name = value,
+enum obt_obj_type { OBT_OBJ_TYPES(OBT_OBJ_ENUM_) };
+#undef OBT_OBJ_ENUM_
+
+/* obt_event.flags: which optional fields follow the fixed part, in this order. */
+#define OBT_EV_TAG 0x0001    /* uint32_t tag */
+#define OBT_EV_STATUS 0x0002 /* int32_t status */
+#define OBT_EV_OBJ2 0x0004   /* uint32_t related object id */
+#define OBT_EV_ARG 0x0008    /* uint64_t operation-specific argument */
+#define OBT_EV_STRING 0x0010 /* uint32_t string id (obt_string) */
+
+/*
+ * The fixed part of an event: 28 bytes. Optional fields follow per flags.
+ * seq = chunk base_seq + seq_delta; time = chunk base_ns + ts_delta.
+ */
+struct obt_event {
+    struct obt_record_header h;
+    uint8_t op;        /* enum obt_op */
+    uint8_t obj_type;  /* enum obt_obj_type */
+    uint16_t flags;    /* OBT_EV_* */
+    uint32_t seq_delta;
+    uint32_t ts_delta;
+    uint32_t object;   /* object id (obt_object.id), OBT_NO_OBJECT if none */
+    int32_t count;     /* counter after the operation, see OBT_OPS count_meaning */
+    uint32_t stack;    /* stack id, OBT_NO_STACK if none */
+};
+
+struct obt_stack {
+    struct obt_record_header h;
+    uint32_t id;       /* > 0 */
+    uint32_t depth;
+    /* uint64_t frames[depth]; return addresses, innermost first */
+};
+
+struct obt_module_load {
+    struct obt_record_header h;
+    uint32_t instance; /* > 0, unique per mapping of a module in this trace */
+    uint32_t seq_hint; /* low 32 bits of the global seq when observed */
+    uint64_t base;     /* load bias (dlpi_addr) */
+    uint64_t start;    /* lowest mapped address */
+    uint64_t end;      /* one past the highest mapped address */
+    uint8_t build_id_len;
+    uint8_t reserved[3];
+    uint32_t path_len;
+    /* uint8_t build_id[build_id_len]; char path[path_len]; padding to 4 */
+};
+
+struct obt_module_unload {
+    struct obt_record_header h;
+    uint32_t instance;
+    uint32_t seq_hint;
+};
+
+struct obt_object {
+    struct obt_record_header h;
+    uint32_t id;       /* > 0, never reused within a trace */
+    uint8_t type;      /* enum obt_obj_type */
+    uint8_t reserved;
+    uint16_t name_len;
+    uint64_t address;  /* address at creation (addresses are reused; ids are not) */
+    uint32_t owner;    /* id of the owning driver object, or 0 */
+    uint32_t image;    /* module instance of the owning image, or 0 */
+    /* char name[name_len]; padding to 4 */
+};
+
+struct obt_string {
+    struct obt_record_header h;
+    uint32_t id;
+    uint32_t len;
+    /* char text[len]; padding to 4 */
+};
+
+struct obt_dropped {
+    struct obt_record_header h;
+    uint32_t count;
+    uint32_t reason;   /* OBT_DROP_* */
+};
+
+#define OBT_DROP_REENTRY 1
+#define OBT_DROP_NO_SPACE 2
+#define OBT_DROP_FILTERED 3
+
+struct obt_end {
+    struct obt_record_header h;
+    uint32_t reserved;
+    uint64_t events;   /* events written */
+    uint64_t dropped;  /* events lost */
+    uint64_t failures; /* internal failures (unwinder errors, mapping failures) */
+    uint64_t last_seq;
+};
+
+#endif /* OBTRACE_TRACE_H */
