@@ -95,6 +95,14 @@ $(O)/%.so: %.c $(LIBNTSIM)
 	$(CC) $(CPPFLAGS_ALL) $(DRIVER_CFLAGS) -shared -o $@ $< $(LDFLAGS_ALL) \
 	    -L$(O)/lib -lntsim -Wl,-rpath,'$$ORIGIN/../../lib' -Wl,-rpath,'$$ORIGIN/../../../lib'
 
+# ---- LD_PRELOAD test libraries: tests/preload/<name>.c -> $(O)/tests/preload/<name>.so
+PRELOAD_SRC := $(wildcard tests/preload/*.c)
+PRELOAD_SO := $(PRELOAD_SRC:%.c=$(O)/%.so)
+
+$(O)/tests/preload/%.so: tests/preload/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -fshort-wchar -shared -o $@ $< $(LDFLAGS_ALL) -ldl
+
 # ---- unit tests: tests/unit/<part>_<name>.c, part = ntsim|tracer|analyzer ----
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_BIN := $(UNIT_SRC:%.c=$(O)/%)
@@ -118,6 +126,31 @@ $(O)/tests/unit/tracer_%: $(O)/tests/unit/tracer_%.o $(UNIT_HELPER_OBJ) $(TRACER
 $(O)/tests/unit/analyzer_%: $(O)/tests/unit/analyzer_%.o $(UNIT_HELPER_OBJ) $(ANALYZER_OBJ)
 	$(CC) -o $@ $< $(UNIT_HELPER_OBJ) $(ANALYZER_OBJ) $(LDFLAGS_ALL) $(call pkg_libs,check) $(ANALYZER_LIBS)
 
+# ---- tracer test programs: tests/tracer/ (a libntsim stand-in, a tracee, two images)
+TT := $(O)/tests/tracer
+TRACER_TEST_BINS := $(TT)/libfakentsim.so $(TT)/libfakentsim_symbolic.so $(TT)/tracee $(TT)/tracee_symbolic \
+                    $(TT)/image_a.so $(TT)/image_b.so
+TT_CFLAGS = $(CPPFLAGS_ALL) $(BASE_CFLAGS) $(WARN) -Wno-missing-prototypes -fshort-wchar $(SAN_FLAGS) $(CFLAGS)
+
+$(TT)/libfakentsim.so: tests/tracer/fake_ntsim.c
+	@mkdir -p $(@D)
+	$(CC) $(TT_CFLAGS) -shared -o $@ $< $(LDFLAGS_ALL) -Wl,-soname,libfakentsim.so -ldl -lpthread
+$(TT)/libfakentsim_symbolic.so: tests/tracer/fake_ntsim.c
+	@mkdir -p $(@D)
+	$(CC) $(TT_CFLAGS) -shared -o $@ $< $(LDFLAGS_ALL) -Wl,-Bsymbolic -Wl,-soname,libfakentsim_symbolic.so -ldl -lpthread
+$(TT)/tracee: tests/tracer/tracee.c $(TT)/libfakentsim.so
+	$(CC) $(TT_CFLAGS) -rdynamic -o $@ $< $(LDFLAGS_ALL) -L$(TT) -lfakentsim -Wl,-rpath,'$$ORIGIN' -ldl -lpthread
+$(TT)/tracee_symbolic: tests/tracer/tracee.c $(TT)/libfakentsim_symbolic.so
+	$(CC) $(TT_CFLAGS) -rdynamic -o $@ $< $(LDFLAGS_ALL) -L$(TT) -lfakentsim_symbolic -Wl,-rpath,'$$ORIGIN' -ldl -lpthread
+$(TT)/image_%.so: tests/tracer/image_%.c $(TT)/libfakentsim.so
+	$(CC) $(TT_CFLAGS) -shared -o $@ $< $(LDFLAGS_ALL) -L$(TT) -lfakentsim -Wl,-rpath,'$$ORIGIN'
+
+# The tracer's unit tests run these and the preloadable library.
+$(filter $(O)/tests/unit/tracer_%,$(UNIT_BIN)): | $(TRACER_TEST_BINS) $(LIBOBTRACE)
+
+# ntsim unit tests load the test drivers and preload libraries at run time
+$(filter $(O)/tests/unit/ntsim_%,$(UNIT_BIN)): | $(TEST_DRIVER_SO) $(PRELOAD_SO)
+
 # ---- benchmarks --------------------------------------------------------------
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:%.c=$(O)/%)
@@ -127,8 +160,15 @@ $(O)/bench/%: bench/%.c $(LIBNTSIM)
 	    -fshort-wchar $(call pkg_cflags,libunwind) -o $@ $< $(LDFLAGS_ALL) -L$(O)/lib -lntsim \
 	    -Wl,-rpath,'$$ORIGIN/../lib' $(call pkg_libs,libunwind) -ldl -lpthread
 
+# Analyzer benchmarks link the analyzer and the synthetic trace writer, not libntsim.
+$(O)/bench/analyzer_%: bench/analyzer_%.c $(ANALYZER_OBJ) $(O)/tests/lib/synth_trace.o
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) -Ianalyzer -Itests/lib $(call pkg_cflags,libdw json-c) $(BASE_CFLAGS) $(WARN) \
+	    -Wno-missing-prototypes -o $@ $< $(ANALYZER_OBJ) $(O)/tests/lib/synth_trace.o $(LDFLAGS_ALL) $(ANALYZER_LIBS)
+
 # ---- top-level targets -------------------------------------------------------
 ALL := $(LIBNTSIM) $(NTSIM_BIN) $(SAMPLE_SO) $(TEST_DRIVER_SO)
+ALL += $(PRELOAD_SO)
 ALL += $(if $(TRACER_SRC),$(LIBOBTRACE))
 ALL += $(if $(wildcard $(ANALYZER_MAIN)),$(OBTRACE_BIN))
 

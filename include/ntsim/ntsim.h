@@ -70,6 +70,18 @@ NTSIM_API VOID NtsimShutdown(void);
 /* The name of a status code ("STATUS_NO_SUCH_DEVICE"), or "0x%08x" text for unknown codes. */
 NTSIM_API const char *NtsimStatusName(NTSTATUS Status);
 
+/*
+ * Host hook on bug checks. KeBugCheckEx, after reporting the bug check
+ * (stderr and trace), calls Callback with the code and its four
+ * parameters, on the thread that bug-checked, before the process stops.
+ * A host that expected this bug check may end the process itself (the
+ * scenario runner's `expect bugcheck` does: _exit); if Callback returns,
+ * the simulation stops as usual. The simulation's locks may be held: the
+ * callback must not call back into libntsim. NULL removes the hook.
+ */
+typedef VOID NTSIM_BUGCHECK_CALLBACK(ULONG BugCheckCode, const ULONG_PTR Parameters[4], PVOID Context);
+NTSIM_API VOID NtsimSetBugCheckCallback(NTSIM_BUGCHECK_CALLBACK *Callback, PVOID Context);
+
 /* ------------------------------------------------------------------ */
 /* Services (the service control manager)                              */
 /* ------------------------------------------------------------------ */
@@ -223,6 +235,67 @@ NTSIM_API NTSTATUS NtsimEnableDevice(const char *InstanceId);
 NTSIM_API NTSTATUS NtsimEjectDevice(const char *InstanceId, PNTSIM_VETO Veto);
 /* Waits until the PnP worker has processed every queued request (enumerations, ejects). */
 NTSIM_API VOID NtsimWaitPnpIdle(void);
+
+/* Devnode states (nt-semantics §5.2), with the values !devnode prints. X(name, value) */
+#define NTSIM_DEVNODE_STATES(X)                \
+    X(DeviceNodeUnspecified, 0x300)            \
+    X(DeviceNodeUninitialized, 0x301)          \
+    X(DeviceNodeInitialized, 0x302)            \
+    X(DeviceNodeDriversAdded, 0x303)           \
+    X(DeviceNodeResourcesAssigned, 0x304)      \
+    X(DeviceNodeStartPending, 0x305)           \
+    X(DeviceNodeStartCompletion, 0x306)        \
+    X(DeviceNodeStartPostWork, 0x307)          \
+    X(DeviceNodeStarted, 0x308)                \
+    X(DeviceNodeQueryStopped, 0x309)           \
+    X(DeviceNodeStopped, 0x30a)                \
+    X(DeviceNodeRestartCompletion, 0x30b)      \
+    X(DeviceNodeEnumeratePending, 0x30c)       \
+    X(DeviceNodeEnumerateCompletion, 0x30d)    \
+    X(DeviceNodeAwaitingQueuedDeletion, 0x30e) \
+    X(DeviceNodeAwaitingQueuedRemoval, 0x30f)  \
+    X(DeviceNodeQueryRemoved, 0x310)           \
+    X(DeviceNodeRemovePendingCloses, 0x311)    \
+    X(DeviceNodeRemoved, 0x312)                \
+    X(DeviceNodeDeletePendingCloses, 0x313)    \
+    X(DeviceNodeDeleted, 0x314)
+
+#define NTSIM_DEVNODE_STATE_ENUM_(name, value) name = value,
+typedef enum _PNP_DEVNODE_STATE { NTSIM_DEVNODE_STATES(NTSIM_DEVNODE_STATE_ENUM_) } PNP_DEVNODE_STATE;
+#undef NTSIM_DEVNODE_STATE_ENUM_
+
+/* Devnode problem codes the simulation sets (CM_PROB_* values). */
+#define CM_PROB_FAILED_START 0x0000000A
+#define CM_PROB_FAILED_ADD 0x0000001F
+#define CM_PROB_DISABLED 0x00000016
+#define CM_PROB_DRIVER_FAILED_PRIOR_UNLOAD 0x00000026
+#define CM_PROB_FAILED_INSTALL 0x0000001C
+
+typedef struct _NTSIM_DEVNODE_INFO {
+    ULONG State;                  /* PNP_DEVNODE_STATE */
+    ULONG PreviousState;
+    ULONG Problem;                /* CM_PROB_*, 0 when none */
+    BOOLEAN InTree;               /* FALSE once deleted (the record lives until its PDO is freed) */
+    BOOLEAN Disabled;
+    BOOLEAN ReportedMissing;
+    BOOLEAN Raw;
+    PVOID PhysicalDeviceObject;   /* no reference taken */
+    ULONG ChildCount;
+    char HardwareId[200];
+    char ParentInstanceId[200];   /* "" for children of the root */
+    BOOLEAN HasVeto;
+    NTSIM_VETO LastVeto;          /* the last refusal of a removal of this devnode */
+} NTSIM_DEVNODE_INFO, *PNTSIM_DEVNODE_INFO;
+
+/*
+ * Describes the devnode InstanceId (case-insensitive); STATUS_NO_SUCH_DEVICE
+ * when no devnode of that instance exists. Takes no reference, records nothing.
+ */
+NTSIM_API NTSTATUS NtsimQueryDevnode(const char *InstanceId, PNTSIM_DEVNODE_INFO Info);
+/* "DeviceNodeStarted" for 0x308 ..., or NULL for an unknown value. */
+NTSIM_API const char *NtsimDevnodeStateName(ULONG State);
+/* "PNP_VetoOutstandingOpen" for PNP_VetoOutstandingOpen ..., or NULL. */
+NTSIM_API const char *NtsimVetoTypeName(PNP_VETO_TYPE VetoType);
 
 /*
  * User-mode handle notification (RegisterDeviceNotification with

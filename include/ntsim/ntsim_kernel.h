@@ -94,6 +94,69 @@ NTKERNELAPI VOID IopNoteDriverUnloadWrite(PDRIVER_OBJECT DriverObject, PDRIVER_U
  */
 NTKERNELAPI VOID KiReportStuckWait(PVOID Object, const char *What, ULONG WaitedMs);
 
+/* ---- remove locks (io_remlock.c) -------------------------------- */
+
+/* What IopReportRemoveLockMisuse reports (the checked build's assertions). */
+#define NTSIM_REMLOCK_UNKNOWN_TAG 1    /* release of a tag that holds no acquisition (Value = IoCount) */
+#define NTSIM_REMLOCK_HIGH_WATERMARK 2 /* more acquisitions outstanding than HighWatermark (Value = count) */
+#define NTSIM_REMLOCK_HELD_TOO_LONG 3  /* an acquisition held longer than MaxLockedMinutes (Value = ms held) */
+#define NTSIM_REMLOCK_OVER_RELEASE 4   /* more releases than acquisitions (Value = IoCount it would have) */
+#define NTSIM_REMLOCK_WAIT_NOT_HELD 5  /* IoReleaseRemoveLockAndWait by a caller holding no acquisition */
+
+/*
+ * Reports a misuse of remove lock Lock found by the checked-build tracking:
+ * Kind is an NTSIM_REMLOCK_* value, Tag the tag concerned, File/Line the
+ * acquisition site when one is known (else NULL/0). Prints one line on
+ * stderr and returns; the lock stays usable (as after an ignored assertion).
+ */
+NTKERNELAPI VOID IopReportRemoveLockMisuse(PIO_REMOVE_LOCK Lock, ULONG Kind, PVOID Tag, PCSTR File, ULONG Line,
+                                           ULONG64 Value);
+
+/* ---- PnP manager (pnp_*.c, io_interface.c) ---------------------- */
+
+/*
+ * The PnP manager is about to send PnP IRP MinorFunction (Parameter: the
+ * relation type for IRP_MN_QUERY_DEVICE_RELATIONS, else 0) to the stack of
+ * PhysicalDeviceObject. Called once for EVERY device of the stack, top
+ * first, right before the IRP is sent, while all of them are alive; so a
+ * tracer sees which devices (and so which drivers) were asked.
+ */
+NTKERNELAPI VOID PipNotePnpIrpSent(PDEVICE_OBJECT DeviceObject, PDEVICE_OBJECT PhysicalDeviceObject,
+                                   UCHAR MinorFunction, ULONG Parameter);
+/*
+ * The PnP IRP MinorFunction sent to PhysicalDeviceObject's stack completed
+ * with Status. Not called when the IRP never completes (a stuck wait is
+ * reported instead). The PDO is alive (the PnP manager holds it).
+ */
+NTKERNELAPI VOID PipNotePnpIrpCompleted(PDEVICE_OBJECT PhysicalDeviceObject, UCHAR MinorFunction, NTSTATUS Status);
+/*
+ * A query-remove (disable, eject, IoRequestDeviceEject) of the devnode of
+ * PhysicalDeviceObject was vetoed: VetoType is a PNP_VETO_TYPE (ntsim.h),
+ * VetoName the device instance, driver or application that vetoed, and
+ * VetoingDevice the device blamed (the device whose driver failed the IRP
+ * or that has open handles; the PDO for application and callback vetoes).
+ */
+NTKERNELAPI VOID PipNoteVeto(PDEVICE_OBJECT PhysicalDeviceObject, PDEVICE_OBJECT VetoingDevice, ULONG VetoType,
+                             const char *VetoName);
+/*
+ * The devnode InstanceId of PhysicalDeviceObject goes from OldState to
+ * NewState (DEVICE_NODE_STATE values, ntsim.h: DeviceNodeStarted 0x308 ...).
+ */
+NTKERNELAPI VOID PipNoteDevnodeState(PDEVICE_OBJECT PhysicalDeviceObject, const char *InstanceId, ULONG OldState,
+                                     ULONG NewState);
+/*
+ * IRP_MN_QUERY_INTERFACE sent to DeviceObject's stack for InterfaceType
+ * completed with Status; on success Interface was filled in by the driver
+ * that answered (AnsweringDevice, NULL when unknown) and references it on
+ * the requester's behalf. NoOpReferences is TRUE when the interface's
+ * reference functions are WdfDeviceInterfaceReferenceNoOp/DereferenceNoOp
+ * (nothing keeps the exporter). Called by the PnP side (io_interface.c)
+ * from the I/O manager's completion path.
+ */
+NTKERNELAPI VOID IopNoteInterfaceHandedOut(PDEVICE_OBJECT DeviceObject, PDEVICE_OBJECT AnsweringDevice,
+                                           const GUID *InterfaceType, PINTERFACE Interface, NTSTATUS Status,
+                                           BOOLEAN NoOpReferences);
+
 #ifdef __cplusplus
 }
 #endif

@@ -77,5 +77,6 @@ typedef int NTSTATUS;
 enum ntsim_status_code { NTSIM_STATUS_CODES(NTSIM_STATUS_ENUM_) };
 #undef NTSIM_STATUS_ENUM_
 #define STATUS_WAIT_0 STATUS_SUCCESS
+#define STATUS_CONTINUE_COMPLETION STATUS_SUCCESS /* a completion routine lets completion go on */
 
 #endif /* NTSIM_NTSTATUS_H */

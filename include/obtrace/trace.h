@@ -25,6 +25,7 @@
 #define OBT_HEADER_SIZE 4096u       /* the header page */
 #define OBT_CHUNK_SIZE_DEFAULT (64u * 1024u)
 #define OBT_CHUNK_MAGIC 0x4b4e4843u /* "CHNK" */
+#define OBT_CHUNK_HEADER_SIZE 32u   /* sizeof(struct obt_chunk_header); records follow */
 #define OBT_NO_STACK 0u             /* stack id of an event recorded without a stack */
 #define OBT_NO_OBJECT 0u
 
@@ -79,7 +80,8 @@ struct obt_record_header {
     X(OBT_REC_OBJECT, 5, obt_object, "an object's identity: id, address, type, name")       \
     X(OBT_REC_STRING, 6, obt_string, "an interned string: id and text")                     \
     X(OBT_REC_DROPPED, 7, obt_dropped, "events lost (buffer full, re-entry, filters)")      \
-    X(OBT_REC_END, 8, obt_end, "normal end of trace with counters")
+    X(OBT_REC_END, 8, obt_end, "normal end of trace with counters")                        \
+    X(OBT_REC_REBASE, 9, obt_rebase, "new seq/time bases for the following events of the chunk")
 
 #define OBT_REC_ENUM_(name, value, st, desc) name = value,
 enum obt_record_type { OBT_RECORD_TYPES(OBT_REC_ENUM_) };
@@ -133,7 +135,11 @@ enum obt_record_type { OBT_RECORD_TYPES(OBT_REC_ENUM_) };
     X(OBT_OP_RUNDOWN_WAIT, 39, iocount, "ExWaitForRundownProtectionRelease")                \
     X(OBT_OP_INTERFACE_QUERY, 40, none, "IRP_MN_QUERY_INTERFACE answered")                  \
     X(OBT_OP_PNP_EVENT, 41, none, "PnP manager action on a devnode (arg = action)")         \
-    X(OBT_OP_VETO, 42, none, "removal vetoed (arg = PNP_VETO_TYPE)")
+    X(OBT_OP_VETO, 42, none, "removal vetoed (arg = PNP_VETO_TYPE)")                       \
+    X(OBT_OP_WORKITEM_ALLOC, 43, none, "IoAllocateWorkItem (obj2 = device)")                \
+    X(OBT_OP_WORKITEM_FREE, 44, none, "IoFreeWorkItem")                                     \
+    X(OBT_OP_SHUTDOWN_REGISTER, 45, pointer, "IoRegisterShutdownNotification")              \
+    X(OBT_OP_SHUTDOWN_UNREGISTER, 46, pointer, "IoUnregisterShutdownNotification")
 
 #define OBT_OP_ENUM_(name, value, count, desc) name = value,
 enum obt_op { OBT_OPS(OBT_OP_ENUM_) };
@@ -165,6 +171,10 @@ enum obt_obj_type { OBT_OBJ_TYPES(OBT_OBJ_ENUM_) };
 #define OBT_EV_OBJ2 0x0004   /* uint32_t related object id */
 #define OBT_EV_ARG 0x0008    /* uint64_t operation-specific argument */
 #define OBT_EV_STRING 0x0010 /* uint32_t string id (obt_string) */
+#define OBT_EV_MODULE 0x0020 /* uint32_t module instance (obt_module_load.instance) */
+#define OBT_EV_ARG2 0x0040   /* uint64_t second operation-specific argument */
+#define OBT_EV_PRE 0x0100    /* recorded before the call was forwarded (it may never return) */
+#define OBT_EV_OPTIONAL_MASK 0x007f /* flags that add a field; other bits add none */
 
 /*
  * The fixed part of an event: 28 bytes. Optional fields follow per flags.
@@ -231,6 +241,17 @@ struct obt_dropped {
     struct obt_record_header h;
     uint32_t count;
     uint32_t reason;   /* OBT_DROP_* */
+};
+
+/*
+ * Sets new bases for the events that follow it in the same chunk (a delta
+ * would not fit in 32 bits otherwise).
+ */
+struct obt_rebase {
+    struct obt_record_header h;
+    uint32_t reserved;
+    uint64_t base_seq;
+    uint64_t base_ns;
 };
 
 #define OBT_DROP_REENTRY 1

@@ -1,0 +1,76 @@
+/*
+ * findings.h - the finding ids of DESIGN §2.3: one X-macro table with each
+ * id's stable name, its rank (root causes sort before what they cause),
+ * what it means and what usually fixes it. doc/findings.md documents the
+ * same table; a test checks the two agree.
+ */
+#ifndef OBTRACE_FINDINGS_H
+#define OBTRACE_FINDINGS_H
+
+/* X(enum, "id", rank, "meaning", "usual fix") */
+#define FINDINGS(X)                                                                                         \
+    X(F_TRACE_INCOMPLETE, "trace-incomplete", 0,                                                            \
+      "the trace ends without its end record (crash, kill) or lost events; the verdict covers what was seen", \
+      "rerun to completion; give the tracer more buffer space if events were dropped")                      \
+    X(F_STOP_REFUSED_PNP, "stop-refused-pnp", 1,                                                            \
+      "a service stop was sent to a PnP driver, which the OS refuses",                                      \
+      "unload a PnP driver by removing its devices: disable, eject or unplug each of them")                 \
+    X(F_REMOVE_LOCK_WAIT, "remove-lock-wait", 2,                                                            \
+      "IoReleaseRemoveLockAndWait / ExWaitForRundownProtectionRelease never returned; acquisitions still held", \
+      "release the remove lock on every path that acquired it (completion routines, error paths)")          \
+    X(F_OPEN_HANDLE, "open-handle", 3,                                                                      \
+      "a handle or file object on a device of the image is still open",                                     \
+      "close the handle (or dereference the file object from IoGetDeviceObjectPointer)")                    \
+    X(F_UNDELETED_DEVICE, "undeleted-device", 4,                                                            \
+      "a device object was never passed to IoDeleteDevice",                                                 \
+      "delete the device when it is removed (or, for a control device, when the last PnP device goes)")     \
+    X(F_LEAKED_REFERENCE, "leaked-reference", 5,                                                            \
+      "pointer references are still held on a device, file or driver object",                               \
+      "add the missing ObDereferenceObject on the path that took the reference")                            \
+    X(F_NOTIFICATION_REGISTERED, "notification-registered", 6,                                              \
+      "an IoRegisterPlugAndPlayNotification registration was never undone",                                 \
+      "call IoUnregisterPlugPlayNotificationEx before unload (and on GUID_TARGET_DEVICE_REMOVE_COMPLETE)")    \
+    X(F_UNLOAD_NOT_REQUESTED, "unload-not-requested", 7,                                                    \
+      "nothing asked for the image to go (service never stopped, device never removed)",                    \
+      "stop the service (legacy driver) or remove the device (PnP driver)")                                 \
+    X(F_UNLOAD_DEFERRED, "unload-deferred", 8,                                                              \
+      "a stop was accepted but the unload waits for open handles or a device attached above",               \
+      "close the handles on the driver's devices and detach other drivers' devices")                        \
+    X(F_REMOVE_LOCK_UNBALANCED, "remove-lock-unbalanced", 9,                                                \
+      "a remove lock was acquired without release, or released with a tag never acquired",                 \
+      "pass the same tag to IoAcquireRemoveLock and IoReleaseRemoveLock on every path")                     \
+    X(F_UNLOAD_ROUTINE_REPLACED, "unload-routine-replaced", 10,                                             \
+      "DriverUnload was overwritten after the driver set it; the driver's own cleanup never runs",          \
+      "set DriverUnload after the class library's registration call, or chain to it")                       \
+    X(F_NO_UNLOAD_ROUTINE, "no-unload-routine", 11,                                                         \
+      "the driver has no DriverUnload, so it can never unload",                                             \
+      "set DriverObject->DriverUnload in DriverEntry")                                                      \
+    X(F_INTERFACE_OUTLIVED, "interface-outlived", 12,                                                       \
+      "an interface from IRP_MN_QUERY_INTERFACE was still held by another stack when its exporter went away", \
+      "count interface references for requesters in other stacks, and dereference on target query-remove") \
+    X(F_POOL_LEAK, "pool-leak", 13,                                                                         \
+      "pool allocations of the image were not freed by the time it unloaded",                               \
+      "free the allocation on the path that ends its use, at the latest in DriverUnload")                   \
+    X(F_DOUBLE_RELEASE, "double-release", 14,                                                               \
+      "a dereference, close or delete with no matching reference",                                          \
+      "remove the extra release, or take the reference it releases")                                        \
+    X(F_CALL_INTO_UNLOADED, "call-into-unloaded", 15,                                                       \
+      "a callback or interface function of an unmapped image was invoked",                                  \
+      "cancel timers, work items and callbacks, and revoke interfaces before the image can unload")         \
+    X(F_RELOAD_FAILED, "reload-failed", 16,                                                                 \
+      "loading the image failed because the previous instance is still mapped",                             \
+      "fix the causes that keep the previous instance mapped (listed with it)")
+
+#define F_ENUM_(e, id, rank, meaning, fix) e,
+enum finding_id { FINDINGS(F_ENUM_) F_COUNT };
+#undef F_ENUM_
+
+/* The stable id string ("open-handle"). */
+const char *finding_name(enum finding_id id);
+/* Sort rank: smaller sorts first (root causes before consequences). */
+int finding_rank(enum finding_id id);
+/* One-line meaning and usual fix. */
+const char *finding_meaning(enum finding_id id);
+const char *finding_fix(enum finding_id id);
+
+#endif /* OBTRACE_FINDINGS_H */

@@ -1,0 +1,78 @@
+/*
+ * main.c - the `obtrace` command: dispatches to report, history, check,
+ * dump and record, and owns the exit-code contract (doc/obtrace.md):
+ * 0 nothing to report, 1 findings, 2 trace unusable or incomplete,
+ * 64 usage.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "dump.h"
+
+#if __has_include("record.h")
+#include "record.h"
+#define HAVE_RECORD 1
+#endif
+
+#define OBTRACE_VERSION "0.1.0"
+
+static const char usage_text[] =
+    "usage: obtrace report [--format text|json] [-o FILE] [--debug-path DIR] [--sysroot DIR] TRACE\n"
+    "       obtrace history [--debug-path DIR] [--sysroot DIR] TRACE OBJECT\n"
+    "       obtrace check [report options] -- PROGRAM [ARGS...]\n"
+    "       obtrace dump TRACE\n"
+    "       obtrace record [options] -- PROGRAM [ARGS...]\n"
+    "       obtrace --help | --version\n";
+
+static int usage(void)
+{
+    fputs(usage_text, stderr);
+    return EXIT_USAGE;
+}
+
+static int cmd_dump(int argc, char **argv)
+{
+    if (argc != 2 || argv[1][0] == '-')
+        return usage();
+    return dump_trace(argv[1], stdout, stderr);
+}
+
+static int cmd_record(int argc, char **argv)
+{
+#ifdef HAVE_RECORD
+    return obtrace_record_main(argc, argv);
+#else
+    (void)argc;
+    (void)argv;
+    fputs("obtrace: record: not built (tracer/record.h is missing)\n", stderr);
+    return EXIT_UNUSABLE;
+#endif
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage();
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("obtrace %s (trace format %u)\n", OBTRACE_VERSION, OBT_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "dump"))
+        return cmd_dump(argc - 1, argv + 1);
+    if (!strcmp(cmd, "record"))
+        return cmd_record(argc - 1, argv + 1);
+    if (!strcmp(cmd, "report"))
+        return cli_report(argc - 1, argv + 1);
+    if (!strcmp(cmd, "history"))
+        return cli_history(argc - 1, argv + 1);
+    if (!strcmp(cmd, "check"))
+        return cli_check(argc - 1, argv + 1);
+    fprintf(stderr, "obtrace: unknown command '%s'\n", cmd);
+    return usage();
+}

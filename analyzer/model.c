@@ -1,0 +1,1407 @@
+/*
+ * model.c - applies the record stream to the object/image model (model.h).
+ *
+ * Counting: REF/DEREF change a pointer count by one; operations whose
+ * effect on the count is implicit (creation, IoDeleteDevice, making a
+ * name temporary, notification registration) reconcile the outstanding
+ * reference list to the count the event reports.
+ *
+ * Attribution: every outstanding reference remembers the stack that took
+ * it. A tagged dereference releases the latest reference with its tag
+ * (exact); an untagged one releases the most similar untagged reference
+ * (longest common stack suffix, ties to the latest: heuristic). The
+ * framework's own references are recognised by nesting: the tracer
+ * records an operation after it returns, so a reference the framework
+ * took inside IoCreateDevice (on the driver), ObOpenObjectByPointer (the
+ * handle's), IoRegisterPlugPlayNotification or IoDeleteDevice precedes the
+ * outer event on the same thread, with the outer stack as its tail. Such
+ * inner references are relabelled (device, handle, registration,
+ * keep-alive), and inner releases are re-paired to the reference they
+ * really dropped.
+ */
+#include "model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "xalloc.h"
+
+#define RING 8             /* recent events remembered per thread */
+#define PAIR_WINDOW 16     /* references considered when pairing an untagged release */
+#define FREED_RING 4096
+#define MAX_INCIDENTS 10000
+#define SIM_CACHE 65536
+
+#define STATUS_TIMEOUT_ 0x00000102
+#define STATUS_IMAGE_ALREADY_LOADED_ ((int32_t)0xC000010E)
+#define IRP_MJ_PNP_ 0x1b
+#define IRP_MN_REMOVE_DEVICE_ 0x02
+#define BUGCHECK_REFERENCE_BY_POINTER 0x18
+#define BUGCHECK_DRIVER_UNLOADED_PENDING 0xCE
+
+struct ring_ev {
+    uint64_t seq;
+    uint32_t object;
+    uint32_t stack;
+    uint8_t op;
+    bool claimed;
+    bool has_popped;
+    struct ref_entry popped;
+};
+
+struct thread_state {
+    uint32_t tid;
+    unsigned pos;
+    struct ring_ev ring[RING];
+};
+
+/* ---- small helpers ------------------------------------------------------------ */
+
+bool model_tag_is_explicit(uint32_t tag)
+{
+    return tag != 0 && tag != TAG_DEFAULT;
+}
+
+static struct event_ref evref(const struct tr_event *ev)
+{
+    return (struct event_ref){ .seq = ev->seq, .stack = ev->stack, .tid = ev->tid, .op = ev->op };
+}
+
+static struct thread_state *thread_of(struct model *m, uint32_t tid)
+{
+    for (size_t i = 0; i < m->nthreads; i++)
+        if (m->threads[i].tid == tid)
+            return &m->threads[i];
+    xgrow(&m->threads, &m->capthreads, m->nthreads + 1, sizeof(*m->threads));
+    struct thread_state *t = &m->threads[m->nthreads++];
+    memset(t, 0, sizeof(*t));
+    t->tid = tid;
+    return t;
+}
+
+/* The ring slot `back` events ago (0 = the latest). */
+static struct ring_ev *ring_at(struct thread_state *t, unsigned back)
+{
+    return &t->ring[(t->pos + RING - 1 - back) % RING];
+}
+
+const struct stack *model_stack(const struct model *m, uint32_t id)
+{
+    return id ? idmap_get(&m->stacks, id) : NULL;
+}
+
+/*
+ * True when inner was recorded inside the call recorded with outer: a tail
+ * of outer (after skipping up to 3 of its innermost frames) appears in
+ * inner below at least one extra frame.
+ */
+static bool stack_nested(const struct model *m, uint32_t inner_id, uint32_t outer_id)
+{
+    const struct stack *in = model_stack(m, inner_id), *out = model_stack(m, outer_id);
+    if (!in || !out || !out->depth || inner_id == outer_id)
+        return false;
+    for (uint32_t j = 0; j < 4 && j < out->depth; j++) {
+        for (uint32_t p = j + 1; p <= j + 6 && p < in->depth; p++) {
+            uint32_t n = in->depth - p < out->depth - j ? in->depth - p : out->depth - j;
+            uint32_t need = out->depth - j < 4 ? out->depth - j : 4;
+            if (n >= need && !memcmp(in->frames + p, out->frames + j, n * 8ull))
+                return true;
+        }
+    }
+    return false;
+}
+
+/* Common outermost frames of two stacks (cached): how alike their call paths are. */
+static unsigned stack_similarity(struct model *m, uint32_t a, uint32_t b)
+{
+    if (!a || !b)
+        return 0;
+    uint64_t key = (uint64_t)a << 32 | b;
+    size_t slot = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 48) & (SIM_CACHE - 1);
+    if (!m->sim_cache)
+        m->sim_cache = xcalloc(SIM_CACHE, sizeof(uint64_t));
+    if (m->sim_cache[slot] >> 8 == (key & 0x00ffffffffffffffull))
+        return (unsigned)(m->sim_cache[slot] & 0xff);
+    const struct stack *x = model_stack(m, a), *y = model_stack(m, b);
+    unsigned n = 0;
+    if (x && y)
+        while (n < x->depth && n < y->depth && n < 255 &&
+               x->frames[x->depth - 1 - n] == y->frames[y->depth - 1 - n])
+            n++;
+    m->sim_cache[slot] = (key & 0x00ffffffffffffffull) << 8 | n;
+    return n;
+}
+
+/* ---- objects ---------------------------------------------------------------------- */
+
+struct object *model_object(const struct model *m, uint32_t id)
+{
+    return id ? idmap_get(&m->objects, id) : NULL;
+}
+
+const struct object *model_freed_object(const struct model *m, uint32_t id)
+{
+    uintptr_t slot = (uintptr_t)idmap_get(&m->freed_index, id);
+    return slot ? &m->freed_ring[slot - 1] : NULL;
+}
+
+static struct object *object_new(struct model *m, uint32_t id, uint8_t type)
+{
+    struct object *o = xcalloc(1, sizeof(*o));
+    o->id = id;
+    o->type = type;
+    o->name = xstrdup("");
+    idmap_put(&m->objects, id, o);
+    return o;
+}
+
+/* The live object id, created on first sight; NULL for id 0 or an object already freed. */
+static struct object *object_get(struct model *m, uint32_t id, uint8_t type)
+{
+    if (!id)
+        return NULL;
+    struct object *o = idmap_get(&m->objects, id);
+    if (o) {
+        if (o->type == OBT_OBJ_NONE)
+            o->type = type;
+        return o;
+    }
+    if (model_freed_object(m, id))
+        return NULL;
+    return object_new(m, id, type);
+}
+
+static void object_free_contents(struct object *o)
+{
+    free(o->refs);
+    free(o->sites);
+    free(o->holds);
+    o->refs = NULL;
+    o->sites = NULL;
+    o->holds = NULL;
+    o->nrefs = o->nsites = o->nholds = 0;
+    o->caprefs = o->capsites = o->capholds = 0;
+}
+
+/* Moves o out of the live table into the ring of recently freed objects. */
+static void object_retire(struct model *m, struct object *o)
+{
+    idmap_remove(&m->objects, o->id);
+    if (!m->freed_ring)
+        m->freed_ring = xcalloc(FREED_RING, sizeof(*m->freed_ring));
+    struct object *slot = &m->freed_ring[m->freed_pos];
+    if (slot->id) {
+        idmap_remove(&m->freed_index, slot->id);
+        free(slot->name);
+    }
+    object_free_contents(o);
+    *slot = *o;
+    idmap_put(&m->freed_index, o->id, (void *)(uintptr_t)(m->freed_pos + 1));
+    m->freed_pos = (m->freed_pos + 1) % FREED_RING;
+    free(o);
+}
+
+char *model_object_label(const struct model *m, uint32_t id, char *buf, size_t size)
+{
+    const struct object *o = model_object(m, id);
+    if (!o)
+        o = model_freed_object(m, id);
+    if (o && o->name[0])
+        snprintf(buf, size, "%s", o->name);
+    else
+        snprintf(buf, size, "%s #%u", o ? (tr_obj_type_name(o->type) ? tr_obj_type_name(o->type) : "Object")
+                                        : "Object", id);
+    return buf;
+}
+
+/* ---- reference lists ------------------------------------------------------------------ */
+
+static void site_add(struct object *o, uint32_t stack, uint32_t tag, int refs, int derefs)
+{
+    for (size_t i = o->nsites; i-- > 0;) {
+        struct site_total *s = &o->sites[i];
+        if (s->stack == stack && s->tag == tag) {
+            s->refs += (uint32_t)refs;
+            s->derefs += (uint32_t)derefs;
+            return;
+        }
+    }
+    xgrow(&o->sites, &o->capsites, o->nsites + 1, sizeof(*o->sites));
+    o->sites[o->nsites++] = (struct site_total){ stack, tag, (uint32_t)refs, (uint32_t)derefs };
+}
+
+static void ref_push(struct object *o, const struct tr_event *ev, uint8_t label, uint32_t holder)
+{
+    xgrow(&o->refs, &o->caprefs, o->nrefs + 1, sizeof(*o->refs));
+    o->refs[o->nrefs++] = (struct ref_entry){
+        .seq = ev->seq, .stack = ev->stack, .tid = ev->tid, .holder = holder, .label = label, .op = ev->op,
+        .tag = model_tag_is_explicit(ev->tag) ? ev->tag : 0,
+    };
+}
+
+static struct ref_entry ref_take(struct object *o, size_t i)
+{
+    struct ref_entry e = o->refs[i];
+    memmove(&o->refs[i], &o->refs[i + 1], (o->nrefs - i - 1) * sizeof(*o->refs));
+    o->nrefs--;
+    return e;
+}
+
+/* The latest entry with label (and holder, when non-zero); -1 if none. */
+static long ref_find_label(const struct object *o, uint8_t label, uint32_t holder)
+{
+    for (size_t i = o->nrefs; i-- > 0;)
+        if (o->refs[i].label == label && (!holder || o->refs[i].holder == holder))
+            return (long)i;
+    return -1;
+}
+
+/* Which outstanding reference an untagged release drops: the most similar explicit/creation one. */
+static long ref_pick_untagged(struct model *m, const struct object *o, uint32_t stack)
+{
+    long best = -1;
+    unsigned best_score = 0;
+    size_t low = o->nrefs > PAIR_WINDOW ? o->nrefs - PAIR_WINDOW : 0;
+    for (size_t i = o->nrefs; i-- > low;) {
+        const struct ref_entry *e = &o->refs[i];
+        if (e->label != LBL_REF && e->label != LBL_CREATE)
+            continue;
+        unsigned score = 1 + stack_similarity(m, e->stack, stack) * 4 + (e->tag ? 0 : 2) + (e->label == LBL_REF);
+        if (score > best_score) {
+            best_score = score;
+            best = (long)i;
+        }
+    }
+    if (best < 0 && o->nrefs)
+        best = (long)o->nrefs - 1;
+    return best;
+}
+
+static long ref_pick_for_release(struct model *m, const struct object *o, const struct tr_event *ev)
+{
+    if (model_tag_is_explicit(ev->tag))
+        for (size_t i = o->nrefs; i-- > 0;)
+            if (o->refs[i].tag == ev->tag)
+                return (long)i;
+    return ref_pick_untagged(m, o, ev->stack);
+}
+
+/* Drops one reference for ev; remembers which in the thread's ring slot. */
+static void ref_release(struct model *m, struct object *o, const struct tr_event *ev, struct ring_ev *slot)
+{
+    long i = ref_pick_for_release(m, o, ev);
+    if (i < 0)
+        return;
+    slot->popped = ref_take(o, (size_t)i);
+    slot->has_popped = true;
+}
+
+/* Brings the outstanding list to count: pushes entries labelled label, or drops, preferring label. */
+static void ref_reconcile(struct model *m, struct object *o, const struct tr_event *ev, int32_t count,
+                          uint8_t label, uint32_t holder)
+{
+    if (count < 0)
+        return;
+    while (o->nrefs < (size_t)count)
+        ref_push(o, ev, label, holder);
+    while (o->nrefs > (size_t)count) {
+        long i = ref_find_label(o, label, holder);
+        if (i < 0)
+            i = ref_pick_untagged(m, o, ev->stack);
+        ref_take(o, (size_t)i);
+    }
+}
+
+/*
+ * A release recorded in slot should have dropped the entry with label
+ * (holder): swap it back in exchange for that entry.
+ */
+static void ref_repair(struct object *o, struct ring_ev *slot, uint8_t label, uint32_t holder)
+{
+    if (!o || !slot->has_popped)
+        return;
+    if (slot->popped.label == label && (!holder || slot->popped.holder == holder))
+        return;
+    long i = ref_find_label(o, label, holder);
+    if (i < 0)
+        return;
+    struct ref_entry right = o->refs[i];
+    o->refs[i] = slot->popped;
+    slot->popped = right;
+}
+
+/* Relabels the entry pushed by the ring event (same seq) as label/holder. */
+static void ref_relabel(struct object *o, const struct ring_ev *slot, uint8_t label, uint32_t holder)
+{
+    if (!o)
+        return;
+    for (size_t i = o->nrefs; i-- > 0;) {
+        if (o->refs[i].seq == slot->seq) {
+            o->refs[i].label = label;
+            o->refs[i].holder = holder;
+            return;
+        }
+    }
+}
+
+/* The latest unclaimed event of this thread with op on object nested in outer_stack; claims it. */
+static struct ring_ev *ring_find_nested(struct model *m, struct thread_state *t, uint8_t op, uint32_t object,
+                                        uint32_t outer_stack)
+{
+    for (unsigned back = 0; back < RING; back++) {
+        struct ring_ev *r = ring_at(t, back);
+        if (!r->seq || r->claimed || r->op != op || r->object != object)
+            continue;
+        if (stack_nested(m, r->stack, outer_stack)) {
+            r->claimed = true;
+            return r;
+        }
+    }
+    return NULL;
+}
+
+/* ---- drivers and modules ------------------------------------------------------------------ */
+
+struct driver *model_driver(const struct model *m, uint32_t id)
+{
+    for (size_t i = 0; i < m->ndrivers; i++)
+        if (m->drivers[i].id == id)
+            return &m->drivers[i];
+    return NULL;
+}
+
+static struct driver *driver_get(struct model *m, uint32_t id)
+{
+    if (!id)
+        return NULL;
+    struct driver *d = model_driver(m, id);
+    if (d)
+        return d;
+    xgrow(&m->drivers, &m->capdrivers, m->ndrivers + 1, sizeof(*m->drivers));
+    d = &m->drivers[m->ndrivers++];
+    memset(d, 0, sizeof(*d));
+    d->id = id;
+    d->name = xstrdup("");
+    return d;
+}
+
+/* The driver owning object o (o itself when it is a driver), or NULL. */
+static struct driver *driver_of(struct model *m, const struct object *o)
+{
+    if (!o)
+        return NULL;
+    if (o->type == OBT_OBJ_DRIVER)
+        return driver_get(m, o->id);
+    return o->owner ? driver_get(m, o->owner) : NULL;
+}
+
+const struct module *model_module(const struct model *m, uint32_t instance)
+{
+    for (size_t i = m->nmodules; i-- > 0;)
+        if (m->modules[i].instance == instance)
+            return &m->modules[i];
+    return NULL;
+}
+
+static struct module *module_mut(struct model *m, uint32_t instance)
+{
+    return (struct module *)model_module(m, instance);
+}
+
+const struct module *model_module_at(const struct model *m, uint64_t addr, uint64_t seq)
+{
+    for (size_t i = m->nmodules; i-- > 0;) {
+        const struct module *mod = &m->modules[i];
+        if (addr >= mod->start && addr < mod->end && mod->load_seq <= seq &&
+            (!mod->unload_seq || seq <= mod->unload_seq))
+            return mod;
+    }
+    for (size_t i = m->nmodules; i-- > 0;) /* a frame recorded just before its module record */
+        if (addr >= m->modules[i].start && addr < m->modules[i].end)
+            return &m->modules[i];
+    return NULL;
+}
+
+const char *model_module_basename(const struct module *mod)
+{
+    const char *slash = strrchr(mod->path, '/');
+    return slash ? slash + 1 : mod->path;
+}
+
+/* The mapped module whose path (or base name) is path; NULL if none. */
+static struct module *module_by_path(struct model *m, const char *path)
+{
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    for (size_t i = m->nmodules; i-- > 0;) {
+        struct module *mod = &m->modules[i];
+        if (!mod->unload_seq && (!strcmp(mod->path, path) || !strcmp(model_module_basename(mod), base)))
+            return mod;
+    }
+    return NULL;
+}
+
+static void driver_set_image(struct model *m, struct driver *d, uint32_t instance)
+{
+    if (!d || !instance)
+        return;
+    d->image = instance;
+    struct module *mod = module_mut(m, instance);
+    if (mod) {
+        mod->is_driver = true;
+        mod->driver = d->id;
+    }
+}
+
+/* ---- incidents ------------------------------------------------------------------------------- */
+
+static struct incident *incident_add(struct model *m, uint8_t kind, const struct object *o, uint32_t id,
+                                     const struct tr_event *ev)
+{
+    if (m->nincidents >= MAX_INCIDENTS) {
+        m->incidents_lost++;
+        return NULL;
+    }
+    xgrow(&m->incidents, &m->capincidents, m->nincidents + 1, sizeof(*m->incidents));
+    struct incident *inc = &m->incidents[m->nincidents++];
+    memset(inc, 0, sizeof(*inc));
+    inc->kind = kind;
+    inc->object = o ? o->id : id;
+    inc->object_name = xstrdup(o ? o->name : "");
+    inc->object_type = o ? o->type : (ev ? ev->obj_type : 0);
+    inc->image = o ? o->image : 0;
+    if (ev)
+        inc->at = evref(ev);
+    return inc;
+}
+
+/* A release (dereference, close, delete, free) of an object with nothing left to release. */
+static void report_double_release(struct model *m, const struct object *o, uint32_t id, const struct tr_event *ev,
+                                  struct event_ref earlier)
+{
+    struct incident *inc = incident_add(m, INC_DOUBLE_RELEASE, o, id, ev);
+    if (inc)
+        inc->other = earlier;
+}
+
+/* The module of an object's image when that image was already unmapped at seq; NULL otherwise. */
+static const struct module *unmapped_image_of(struct model *m, const struct object *o)
+{
+    if (!o)
+        return NULL;
+    uint32_t image = o->image;
+    if (!image && o->owner) {
+        struct driver *d = model_driver(m, o->owner);
+        image = d ? d->image : 0;
+    }
+    const struct module *mod = image ? model_module(m, image) : NULL;
+    return mod && mod->unload_seq ? mod : NULL;
+}
+
+static void check_call_into_unloaded(struct model *m, const struct object *o, const struct tr_event *ev)
+{
+    const struct module *mod = unmapped_image_of(m, o);
+    if (!mod)
+        return;
+    struct incident *inc = incident_add(m, INC_CALL_INTO_UNLOADED, o, ev->object, ev);
+    if (inc) {
+        inc->image = mod->instance;
+        inc->other = (struct event_ref){ .seq = mod->unload_seq };
+    }
+}
+
+static void check_pool_at_unload(struct model *m, const struct module *mod);
+
+/* ---- object lifetime events ------------------------------------------------------------------- */
+
+static void device_try_unlink(struct model *m, struct object *d, const struct tr_event *ev)
+{
+    (void)m;
+    if (d->delete_called && !d->is_unlinked && d->refcount <= 0 && !d->attached_above) {
+        d->is_unlinked = true;
+        d->unlinked = evref(ev);
+    }
+}
+
+/* The object's pointer count reached zero: framework follow-ups, then retirement. */
+static void object_freed(struct model *m, struct object *o, const struct tr_event *ev, struct thread_state *t)
+{
+    if (o->type == OBT_OBJ_DEVICE && o->owner) {
+        /* the delete procedure dereferenced the driver inside this call */
+        struct ring_ev *inner = ring_find_nested(m, t, OBT_OP_OBJ_DEREF, o->owner, ev->stack);
+        if (inner)
+            ref_repair(model_object(m, o->owner), inner, LBL_DEVICE, o->id);
+    }
+    if (o->type == OBT_OBJ_DRIVER) {
+        struct driver *d = driver_get(m, o->id);
+        d->freed = evref(ev);
+    }
+    if (o->attached_to) {
+        struct object *lower = model_object(m, o->attached_to);
+        if (lower && lower->attached_above == o->id)
+            lower->attached_above = 0;
+    }
+    object_retire(m, o);
+}
+
+static void on_create(struct model *m, struct object *o, const struct tr_event *ev, struct thread_state *t)
+{
+    if (!o->created.seq)
+        o->created = evref(ev);
+    ref_reconcile(m, o, ev, ev->count > 0 ? ev->count : 1, LBL_CREATE, 0);
+    site_add(o, ev->stack, 0, 1, 0);
+    if (o->type == OBT_OBJ_FILE) {
+        o->opened = evref(ev);
+        if (ev->obj2)
+            o->file_device = ev->obj2;
+        for (unsigned back = 0; !o->file_device && back < RING; back++) {
+            struct ring_ev *r = ring_at(t, back);
+            if (r->seq && r->op == OBT_OP_DEV_OPEN_REF)
+                o->file_device = r->object;
+        }
+    }
+    if (o->type == OBT_OBJ_DRIVER)
+        driver_get(m, o->id);
+}
+
+static void on_ref(struct model *m, struct object *o, const struct tr_event *ev)
+{
+    struct object *o2 = model_object(m, ev->obj2);
+    if (o->type == OBT_OBJ_FILE && !o->file_device && o2 && o2->type == OBT_OBJ_DEVICE)
+        o->file_device = o2->id;
+    ref_push(o, ev, LBL_REF, 0);
+    site_add(o, ev->stack, model_tag_is_explicit(ev->tag) ? ev->tag : 0, 1, 0);
+}
+
+static void on_deref(struct model *m, struct object *o, const struct tr_event *ev, struct thread_state *t,
+                     struct ring_ev *slot)
+{
+    site_add(o, ev->stack, model_tag_is_explicit(ev->tag) ? ev->tag : 0, 0, 1);
+    if (ev->count < 0) {
+        report_double_release(m, o, o->id, ev, o->last_release);
+        return;
+    }
+    ref_release(m, o, ev, slot);
+    o->last_release = evref(ev);
+    if (ev->count == 0)
+        object_freed(m, o, ev, t);
+}
+
+static void on_handle_open(struct model *m, struct object *o, const struct tr_event *ev, struct thread_state *t)
+{
+    o->handles = ev->count;
+    struct ring_ev *inner = ring_find_nested(m, t, OBT_OP_OBJ_REF, o->id, ev->stack);
+    if (inner)
+        ref_relabel(o, inner, LBL_HANDLE, 0);
+    else
+        ref_push(o, ev, LBL_HANDLE, 0);
+    if (o->type == OBT_OBJ_FILE && !o->opened.seq)
+        o->opened = evref(ev);
+}
+
+static void on_handle_close(struct model *m, struct object *o, const struct tr_event *ev, struct thread_state *t,
+                            struct ring_ev *slot)
+{
+    if (ev->count < 0 || o->handles <= 0 || ((ev->flags & OBT_EV_STATUS) && ev->status < 0)) {
+        report_double_release(m, o, o->id, ev, o->last_release);
+        return;
+    }
+    o->handles = ev->count;
+    o->last_release = evref(ev);
+    struct ring_ev *inner = ring_find_nested(m, t, OBT_OP_OBJ_DEREF, o->id, ev->stack);
+    if (inner) {
+        ref_repair(o, inner, LBL_HANDLE, 0);
+        return;
+    }
+    long i = ref_find_label(o, LBL_HANDLE, 0);
+    if (i >= 0) {
+        slot->popped = ref_take(o, (size_t)i);
+        slot->has_popped = true;
+    }
+}
+
+static void on_dev_create(struct model *m, struct object *o, const struct tr_event *ev, struct thread_state *t)
+{
+    if ((ev->flags & OBT_EV_STATUS) && ev->status < 0)
+        return;
+    o->type = OBT_OBJ_DEVICE;
+    if (!o->created.seq)
+        o->created = evref(ev);
+    struct object *obj2 = model_object(m, ev->obj2);
+    if (!o->owner && obj2 && obj2->type == OBT_OBJ_DRIVER)
+        o->owner = obj2->id;
+    ref_reconcile(m, o, ev, ev->count, LBL_CREATE, 0);
+    struct driver *d = driver_of(m, o);
+    if (!d)
+        return;
+    d->devices_created++;
+    struct ring_ev *inner = ring_find_nested(m, t, OBT_OP_OBJ_REF, d->id, ev->stack);
+    if (inner)
+        ref_relabel(model_object(m, d->id), inner, LBL_DEVICE, o->id);
+}
+
+/* Releases of o nested in a framework operation dropped its keep-alive/name references. */
+static void repair_nested_keepalive(struct model *m, struct object *o, const struct tr_event *ev,
+                                    struct thread_state *t)
+{
+    struct ring_ev *inner;
+    while ((inner = ring_find_nested(m, t, OBT_OP_OBJ_DEREF, o->id, ev->stack)))
+        ref_repair(o, inner, LBL_CREATE, 0);
+}
+
+static void on_dev_delete(struct model *m, struct object *o, const struct tr_event *ev, struct thread_state *t)
+{
+    if (o->delete_called) {
+        report_double_release(m, o, o->id, ev, o->deleted);
+        return;
+    }
+    o->delete_called = true;
+    o->deleted = evref(ev);
+    repair_nested_keepalive(m, o, ev, t);
+    ref_reconcile(m, o, ev, ev->count, LBL_CREATE, 0);
+    device_try_unlink(m, o, ev);
+}
+
+static void mark_pnp(struct model *m, const struct object *dev)
+{
+    struct driver *d = driver_of(m, dev);
+    if (d && dev->type == OBT_OBJ_DEVICE)
+        d->pnp = true;
+}
+
+static void on_attach(struct model *m, struct object *upper, const struct tr_event *ev)
+{
+    if ((ev->flags & OBT_EV_STATUS) && ev->status < 0)
+        return;
+    struct object *lower = object_get(m, ev->obj2, OBT_OBJ_DEVICE);
+    if (!lower)
+        return;
+    upper->attached_to = lower->id;
+    lower->attached_above = upper->id;
+    mark_pnp(m, upper);
+    mark_pnp(m, lower);
+}
+
+static void on_detach(struct model *m, struct object *lower, const struct tr_event *ev, struct thread_state *t)
+{
+    struct object *upper = model_object(m, lower->attached_above);
+    if (upper && upper->attached_to == lower->id)
+        upper->attached_to = 0;
+    lower->attached_above = 0;
+    repair_nested_keepalive(m, lower, ev, t);
+    device_try_unlink(m, lower, ev);
+}
+
+static void on_open_ref(struct model *m, struct object *dev, const struct tr_event *ev, struct thread_state *t)
+{
+    dev->refcount = ev->count;
+    struct object *file = model_object(m, ev->obj2);
+    for (unsigned back = 0; !file && back < RING; back++) {
+        struct ring_ev *r = ring_at(t, back);
+        struct object *f = r->seq && r->op == OBT_OP_OBJ_CREATE ? model_object(m, r->object) : NULL;
+        if (f && f->type == OBT_OBJ_FILE && !f->file_device)
+            file = f;
+    }
+    if (file && file->type == OBT_OBJ_FILE)
+        file->file_device = dev->id;
+}
+
+static void on_open_deref(struct model *m, struct object *dev, const struct tr_event *ev, struct thread_state *t)
+{
+    dev->refcount = ev->count;
+    repair_nested_keepalive(m, dev, ev, t);
+    device_try_unlink(m, dev, ev);
+}
+
+static void on_removed(struct model *m, struct object *dev, const struct tr_event *ev)
+{
+    dev->removed = true;
+    mark_pnp(m, dev);
+    struct driver *d = driver_of(m, dev);
+    if (d)
+        d->last_device_removed = ev->seq;
+}
+
+static void on_irp_call(struct model *m, struct object *o, const struct tr_event *ev)
+{
+    unsigned major = (unsigned)(ev->arg >> 8) & 0xff, minor = (unsigned)ev->arg & 0xff;
+    if (o && o->type == OBT_OBJ_DEVICE && major == IRP_MJ_PNP_) {
+        mark_pnp(m, o);
+        if (minor == IRP_MN_REMOVE_DEVICE_)
+            on_removed(m, o, ev);
+    }
+    check_call_into_unloaded(m, o, ev);
+}
+
+/* ---- images and drivers ------------------------------------------------------------------------- */
+
+/* The module an image/service event is about: the driver's image, else by path or service name. */
+static struct module *module_for_event(struct model *m, const struct object *o, const struct tr_event *ev)
+{
+    if ((ev->flags & OBT_EV_MODULE) && module_mut(m, ev->module))
+        return module_mut(m, ev->module);
+    struct driver *d = o ? driver_of(m, o) : NULL;
+    if (d && d->image && module_mut(m, d->image))
+        return module_mut(m, d->image);
+    const char *s = model_string(m, ev->string);
+    if (s) {
+        struct module *mod = module_by_path(m, s);
+        if (mod)
+            return mod;
+        char drvname[512];
+        snprintf(drvname, sizeof(drvname), "\\Driver\\%s", strrchr(s, '\\') ? strrchr(s, '\\') + 1 : s);
+        for (size_t i = 0; i < m->ndrivers; i++)
+            if (!strcmp(m->drivers[i].name, drvname) && m->drivers[i].image)
+                return module_mut(m, m->drivers[i].image);
+    }
+    return NULL;
+}
+
+static void on_load_refused(struct model *m, const struct object *o, const struct tr_event *ev)
+{
+    struct module *mod = module_for_event(m, o, ev);
+    if (mod && !mod->reload_refused.seq) {
+        mod->reload_refused = evref(ev);
+        mod->reload_status = ev->status;
+    }
+}
+
+static void on_image_unload(struct model *m, const struct object *o, const struct tr_event *ev)
+{
+    struct module *mod = module_for_event(m, o, ev);
+    if (mod && !mod->unload_seq) {
+        mod->unload_seq = ev->seq;
+        check_pool_at_unload(m, mod);
+    }
+}
+
+static bool stack_has_module(const struct model *m, uint32_t stack, uint32_t instance, uint64_t seq)
+{
+    const struct stack *s = model_stack(m, stack);
+    for (uint32_t i = 0; s && i < s->depth; i++) {
+        const struct module *mod = model_module_at(m, s->frames[i], seq);
+        if (mod && mod->instance == instance)
+            return true;
+    }
+    return false;
+}
+
+/* Is addr code of the driver's own image (at seq)? */
+static bool in_driver_image(const struct model *m, const struct driver *d, uint64_t addr, uint64_t seq)
+{
+    const struct module *mod = addr ? model_module_at(m, addr, seq) : NULL;
+    return mod && d->image && mod->instance == d->image;
+}
+
+/* arg = the new routine, arg2 = the routine it replaces (IopNoteDriverUnloadWrite). */
+static void on_unload_write(struct model *m, struct driver *d, const struct tr_event *ev)
+{
+    uint64_t old = (ev->flags & OBT_EV_ARG2) ? ev->arg2 : d->unload_routine;
+    d->unload_routine = ev->arg;
+    d->unload_written = true;
+    if (in_driver_image(m, d, ev->arg, ev->seq)) {
+        d->own_unload = ev->arg;
+        d->unload_set = evref(ev);
+        d->unload_replaced = (struct event_ref){ 0 };
+        return;
+    }
+    if (in_driver_image(m, d, old, ev->seq) && !d->unload_replaced.seq) {
+        d->own_unload = old;
+        d->unload_replaced = evref(ev);
+    } else if (!old && ev->arg && !d->unload_replaced.seq && !stack_has_module(m, ev->stack, d->image, ev->seq)) {
+        (void)0; /* a library set a routine where the driver had none: unloading becomes possible */
+    }
+}
+
+static void on_notify(struct model *m, struct object *o, const struct tr_event *ev, struct thread_state *t,
+                      bool reg)
+{
+    struct object *o2 = model_object(m, ev->obj2);
+    struct object *r = o->type == OBT_OBJ_DRIVER ? o2 : o;
+    struct object *drv = o->type == OBT_OBJ_DRIVER ? o : (o2 && o2->type == OBT_OBJ_DRIVER ? o2 : NULL);
+    if (!r)
+        return;
+    if (!drv)
+        drv = model_object(m, r->notify_driver ? r->notify_driver : r->owner);
+    if (reg) {
+        r->type = OBT_OBJ_NOTIFY;
+        r->created = evref(ev);
+        r->notify_driver = drv ? drv->id : 0;
+        if (o2 && o2->type == OBT_OBJ_DEVICE)
+            r->notify_target = o2->id;
+        struct object *data = (ev->flags & OBT_EV_ARG2) ? model_object(m, (uint32_t)ev->arg2) : NULL;
+        if (data && data->type == OBT_OBJ_FILE && data->file_device)
+            r->notify_target = data->file_device;
+        else if (data && data->type == OBT_OBJ_DEVICE)
+            r->notify_target = data->id;
+    }
+    uint32_t ids[2] = { drv ? drv->id : 0, r->notify_target };
+    for (int k = 0; k < 2; k++) {
+        struct object *held = model_object(m, ids[k]);
+        if (!held)
+            continue;
+        struct ring_ev *inner = ring_find_nested(m, t, reg ? OBT_OP_OBJ_REF : OBT_OP_OBJ_DEREF, held->id, ev->stack);
+        if (inner && reg)
+            ref_relabel(held, inner, LBL_NOTIFY, r->id);
+        else if (inner)
+            ref_repair(held, inner, LBL_NOTIFY, r->id);
+        else if (held == o && ev->count >= 0)
+            ref_reconcile(m, held, ev, ev->count, LBL_NOTIFY, r->id);
+    }
+    if (!reg)
+        object_retire(m, r);
+}
+
+/* ---- locks, waits, pool ---------------------------------------------------------------------------- */
+
+static uint64_t lock_tag(const struct tr_event *ev)
+{
+    return (ev->flags & OBT_EV_TAG) ? ev->tag : ev->arg;
+}
+
+static void on_lock_acquire(struct object *l, const struct tr_event *ev)
+{
+    if ((ev->flags & OBT_EV_STATUS) && ev->status < 0)
+        return;
+    xgrow(&l->holds, &l->capholds, l->nholds + 1, sizeof(*l->holds));
+    l->holds[l->nholds++] = (struct lock_hold){ .tag = lock_tag(ev), .at = evref(ev) };
+}
+
+static void on_lock_release(struct model *m, struct object *l, const struct tr_event *ev)
+{
+    uint64_t tag = lock_tag(ev);
+    bool tagged = l->type == OBT_OBJ_REMLOCK;
+    for (size_t i = l->nholds; i-- > 0;) {
+        if (!tagged || l->holds[i].tag == tag) {
+            memmove(&l->holds[i], &l->holds[i + 1], (l->nholds - i - 1) * sizeof(*l->holds));
+            l->nholds--;
+            return;
+        }
+    }
+    struct incident *inc = incident_add(m, INC_LOCK_UNKNOWN_RELEASE, l, l->id, ev);
+    if (inc)
+        inc->arg = tag;
+}
+
+static void on_lock_wait(struct model *m, struct object *l, const struct tr_event *ev)
+{
+    if (ev->op == OBT_OP_REMLOCK_WAIT)
+        on_lock_release(m, l, ev);
+    if (ev->flags & OBT_EV_PRE) { /* recorded before the wait: it ends with WAIT_END, if ever */
+        l->waiting = true;
+        l->wait = evref(ev);
+        return;
+    }
+    if ((ev->flags & OBT_EV_STATUS) && ev->status == STATUS_TIMEOUT_) {
+        l->wait_stuck = true;
+        l->waiting = true;
+        l->wait = evref(ev);
+    } else {
+        l->waiting = false;
+    }
+}
+
+static void check_pool_at_unload(struct model *m, const struct module *mod)
+{
+    struct collect { struct model *m; const struct module *mod; } c = { m, mod };
+    struct object **live = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t i = 0; i < m->objects.cap; i++) {
+        struct object *o = m->objects.keys[i] ? m->objects.values[i] : NULL;
+        if (o && o->type == OBT_OBJ_POOL && o->image == c.mod->instance) {
+            xgrow(&live, &cap, n + 1, sizeof(*live));
+            live[n++] = o;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct incident *inc = incident_add(m, INC_POOL_LEAK, live[i], live[i]->id, NULL);
+        if (inc) {
+            inc->at = live[i]->created;
+            inc->arg = live[i]->pool_bytes;
+            inc->image = mod->instance;
+            inc->object2 = live[i]->pool_tag;
+            inc->other = (struct event_ref){ .seq = mod->unload_seq };
+        }
+        object_retire(m, live[i]);
+    }
+    free(live);
+}
+
+static void on_pool_alloc(struct model *m, struct object *p, const struct tr_event *ev)
+{
+    p->type = OBT_OBJ_POOL;
+    p->created = evref(ev);
+    p->pool_bytes = ev->arg;
+    p->pool_tag = ev->tag;
+    if (ev->flags & OBT_EV_MODULE)
+        p->image = ev->module;
+    if (!p->image) { /* charge it to the first driver image on the stack */
+        const struct stack *s = model_stack(m, ev->stack);
+        for (uint32_t i = 0; s && i < s->depth && !p->image; i++) {
+            const struct module *mod = model_module_at(m, s->frames[i], ev->seq);
+            if (mod && mod->is_driver)
+                p->image = mod->instance;
+        }
+    }
+}
+
+/* The live object at address, else the most recently freed one there. */
+static struct object *object_at_address(const struct model *m, uint64_t address)
+{
+    struct object *best = NULL;
+    for (size_t i = 0; address && i < m->objects.cap; i++) {
+        struct object *o = m->objects.keys[i] ? m->objects.values[i] : NULL;
+        if (o && o->address == address && (!best || o->id > best->id))
+            best = o;
+    }
+    return best;
+}
+
+static const struct object *freed_at_address(const struct model *m, uint64_t address)
+{
+    const struct object *best = NULL;
+    for (size_t i = 0; address && m->freed_ring && i < FREED_RING; i++) {
+        const struct object *o = &m->freed_ring[i];
+        if (o->id && o->address == address && (!best || o->last_release.seq > best->last_release.seq))
+            best = o;
+    }
+    return best;
+}
+
+static void on_bugcheck(struct model *m, struct object *o, const struct tr_event *ev)
+{
+    if (!o && (ev->flags & OBT_EV_ARG2))
+        o = object_at_address(m, ev->arg2);
+    if (!o && ev->arg == BUGCHECK_REFERENCE_BY_POINTER && (ev->flags & OBT_EV_ARG2)) {
+        const struct object *f = freed_at_address(m, ev->arg2);
+        if (f) {
+            m->bugcheck = evref(ev);
+            m->bugcheck_code = ev->arg;
+            m->bugcheck_object = f->id;
+            report_double_release(m, f, f->id, ev, f->last_release);
+            return;
+        }
+    }
+    m->bugcheck = evref(ev);
+    m->bugcheck_code = ev->arg;
+    m->bugcheck_object = ev->object;
+    if (ev->arg == BUGCHECK_REFERENCE_BY_POINTER) {
+        report_double_release(m, o, ev->object, ev, o ? o->last_release : (struct event_ref){ 0 });
+    } else if (ev->arg == BUGCHECK_DRIVER_UNLOADED_PENDING) {
+        struct incident *inc = incident_add(m, INC_CALL_INTO_UNLOADED, o, ev->object, ev);
+        if (inc)
+            inc->arg = ev->arg;
+    } else {
+        struct incident *inc = incident_add(m, INC_BUGCHECK, o, ev->object, ev);
+        if (inc)
+            inc->arg = ev->arg;
+    }
+}
+
+static void on_interface(struct model *m, struct object *exporter, const struct tr_event *ev)
+{
+    if ((ev->flags & OBT_EV_STATUS) && ev->status < 0)
+        return;
+    struct driver *d = driver_of(m, exporter);
+    xgrow(&m->ifaces, &m->capifaces, m->nifaces + 1, sizeof(*m->ifaces));
+    m->ifaces[m->nifaces++] = (struct iface){
+        .exporter = exporter->id, .requester = ev->obj2, .exporter_image = d ? d->image : exporter->image,
+        .at = evref(ev), .arg = ev->arg,
+    };
+}
+
+/* ---- event dispatch ------------------------------------------------------------------------------------ */
+
+/* Events on an object that is already gone: releases are double releases, the rest is ignored. */
+static void on_freed_object(struct model *m, const struct tr_event *ev)
+{
+    struct object *f = (struct object *)model_freed_object(m, ev->object);
+    switch (ev->op) {
+    case OBT_OP_DEV_DELETE:
+        if (!f->delete_called) { /* the delete itself freed it: recorded after it returned */
+            f->delete_called = true;
+            f->deleted = evref(ev);
+            break;
+        }
+        report_double_release(m, f, ev->object, ev, f->deleted);
+        break;
+    case OBT_OP_HANDLE_CLOSE:
+        if ((ev->flags & OBT_EV_STATUS) && ev->status < 0)
+            report_double_release(m, f, ev->object, ev, f->last_release);
+        break; /* else the close dropped the last reference */
+    case OBT_OP_OBJ_DEREF:
+    case OBT_OP_POOL_FREE:
+        report_double_release(m, f, ev->object, ev, f->last_release.seq ? f->last_release : f->deleted);
+        break;
+    case OBT_OP_WORKITEM_RUN:
+    case OBT_OP_IRP_CALL:
+        check_call_into_unloaded(m, f, ev);
+        break;
+    case OBT_OP_BUGCHECK:
+        on_bugcheck(m, NULL, ev);
+        break;
+    }
+}
+
+/* The driver of a service: "...\\Services\\<name>" -> \\Driver\\<name>. */
+static struct driver *driver_by_service(struct model *m, const char *service)
+{
+    if (!service)
+        return NULL;
+    const char *base = strrchr(service, '\\') ? strrchr(service, '\\') + 1 : service;
+    char name[512];
+    snprintf(name, sizeof(name), "\\Driver\\%s", base);
+    for (size_t i = m->ndrivers; i-- > 0;)
+        if (!strcasecmp(m->drivers[i].name, name))
+            return &m->drivers[i];
+    return NULL;
+}
+
+static void dispatch_driver_ops(struct model *m, struct object *o, const struct tr_event *ev)
+{
+    struct driver *d = o ? driver_of(m, o) : driver_by_service(m, model_string(m, ev->string));
+    if (!d)
+        return;
+    switch (ev->op) {
+    case OBT_OP_DRIVER_ENTRY:
+        d->entry = evref(ev);
+        d->entry_status = ev->status;
+        if (ev->flags & OBT_EV_MODULE)
+            driver_set_image(m, d, ev->module);
+        if (ev->flags & OBT_EV_ARG) {
+            d->unload_routine = ev->arg;
+            d->unload_written = true;
+            if (ev->arg && !d->own_unload) {
+                const struct module *mod = model_module_at(m, ev->arg, ev->seq);
+                if (mod && mod->instance == d->image)
+                    d->own_unload = ev->arg;
+            }
+        }
+        break;
+    case OBT_OP_DRIVER_UNLOAD:
+        d->unload = evref(ev);
+        break;
+    case OBT_OP_UNLOAD_WRITE:
+        on_unload_write(m, d, ev);
+        break;
+    case OBT_OP_SERVICE_STOP:
+        d->stop = evref(ev);
+        d->stop_status = ev->status;
+        d->nstops++;
+        break;
+    }
+}
+
+/* A call that failed changed nothing (a failed close of a handle is a double release, reported first). */
+static bool failed_call(const struct tr_event *ev)
+{
+    if (!(ev->flags & OBT_EV_STATUS) || ev->status >= 0)
+        return false;
+    switch (ev->op) {
+    case OBT_OP_OBJ_CREATE:
+    case OBT_OP_OBJ_REF:
+    case OBT_OP_HANDLE_OPEN:
+    case OBT_OP_DEV_CREATE:
+    case OBT_OP_DEV_ATTACH:
+    case OBT_OP_NOTIFY_REGISTER:
+    case OBT_OP_NOTIFY_UNREGISTER:
+    case OBT_OP_SHUTDOWN_REGISTER:
+    case OBT_OP_REMLOCK_ACQUIRE:
+    case OBT_OP_RUNDOWN_ACQUIRE:
+        return true;
+    }
+    return false;
+}
+
+static void apply_event(struct model *m, const struct tr_event *ev)
+{
+    m->events++;
+    m->last_seq = ev->seq;
+    struct thread_state *t = thread_of(m, ev->tid);
+    struct ring_ev slot = { .seq = ev->seq, .object = ev->object, .stack = ev->stack, .op = ev->op };
+    struct object *o = object_get(m, ev->object, ev->obj_type);
+    if (!o && ev->object && model_freed_object(m, ev->object) && ev->op != OBT_OP_OBJ_CREATE) {
+        on_freed_object(m, ev);
+        goto done;
+    }
+    if (!o && ev->object)
+        o = object_new(m, ev->object, ev->obj_type); /* a freed id created again: trust the trace */
+    if (o && o->type == OBT_OBJ_NONE)
+        o->type = ev->obj_type;
+    if (failed_call(ev))
+        goto done;
+    if (o && ev->op != OBT_OP_HANDLE_OPEN && ev->op != OBT_OP_HANDLE_CLOSE &&
+        !strcmp(tr_op_count_meaning(ev->op), "pointer"))
+        o->last_count = ev->count;
+    switch (ev->op) {
+    case OBT_OP_OBJ_CREATE: if (o) on_create(m, o, ev, t); break;
+    case OBT_OP_OBJ_REF: if (o) on_ref(m, o, ev); break;
+    case OBT_OP_OBJ_DEREF: if (o) on_deref(m, o, ev, t, &slot); break;
+    case OBT_OP_OBJ_MAKE_TEMPORARY:
+        if (o) {
+            o->temporary = evref(ev);
+            ref_reconcile(m, o, ev, ev->count, LBL_CREATE, 0);
+        }
+        break;
+    case OBT_OP_HANDLE_OPEN: if (o) on_handle_open(m, o, ev, t); break;
+    case OBT_OP_HANDLE_CLOSE:
+        if (o)
+            on_handle_close(m, o, ev, t, &slot);
+        else if ((ev->flags & OBT_EV_STATUS) && ev->status < 0)
+            report_double_release(m, NULL, 0, ev, (struct event_ref){ 0 });
+        break;
+    case OBT_OP_DEV_CREATE: if (o) on_dev_create(m, o, ev, t); break;
+    case OBT_OP_DEV_DELETE: if (o) on_dev_delete(m, o, ev, t); break;
+    case OBT_OP_DEV_ATTACH: if (o) on_attach(m, o, ev); break;
+    case OBT_OP_DEV_DETACH: if (o) on_detach(m, o, ev, t); break;
+    case OBT_OP_DEV_OPEN_REF: if (o) on_open_ref(m, o, ev, t); break;
+    case OBT_OP_DEV_OPEN_DEREF: if (o) on_open_deref(m, o, ev, t); break;
+    case OBT_OP_IRP_CALL: on_irp_call(m, o, ev); break;
+    case OBT_OP_IRP_COMPLETE: break;
+    case OBT_OP_WORKITEM_ALLOC:
+        if (o) {
+            o->created = evref(ev);
+            o->owner = o->owner ? o->owner : ev->obj2;
+        }
+        break;
+    case OBT_OP_WORKITEM_FREE: if (o) object_retire(m, o); break;
+    case OBT_OP_SHUTDOWN_REGISTER:
+    case OBT_OP_SHUTDOWN_UNREGISTER:
+        if (o)
+            ref_reconcile(m, o, ev, ev->count, LBL_CREATE, 0);
+        break;
+    case OBT_OP_IMAGE_LOAD:
+    case OBT_OP_SERVICE_START:
+        if ((ev->flags & OBT_EV_STATUS) && ev->status == STATUS_IMAGE_ALREADY_LOADED_)
+            on_load_refused(m, o, ev);
+        break;
+    case OBT_OP_IMAGE_UNLOAD: on_image_unload(m, o, ev); break;
+    case OBT_OP_DRIVER_ENTRY:
+    case OBT_OP_DRIVER_UNLOAD:
+    case OBT_OP_UNLOAD_WRITE:
+    case OBT_OP_SERVICE_STOP:
+        dispatch_driver_ops(m, o, ev);
+        break;
+    case OBT_OP_POOL_ALLOC: if (o) on_pool_alloc(m, o, ev); break;
+    case OBT_OP_POOL_FREE: if (o) object_retire(m, o); break;
+    case OBT_OP_WORKITEM_RUN: check_call_into_unloaded(m, o, ev); break;
+    case OBT_OP_WAIT_BEGIN:
+        if (o) {
+            o->waiting = true;
+            o->wait = evref(ev);
+        }
+        break;
+    case OBT_OP_WAIT_END:
+        if (o)
+            o->waiting = o->wait_stuck = false;
+        break;
+    case OBT_OP_WAIT_STUCK:
+        if (o) {
+            o->wait_stuck = o->waiting = true;
+            if (!o->wait.seq)
+                o->wait = evref(ev);
+        }
+        break;
+    case OBT_OP_BUGCHECK: on_bugcheck(m, o, ev); break;
+    case OBT_OP_NOTIFY_REGISTER: if (o) on_notify(m, o, ev, t, true); break;
+    case OBT_OP_NOTIFY_UNREGISTER: if (o) on_notify(m, o, ev, t, false); break;
+    case OBT_OP_REMLOCK_ACQUIRE:
+    case OBT_OP_RUNDOWN_ACQUIRE:
+        if (o) on_lock_acquire(o, ev);
+        break;
+    case OBT_OP_REMLOCK_RELEASE:
+    case OBT_OP_RUNDOWN_RELEASE:
+        if (o) on_lock_release(m, o, ev);
+        break;
+    case OBT_OP_REMLOCK_WAIT:
+    case OBT_OP_RUNDOWN_WAIT:
+        if (o) on_lock_wait(m, o, ev);
+        break;
+    case OBT_OP_INTERFACE_QUERY: if (o) on_interface(m, o, ev); break;
+    case OBT_OP_PNP_EVENT:
+        if (o && o->type == OBT_OBJ_DEVICE) {
+            mark_pnp(m, o);
+            if (ev->arg == IRP_MN_REMOVE_DEVICE_)
+                on_removed(m, o, ev);
+        }
+        break;
+    case OBT_OP_VETO:
+        if (o) {
+            o->veto = evref(ev);
+            o->veto_type = (uint32_t)ev->arg;
+            o->veto_string = ev->string;
+        }
+        break;
+    }
+done:
+    t->ring[t->pos] = slot;
+    t->pos = (t->pos + 1) % RING;
+    if (m->event_hook)
+        m->event_hook(m, ev, m->hook_ctx);
+}
+
+/* ---- non-event records -------------------------------------------------------------------------------------- */
+
+static void apply_object(struct model *m, const struct tr_object *r)
+{
+    if (!r->id || model_freed_object(m, r->id))
+        return;
+    struct object *o = object_get(m, r->id, r->type);
+    o->type = r->type ? r->type : o->type;
+    o->address = r->address;
+    o->owner = r->owner;
+    o->image = r->image;
+    free(o->name);
+    o->name = xstrdup(r->name);
+    if (o->type == OBT_OBJ_DRIVER) {
+        struct driver *d = driver_get(m, o->id);
+        free(d->name);
+        d->name = xstrdup(r->name);
+        driver_set_image(m, d, r->image);
+    }
+}
+
+static void apply_stack(struct model *m, const struct tr_stack *r)
+{
+    if (idmap_get(&m->stacks, r->id))
+        return;
+    struct stack *s = xmalloc(sizeof(*s) + r->depth * sizeof(uint64_t));
+    s->id = r->id;
+    s->depth = r->depth;
+    memcpy(s->frames, r->frames, r->depth * sizeof(uint64_t));
+    idmap_put(&m->stacks, r->id, s);
+}
+
+static void apply_module_load(struct model *m, const struct tr_module_load *r, uint64_t seq)
+{
+    xgrow(&m->modules, &m->capmodules, m->nmodules + 1, sizeof(*m->modules));
+    struct module *mod = &m->modules[m->nmodules++];
+    memset(mod, 0, sizeof(*mod));
+    mod->instance = r->instance;
+    mod->path = xstrdup(r->path);
+    mod->base = r->base;
+    mod->start = r->start;
+    mod->end = r->end;
+    mod->build_id_len = r->build_id_len < sizeof(mod->build_id) ? r->build_id_len : sizeof(mod->build_id);
+    memcpy(mod->build_id, r->build_id, mod->build_id_len);
+    mod->load_seq = seq;
+    for (size_t i = 0; i < m->ndrivers; i++) /* a driver object seen before its image record */
+        if (m->drivers[i].image == r->instance)
+            driver_set_image(m, &m->drivers[i], r->instance);
+}
+
+static void apply_module_unload(struct model *m, const struct tr_module_unload *r, uint64_t seq)
+{
+    struct module *mod = module_mut(m, r->instance);
+    if (!mod || mod->unload_seq)
+        return;
+    mod->unload_seq = seq ? seq : 1;
+    if (mod->is_driver)
+        check_pool_at_unload(m, mod);
+}
+
+void model_apply(struct model *m, const struct tr_record *rec)
+{
+    switch (rec->type) {
+    case OBT_REC_EVENT: apply_event(m, &rec->u.ev); break;
+    case OBT_REC_STACK: apply_stack(m, &rec->u.stack); break;
+    case OBT_REC_MODULE_LOAD: apply_module_load(m, &rec->u.mload, rec->seq); break;
+    case OBT_REC_MODULE_UNLOAD: apply_module_unload(m, &rec->u.munload, rec->seq); break;
+    case OBT_REC_OBJECT: apply_object(m, &rec->u.object); break;
+    case OBT_REC_STRING:
+        if (!idmap_get(&m->strings, rec->u.string.id))
+            idmap_put(&m->strings, rec->u.string.id, xstrdup(rec->u.string.text));
+        break;
+    case OBT_REC_DROPPED:
+        m->dropped += rec->u.dropped.count;
+        m->dropped_records++;
+        break;
+    case OBT_REC_END:
+        m->saw_end = true;
+        m->end_events = rec->u.end.events;
+        m->end_dropped = rec->u.end.dropped;
+        m->end_failures = rec->u.end.failures;
+        break;
+    }
+}
+
+const char *model_string(const struct model *m, uint32_t id)
+{
+    return id ? idmap_get(&m->strings, id) : NULL;
+}
+
+void model_set_damage(struct model *m, const char *damage)
+{
+    free(m->damage);
+    m->damage = damage ? xstrdup(damage) : NULL;
+}
+
+int model_load(struct model *m, const char *path, char *err, size_t errlen)
+{
+    struct trace_reader *r;
+    if (trace_reader_open(&r, path, 0, err, errlen) < 0)
+        return -1;
+    struct tr_record rec;
+    while (trace_reader_next(r, &rec))
+        model_apply(m, &rec);
+    model_set_damage(m, trace_reader_damage(r));
+    trace_reader_free(r);
+    return 0;
+}
+
+/* ---- lifetime ----------------------------------------------------------------------------------------------- */
+
+void model_init(struct model *m)
+{
+    memset(m, 0, sizeof(*m));
+    idmap_init(&m->objects);
+    idmap_init(&m->stacks);
+    idmap_init(&m->strings);
+    idmap_init(&m->freed_index);
+}
+
+static void free_object(void *v, void *ctx)
+{
+    (void)ctx;
+    struct object *o = v;
+    object_free_contents(o);
+    free(o->name);
+    free(o);
+}
+
+static void free_plain(void *v, void *ctx)
+{
+    (void)ctx;
+    free(v);
+}
+
+void model_release(struct model *m)
+{
+    idmap_each(&m->objects, free_object, NULL);
+    idmap_each(&m->stacks, free_plain, NULL);
+    idmap_each(&m->strings, free_plain, NULL);
+    idmap_release(&m->objects);
+    idmap_release(&m->stacks);
+    idmap_release(&m->strings);
+    idmap_release(&m->freed_index);
+    for (size_t i = 0; m->freed_ring && i < FREED_RING; i++)
+        free(m->freed_ring[i].name);
+    free(m->freed_ring);
+    for (size_t i = 0; i < m->ndrivers; i++)
+        free(m->drivers[i].name);
+    free(m->drivers);
+    for (size_t i = 0; i < m->nmodules; i++)
+        free(m->modules[i].path);
+    free(m->modules);
+    for (size_t i = 0; i < m->nincidents; i++) {
+        free(m->incidents[i].object_name);
+        free(m->incidents[i].text);
+    }
+    free(m->incidents);
+    free(m->ifaces);
+    free(m->threads);
+    free(m->damage);
+    free(m->sim_cache);
+    memset(m, 0, sizeof(*m));
+}

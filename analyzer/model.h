@@ -1,0 +1,232 @@
+/*
+ * model.h - rebuilds, from the merged record stream, every object's life
+ * and every driver image's fate: the state the rules (rules.h) read.
+ *
+ * What is kept is bounded by live objects and distinct stacks, not by the
+ * number of events: per live object its outstanding pointer references
+ * (each with the stack, tag and thread that took it), per-site totals,
+ * handles, ReferenceCount, attachments, remove-lock holders; per driver and
+ * per module instance (few) their whole story; a bounded ring of recently
+ * freed objects, so a release after the last one can name both stacks.
+ *
+ * How the model reads each operation (which of obj/obj2/arg/tag/string it
+ * uses) is listed in doc/findings.md, "What the analyzer reads".
+ */
+#ifndef OBTRACE_MODEL_H
+#define OBTRACE_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "idmap.h"
+#include "trace_reader.h"
+
+#define TAG_DEFAULT 0x746c6644u /* 'Dflt' as written by untagged calls */
+
+/* What an outstanding pointer reference stands for. */
+enum ref_label {
+    LBL_REF,     /* an explicit ObReferenceObject* */
+    LBL_CREATE,  /* the creator's / keep-alive / namespace reference */
+    LBL_HANDLE,  /* the reference a handle owns */
+    LBL_DEVICE,  /* a device's reference on its driver (holder = device id) */
+    LBL_NOTIFY,  /* a PnP notification registration's reference (holder = registration id) */
+};
+
+/* A remembered event: where and when something happened. */
+struct event_ref {
+    uint64_t seq;   /* 0 = never */
+    uint32_t stack;
+    uint32_t tid;
+    uint8_t op;
+};
+
+struct ref_entry {
+    uint64_t seq;
+    uint32_t stack;
+    uint32_t tag;    /* 0 = untagged */
+    uint32_t tid;
+    uint32_t holder;
+    uint8_t label;   /* enum ref_label */
+    uint8_t op;
+};
+
+/* Per (stack, tag): how many references and dereferences an object got there. */
+struct site_total {
+    uint32_t stack, tag;
+    uint32_t refs, derefs;
+};
+
+/* One outstanding remove-lock or run-down acquisition. */
+struct lock_hold {
+    uint64_t tag;
+    struct event_ref at;
+};
+
+struct object {
+    uint32_t id;
+    uint8_t type;       /* enum obt_obj_type */
+    uint32_t owner;     /* driver object id */
+    uint32_t image;     /* module instance of the owning image */
+    uint64_t address;
+    char *name;         /* "" when unnamed */
+    struct event_ref created, deleted, unlinked, last_release, temporary;
+    bool delete_called, is_unlinked, removed;
+    int32_t handles;
+    int32_t refcount;   /* DEVICE_OBJECT.ReferenceCount */
+    int32_t last_count; /* the last count the trace reported */
+    struct ref_entry *refs;
+    size_t nrefs, caprefs;
+    struct site_total *sites;
+    size_t nsites, capsites;
+    uint32_t attached_to;    /* devices: the lower device */
+    uint32_t attached_above; /* devices: the device attached on top */
+    uint32_t file_device;    /* files: the device opened */
+    struct event_ref opened; /* files: the open (create) */
+    struct lock_hold *holds; /* remove locks, run-down refs */
+    size_t nholds, capholds;
+    struct event_ref wait;   /* a wait on this object that began */
+    bool waiting, wait_stuck;
+    uint64_t pool_bytes;
+    uint32_t pool_tag;
+    uint32_t notify_driver, notify_target; /* registrations */
+    uint32_t veto_type;
+    uint32_t veto_string;
+    struct event_ref veto;
+};
+
+struct driver {
+    uint32_t id;
+    char *name;
+    uint32_t image;
+    struct event_ref entry;
+    int32_t entry_status;
+    struct event_ref unload;       /* DriverUnload called */
+    uint64_t own_unload;           /* the routine the driver itself set (0 = none) */
+    uint64_t unload_routine;       /* the current routine */
+    struct event_ref unload_set, unload_replaced;
+    bool unload_written;
+    bool pnp;                      /* has PnP devices (attached or PnP IRPs) */
+    struct event_ref stop;         /* the last service stop */
+    int32_t stop_status;
+    unsigned nstops;
+    struct event_ref freed;
+    uint64_t last_device_removed;  /* seq of the last REMOVE of one of its devices */
+    unsigned devices_created;
+};
+
+struct module {
+    uint32_t instance;
+    char *path;
+    uint64_t base, start, end;
+    uint8_t build_id[64];
+    uint8_t build_id_len;
+    uint64_t load_seq, unload_seq; /* unload_seq 0 = still mapped */
+    bool is_driver;
+    uint32_t driver;               /* driver object id of the last driver seen for it */
+    struct event_ref reload_refused;
+    int32_t reload_status;
+};
+
+struct stack {
+    uint32_t id;
+    uint32_t depth;
+    uint64_t frames[];
+};
+
+/* Something the stream showed directly (not derived at the end). */
+enum incident_kind {
+    INC_DOUBLE_RELEASE,
+    INC_CALL_INTO_UNLOADED,
+    INC_POOL_LEAK,
+    INC_LOCK_UNKNOWN_RELEASE,
+    INC_INTERFACE,
+    INC_BUGCHECK,
+};
+
+struct incident {
+    uint8_t kind;
+    uint32_t object;
+    char *object_name;
+    uint8_t object_type;
+    struct event_ref at, other; /* other: the earlier release / the unmapping */
+    uint64_t arg;
+    uint32_t image;
+    uint32_t object2;
+    char *text;
+};
+
+/* An interface handed out by IRP_MN_QUERY_INTERFACE. */
+struct iface {
+    uint32_t exporter, requester;   /* device ids */
+    uint32_t exporter_image;        /* module instance */
+    struct event_ref at;
+    uint64_t arg;
+};
+
+struct model {
+    struct idmap objects;   /* live objects */
+    struct idmap stacks;
+    struct idmap strings;   /* id -> char * */
+    struct driver *drivers;
+    size_t ndrivers, capdrivers;
+    struct module *modules;
+    size_t nmodules, capmodules;
+    struct incident *incidents;
+    size_t nincidents, capincidents, incidents_lost;
+    struct iface *ifaces;
+    size_t nifaces, capifaces;
+    struct object *freed_ring; /* recently freed objects (names, last release) */
+    size_t freed_pos;
+    struct idmap freed_index;  /* id -> slot + 1 in freed_ring */
+    struct thread_state *threads;
+    size_t nthreads, capthreads;
+    /* completeness */
+    bool saw_end;
+    uint64_t end_events, end_dropped, end_failures;
+    uint64_t dropped, dropped_records;
+    uint64_t events, last_seq;
+    char *damage;
+    struct event_ref bugcheck;
+    uint64_t bugcheck_code;
+    uint32_t bugcheck_object;
+    /* caches */
+    uint64_t *sim_cache;       /* stack-pair similarity cache */
+    /* hook: called after each event is applied */
+    void (*event_hook)(struct model *m, const struct tr_event *ev, void *ctx);
+    void *hook_ctx;
+};
+
+/* Initializes an empty model. */
+void model_init(struct model *m);
+/* Frees everything the model holds. */
+void model_release(struct model *m);
+/* Applies one record of the stream. */
+void model_apply(struct model *m, const struct tr_record *rec);
+/* Records the reader's damage description (copied) so the rules can report it. */
+void model_set_damage(struct model *m, const char *damage);
+/*
+ * Reads the whole trace at path into m (initialized by the caller).
+ * Returns 0, or -1 with err filled when the trace cannot be opened.
+ */
+int model_load(struct model *m, const char *path, char *err, size_t errlen);
+
+/* Lookups; NULL when unknown. model_freed_object finds recently freed objects. */
+struct object *model_object(const struct model *m, uint32_t id);
+const struct object *model_freed_object(const struct model *m, uint32_t id);
+const struct stack *model_stack(const struct model *m, uint32_t id);
+const char *model_string(const struct model *m, uint32_t id);
+struct driver *model_driver(const struct model *m, uint32_t id);
+/* The module instance with this id, or NULL. */
+const struct module *model_module(const struct model *m, uint32_t instance);
+/* The module instance containing addr at seq (mapped at that time), or NULL. */
+const struct module *model_module_at(const struct model *m, uint64_t addr, uint64_t seq);
+/* The name to show for an object: its name, else "<Type> #id". Into buf[size]; returns buf. */
+char *model_object_label(const struct model *m, uint32_t id, char *buf, size_t size);
+/* A module's base name ("toaster_filter.so"). */
+const char *model_module_basename(const struct module *mod);
+
+/* True when tag is an explicit tag (not 0 and not 'Dflt'). */
+bool model_tag_is_explicit(uint32_t tag);
+
+#endif /* OBTRACE_MODEL_H */

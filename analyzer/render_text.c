@@ -1,0 +1,134 @@
+/*
+ * render_text.c - the text verdict (DESIGN §2.3):
+ *
+ *   image X NOT UNLOADED — <why>
+ *     <the reason one level down>
+ *     [finding-id] <subject>
+ *         <verb>  file.c:NN  Func ← Caller ← …
+ *         <notes>
+ *     fix: <what usually fixes it>
+ *
+ * Findings not tied to one image follow, then nothing else: a clean run
+ * prints one line saying so.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "render.h"
+
+#define MAX_FRAMES 128
+#define CHAIN 3
+
+static const char *base_name(const char *path)
+{
+    const char *s = path ? strrchr(path, '/') : NULL;
+    return s ? s + 1 : path;
+}
+
+static void frame_location(const struct sym_frame *f, char *buf, size_t len)
+{
+    if (f->file && f->line)
+        snprintf(buf, len, "%s:%u", base_name(f->file), f->line);
+    else if (f->module)
+        snprintf(buf, len, "%s+0x%" PRIx64, f->module, f->offset);
+    else
+        snprintf(buf, len, "0x%" PRIx64, f->addr);
+}
+
+static void frame_function(const struct sym_frame *f, char *buf, size_t len)
+{
+    if (f->function)
+        snprintf(buf, len, "%s", f->function);
+    else
+        frame_location(f, buf, len);
+}
+
+char *render_stack_line(struct symbolizer *sym, const struct model *m, uint32_t stack, uint64_t seq, char *buf,
+                        size_t len)
+{
+    struct sym_frame frames[MAX_FRAMES];
+    int n = symbolizer_stack(sym, m, stack, seq, frames, MAX_FRAMES);
+    if (!n) {
+        snprintf(buf, len, "(no stack)");
+        return buf;
+    }
+    int first = 0;
+    while (first < n && frames[first].framework)
+        first++;
+    if (first == n)
+        first = 0;
+    char loc[256], fn[256];
+    size_t used = 0;
+    if (frames[first].file && frames[first].line) { /* else the chain's first entry says it all */
+        frame_location(&frames[first], loc, sizeof(loc));
+        used = (size_t)snprintf(buf, len, "%s  ", loc);
+    }
+    int shown = 0, i = first;
+    for (; i < n && shown < CHAIN && used < len; i++) {
+        if (frames[i].framework && i != first)
+            continue;
+        frame_function(&frames[i], fn, sizeof(fn));
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", shown ? " ← " : "", fn);
+        shown++;
+    }
+    bool more = false;
+    for (; i < n; i++)
+        more = more || !frames[i].framework;
+    if (more && used < len)
+        snprintf(buf + used, len - used, " ← …");
+    return buf;
+}
+
+static void print_site(FILE *out, const struct site *s, const struct model *m, struct symbolizer *sym,
+                       const char *indent)
+{
+    char line[1024], tag[16];
+    render_stack_line(sym, m, s->stack, s->seq, line, sizeof(line));
+    if (s->count && s->of)
+        fprintf(out, "%s%u/%u %s  %s", indent, s->count, s->of, s->verb, line);
+    else
+        fprintf(out, "%s%s  %s", indent, s->verb, line);
+    if (s->tag)
+        fprintf(out, "  (tag %s)", tr_format_tag(s->tag, tag));
+    if (s->lock_tag)
+        fprintf(out, "  (tag 0x%" PRIx64 ")", s->lock_tag);
+    fputc('\n', out);
+}
+
+static void print_finding(FILE *out, const struct finding *f, const struct model *m, struct symbolizer *sym,
+                          const char *indent)
+{
+    char deeper[16];
+    snprintf(deeper, sizeof(deeper), "%s    ", indent);
+    fprintf(out, "%s[%s] %s%s", indent, finding_name(f->id), f->consequence ? "(consequence) " : "", f->subject);
+    if (f->attribution && f->nsites)
+        fprintf(out, " [%s]", f->attribution);
+    fputc('\n', out);
+    for (size_t i = 0; i < f->nsites; i++)
+        print_site(out, &f->sites[i], m, sym, deeper);
+    for (size_t i = 0; i < f->nnotes; i++)
+        fprintf(out, "%s%s\n", deeper, f->notes[i]);
+    if (!f->consequence && f->fix && f->fix[0])
+        fprintf(out, "%sfix: %s\n", indent, f->fix);
+}
+
+void render_text(FILE *out, const struct report *r, const struct model *m, struct symbolizer *sym)
+{
+    for (size_t k = 0; k < r->nglobal; k++) /* what the trace could not show qualifies everything below */
+        if (r->global[k].id == F_TRACE_INCOMPLETE)
+            print_finding(out, &r->global[k], m, sym, "");
+    for (size_t i = 0; i < r->nverdicts; i++) {
+        const struct verdict *v = &r->verdicts[i];
+        fprintf(out, "image %s %s\n", v->image, v->headline);
+        if (v->reason)
+            fprintf(out, "  %s\n", v->reason);
+        for (size_t k = 0; k < v->nfindings; k++)
+            print_finding(out, &v->findings[k], m, sym, "  ");
+    }
+    for (size_t k = 0; k < r->nglobal; k++)
+        if (r->global[k].id != F_TRACE_INCOMPLETE)
+            print_finding(out, &r->global[k], m, sym, "");
+    if (!report_count(r) && !r->nverdicts)
+        fprintf(out, "no findings: %u driver image%s loaded, %u unloaded\n", r->images_seen,
+                r->images_seen == 1 ? "" : "s", r->images_unloaded);
+}

@@ -1,0 +1,270 @@
+/*
+ * rules_global.c - findings that stand outside one image's chain (double
+ * releases, calls into unmapped images, pool leaks at unload, remove-lock
+ * releases of unknown tags, interfaces that outlived their exporter, an
+ * incomplete trace), the grouping of outstanding references into sites,
+ * and rules_run, which runs every rule.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules.h"
+#include "xalloc.h"
+
+/* ---- shared helpers -------------------------------------------------------------------------------- */
+
+static void collect_one(void *v, void *ctx)
+{
+    struct object_list *l = ctx;
+    l->items[l->n++] = v;
+}
+
+static int cmp_object(const void *a, const void *b)
+{
+    const struct object *x = *(struct object *const *)a, *y = *(struct object *const *)b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+void object_list_collect(const struct model *m, struct object_list *list)
+{
+    list->items = xcalloc(m->objects.len + 1, sizeof(*list->items));
+    list->n = 0;
+    idmap_each(&m->objects, collect_one, list);
+    qsort(list->items, list->n, sizeof(*list->items), cmp_object);
+}
+
+static uint32_t total_refs_at(const struct object *o, uint32_t stack, uint32_t tag)
+{
+    for (size_t i = 0; i < o->nsites; i++)
+        if (o->sites[i].stack == stack && o->sites[i].tag == tag)
+            return o->sites[i].refs;
+    return 0;
+}
+
+static int cmp_site(const void *a, const void *b)
+{
+    const struct site *x = a, *y = b;
+    /* most unbalanced first: outstanding count, then share of all references there */
+    if (x->count != y->count)
+        return x->count > y->count ? -1 : 1;
+    uint64_t lx = (uint64_t)x->count * (y->of ? y->of : 1), ly = (uint64_t)y->count * (x->of ? x->of : 1);
+    if (lx != ly)
+        return lx > ly ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+unsigned rules_add_ref_sites(struct finding *f, const struct object *o, unsigned mask, const char *verb)
+{
+    size_t first = f->nsites;
+    unsigned n = 0, tagged = 0;
+    for (size_t i = 0; i < o->nrefs; i++) {
+        const struct ref_entry *e = &o->refs[i];
+        if (!(mask & LBL_BIT(e->label)))
+            continue;
+        n++;
+        tagged += e->tag != 0;
+        struct site *s = NULL;
+        for (size_t k = first; k < f->nsites; k++)
+            if (f->sites[k].stack == e->stack && f->sites[k].tag == e->tag && f->sites[k].verb == verb)
+                s = &f->sites[k];
+        if (!s) {
+            s = finding_add_site(f, verb, e->stack, e->seq, e->tid);
+            s->tag = e->tag;
+            s->of = total_refs_at(o, e->stack, e->tag);
+        }
+        s->count++;
+        if (s->of < s->count)
+            s->of = s->count;
+    }
+    qsort(f->sites + first, f->nsites - first, sizeof(*f->sites), cmp_site);
+    if (n && !f->attribution)
+        f->attribution = tagged == n ? "exact" : "heuristic";
+    else if (n && tagged != n)
+        f->attribution = "heuristic";
+    return n;
+}
+
+/* ---- incidents ---------------------------------------------------------------------------------------- */
+
+static const char *image_name(const struct model *m, uint32_t instance)
+{
+    const struct module *mod = model_module(m, instance);
+    return mod ? model_module_basename(mod) : "an unloaded image";
+}
+
+static const char *inc_object(const struct incident *inc, char *buf, size_t len)
+{
+    if (inc->object_name && inc->object_name[0])
+        return inc->object_name;
+    snprintf(buf, len, "%s #%u", rules_type_name(inc->object_type), inc->object);
+    return buf;
+}
+
+static void double_release(struct report *r, const struct incident *inc)
+{
+    char buf[64];
+    struct finding *f = report_add_global(r, F_DOUBLE_RELEASE);
+    finding_object(f, inc->object, inc_object(inc, buf, sizeof(buf)), rules_type_name(inc->object_type));
+    const char *what = inc->at.op == OBT_OP_HANDLE_CLOSE ? "handle close"
+                       : inc->at.op == OBT_OP_DEV_DELETE ? "IoDeleteDevice"
+                       : inc->at.op == OBT_OP_POOL_FREE  ? "pool free"
+                       : inc->at.op == OBT_OP_BUGCHECK   ? "dereference (bug check 0x18 REFERENCE_BY_POINTER)"
+                                                         : "dereference";
+    finding_subject(f, "%s of %s with nothing left to release", what, inc_object(inc, buf, sizeof(buf)));
+    finding_add_site(f, "released again", inc->at.stack, inc->at.seq, inc->at.tid);
+    if (inc->other.seq)
+        finding_add_site(f, "released before", inc->other.stack, inc->other.seq, inc->other.tid);
+}
+
+static void call_into_unloaded(const struct model *m, struct report *r, const struct incident *inc)
+{
+    char buf[64];
+    struct finding *f = report_add_global(r, F_CALL_INTO_UNLOADED);
+    finding_object(f, inc->object, inc_object(inc, buf, sizeof(buf)), rules_type_name(inc->object_type));
+    if (inc->arg == 0xCE)
+        finding_subject(f, "bug check 0xCE DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS on %s",
+                        inc_object(inc, buf, sizeof(buf)));
+    else
+        finding_subject(f, "%s of %s was called after the image was unmapped (seq %" PRIu64 ")",
+                        tr_op_name(inc->at.op) ? tr_op_name(inc->at.op) : "code", image_name(m, inc->image),
+                        inc->other.seq);
+    finding_add_site(f, "called", inc->at.stack, inc->at.seq, inc->at.tid);
+}
+
+static void pool_leaks(const struct model *m, struct report *r)
+{
+    /* one finding per image, sites grouped by allocation stack */
+    for (size_t i = 0; i < m->nmodules; i++) {
+        struct finding *f = NULL;
+        uint64_t bytes = 0;
+        unsigned blocks = 0;
+        for (size_t k = 0; k < m->nincidents; k++) {
+            const struct incident *inc = &m->incidents[k];
+            if (inc->kind != INC_POOL_LEAK || inc->image != m->modules[i].instance)
+                continue;
+            if (!f)
+                f = report_add_global(r, F_POOL_LEAK);
+            bytes += inc->arg;
+            blocks++;
+            struct site *s = NULL;
+            for (size_t j = 0; j < f->nsites; j++)
+                if (f->sites[j].stack == inc->at.stack)
+                    s = &f->sites[j];
+            if (!s) {
+                s = finding_add_site(f, "allocated", inc->at.stack, inc->at.seq, inc->at.tid);
+                s->tag = inc->object2;
+            }
+            s->count++;
+            s->of = s->count;
+        }
+        if (f)
+            finding_subject(f, "%u pool allocation%s (%" PRIu64 " bytes) of %s not freed when it unloaded", blocks,
+                            blocks == 1 ? "" : "s", bytes, model_module_basename(&m->modules[i]));
+    }
+}
+
+static void lock_unknown_release(struct report *r, const struct incident *inc)
+{
+    char buf[64];
+    struct finding *f = report_add_global(r, F_REMOVE_LOCK_UNBALANCED);
+    finding_object(f, inc->object, inc_object(inc, buf, sizeof(buf)), rules_type_name(inc->object_type));
+    finding_subject(f, "release of %s with tag 0x%" PRIx64 ", which was not acquired (or already released)",
+                    inc_object(inc, buf, sizeof(buf)), inc->arg);
+    struct site *s = finding_add_site(f, "released", inc->at.stack, inc->at.seq, inc->at.tid);
+    s->lock_tag = inc->arg;
+    f->attribution = "exact";
+}
+
+static void incidents(const struct model *m, struct report *r)
+{
+    for (size_t k = 0; k < m->nincidents; k++) {
+        const struct incident *inc = &m->incidents[k];
+        switch (inc->kind) {
+        case INC_DOUBLE_RELEASE: double_release(r, inc); break;
+        case INC_CALL_INTO_UNLOADED: call_into_unloaded(m, r, inc); break;
+        case INC_LOCK_UNKNOWN_RELEASE: lock_unknown_release(r, inc); break;
+        default: break;
+        }
+    }
+    pool_leaks(m, r);
+}
+
+/* ---- interfaces --------------------------------------------------------------------------------------------- */
+
+static bool exporter_gone(const struct model *m, const struct iface *i)
+{
+    const struct object *e = model_object(m, i->exporter);
+    const struct module *mod = model_module(m, i->exporter_image);
+    return !e || e->removed || e->delete_called || (mod && mod->unload_seq);
+}
+
+static void interfaces(const struct model *m, struct report *r)
+{
+    char ebuf[64], qbuf[64];
+    for (size_t k = 0; k < m->nifaces; k++) {
+        const struct iface *i = &m->ifaces[k];
+        const struct object *req = model_object(m, i->requester);
+        if (!req || req->delete_called || !exporter_gone(m, i))
+            continue;
+        const struct object *exp = model_object(m, i->exporter);
+        if (exp && req->owner == exp->owner)
+            continue; /* within one driver: no cross-stack hazard */
+        struct finding *f = report_add_global(r, F_INTERFACE_OUTLIVED);
+        finding_object(f, i->exporter, model_object_label(m, i->exporter, ebuf, sizeof(ebuf)), "Device");
+        finding_subject(f, "an interface of %s handed to %s outlived its exporter's removal",
+                        model_object_label(m, i->exporter, ebuf, sizeof(ebuf)),
+                        model_object_label(m, i->requester, qbuf, sizeof(qbuf)));
+        finding_add_site(f, "handed out", i->at.stack, i->at.seq, i->at.tid);
+        if (i->exporter_image && model_module(m, i->exporter_image) && model_module(m, i->exporter_image)->unload_seq)
+            finding_note(f, "the exporter's image %s was unmapped at seq %" PRIu64 " while the requester still held it",
+                         image_name(m, i->exporter_image), model_module(m, i->exporter_image)->unload_seq);
+    }
+}
+
+/* ---- completeness -------------------------------------------------------------------------------------------- */
+
+static void completeness(const struct model *m, struct report *r)
+{
+    if (m->saw_end && !m->dropped && !m->end_dropped && !m->damage)
+        return;
+    r->incomplete = true;
+    struct finding *f = report_add_global(r, F_TRACE_INCOMPLETE);
+    if (m->damage)
+        finding_subject(f, "the trace is damaged: %s", m->damage);
+    else if (!m->saw_end)
+        finding_subject(f, "the trace ends without its end record after %" PRIu64 " events (the process crashed or was killed)",
+                        m->events);
+    else
+        finding_subject(f, "%" PRIu64 " events were dropped by the tracer",
+                        m->dropped > m->end_dropped ? m->dropped : m->end_dropped);
+    if (m->dropped && (m->damage || !m->saw_end))
+        finding_note(f, "%" PRIu64 " events were dropped by the tracer", m->dropped);
+    if (m->bugcheck.seq)
+        finding_note(f, "the simulation stopped with bug check 0x%" PRIx64 " at seq %" PRIu64, m->bugcheck_code,
+                     m->bugcheck.seq);
+    if (m->bugcheck.seq)
+        finding_add_site(f, "bug check", m->bugcheck.stack, m->bugcheck.seq, m->bugcheck.tid);
+    finding_note(f, "the verdict covers the %" PRIu64 " events that were read; references taken or released in what "
+                    "is missing are not seen", m->events);
+}
+
+void rules_global(const struct model *m, const struct object_list *live, struct report *r)
+{
+    (void)live;
+    completeness(m, r);
+    incidents(m, r);
+    interfaces(m, r);
+}
+
+void rules_run(const struct model *m, struct report *r)
+{
+    struct object_list live;
+    object_list_collect(m, &live);
+    rules_images(m, &live, r);
+    rules_global(m, &live, r);
+    free(live.items);
+    r->events = m->events;
+    report_sort(r);
+}

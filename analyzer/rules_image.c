@@ -1,0 +1,535 @@
+/*
+ * rules_image.c - why each driver image that stayed mapped did not unload.
+ *
+ * The chain (nt-semantics §0, §3.3): image mapped ⇐ driver object
+ * referenced ⇐ {devices not freed, notification registrations, leaked
+ * references} ⇐ device not freed ⇐ {never deleted, delete pending on open
+ * file objects or an attached device, zombie with leaked references} ⇐
+ * who holds what. Two stages decide the headline: DriverUnload never
+ * called (nothing asked, the request was refused or deferred, devices
+ * left on the driver's list, no routine) versus DriverUnload called but
+ * the driver object still referenced. Root causes are findings; what
+ * they cause is marked as a consequence.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rules.h"
+#include "xalloc.h"
+
+#define STATUS_INVALID_DEVICE_REQUEST_ ((int32_t)0xC0000010)
+
+/* Everything one image's verdict looks at. */
+struct chain {
+    const struct model *m;
+    const struct object_list *live;
+    const struct module *mod;
+    const struct driver *d;
+    const struct object *dobj;  /* the live driver object, NULL once freed */
+    struct verdict *v;
+    unsigned linked, zombies;   /* devices of the driver still on its list / unlinked but referenced */
+};
+
+const char *rules_type_name(unsigned type)
+{
+    const char *n = tr_obj_type_name(type);
+    return n ? n : "Object";
+}
+
+static bool is_device_of(const struct object *o, const struct driver *d)
+{
+    return o->type == OBT_OBJ_DEVICE && d && o->owner == d->id;
+}
+
+static const char *device_name(const struct object *o, char *buf, size_t len)
+{
+    if (o->name[0])
+        return o->name;
+    snprintf(buf, len, "(unnamed) #%u", o->id);
+    return buf;
+}
+
+static struct finding *add(struct chain *c, enum finding_id id, const struct object *o)
+{
+    struct finding *f = verdict_add_finding(c->v, id);
+    if (o) {
+        char buf[64];
+        finding_object(f, o->id, o->name[0] ? o->name : device_name(o, buf, sizeof(buf)), rules_type_name(o->type));
+    }
+    return f;
+}
+
+static void add_event_site(struct finding *f, const char *verb, struct event_ref at)
+{
+    if (at.seq)
+        finding_add_site(f, verb, at.stack, at.seq, at.tid);
+}
+
+/* ---- open file objects on a device ---------------------------------------------------------------- */
+
+/* Reports each live file object opened on dev: an open handle, or a kernel pointer reference without one. */
+static unsigned report_open_files(struct chain *c, const struct object *dev, const char *blocked)
+{
+    unsigned n = 0;
+    char dbuf[64];
+    for (size_t i = 0; i < c->live->n; i++) {
+        const struct object *file = c->live->items[i];
+        if (file->type != OBT_OBJ_FILE || file->file_device != dev->id || !file->nrefs)
+            continue;
+        n++;
+        bool handle = file->handles > 0;
+        struct finding *f = add(c, handle ? F_OPEN_HANDLE : F_LEAKED_REFERENCE, file);
+        char fname[64];
+        snprintf(fname, sizeof(fname), "File #%u", file->id);
+        if (handle)
+            finding_subject(f, "%d handle%s open on %s (%s)", file->handles, file->handles == 1 ? "" : "s",
+                            device_name(dev, dbuf, sizeof(dbuf)), fname);
+        else
+            finding_subject(f, "file object %s on %s is still referenced without a handle (IoGetDeviceObjectPointer?)",
+                            fname, device_name(dev, dbuf, sizeof(dbuf)));
+        add_event_site(f, "opened", file->opened);
+        if (handle)
+            rules_add_ref_sites(f, file, LBL_BIT(LBL_HANDLE), "handle opened at");
+        rules_add_ref_sites(f, file, LBL_BIT(LBL_REF) | LBL_BIT(LBL_CREATE), "references taken at");
+        if (blocked)
+            finding_note(f, "%s", blocked);
+        if (dev->veto.seq)
+            finding_note(f, "it vetoed the removal of %s at seq %" PRIu64, device_name(dev, dbuf, sizeof(dbuf)),
+                         dev->veto.seq);
+        if (!handle)
+            free(f->fix), f->fix = xstrdup("ObDereferenceObject the file object from IoGetDeviceObjectPointer "
+                                           "when done with the device (at the latest before unload)");
+    }
+    return n;
+}
+
+/* ---- devices still on the driver's list ------------------------------------------------------------- */
+
+static void report_attached_above(struct chain *c, const struct object *dev)
+{
+    const struct object *upper = model_object(c->m, dev->attached_above);
+    char ubuf[64], dbuf[64], drv[64];
+    struct finding *f = add(c, F_UNLOAD_DEFERRED, dev);
+    finding_subject(f, "%s is still attached above %s (driver %s)",
+                    upper ? device_name(upper, ubuf, sizeof(ubuf)) : "a device", device_name(dev, dbuf, sizeof(dbuf)),
+                    upper ? model_object_label(c->m, upper->owner, drv, sizeof(drv)) : "?");
+    if (upper)
+        add_event_site(f, "created", upper->created);
+    free(f->fix);
+    f->fix = xstrdup("the upper driver must IoDetachDevice from this device (on its removal or unload)");
+}
+
+/* A device whose IoDeleteDevice was called but whose delete has not completed. */
+static void report_delete_pending(struct chain *c, const struct object *dev)
+{
+    char dbuf[64];
+    char *blocked = xasprintf("it keeps the deleted device %s on the driver's list (delete pending since seq %" PRIu64 ")",
+                              device_name(dev, dbuf, sizeof(dbuf)), dev->deleted.seq);
+    unsigned files = report_open_files(c, dev, blocked);
+    free(blocked);
+    if (dev->attached_above)
+        report_attached_above(c, dev);
+    if (!files && !dev->attached_above) {
+        struct finding *f = add(c, F_UNDELETED_DEVICE, dev);
+        finding_subject(f, "device %s: delete pending (ReferenceCount %d)", device_name(dev, dbuf, sizeof(dbuf)),
+                        dev->refcount);
+        add_event_site(f, "deleted", dev->deleted);
+    }
+}
+
+/* What kind of undeleted device dev is: the subject is before + name + after; sets *fix. */
+static const char *undeleted_kind(const struct chain *c, const struct object *dev, const char **after,
+                                  const char **fix)
+{
+    *after = "";
+    if (c->d->pnp && !dev->attached_to && !dev->attached_above && !dev->removed) {
+        *fix = "delete the control device when the last PnP device is removed";
+        *after = " (hybrid driver)";
+        return "control device ";
+    }
+    if (dev->removed && dev->attached_to) {
+        *fix = "IoDetachDevice and IoDeleteDevice the device in the IRP_MN_REMOVE_DEVICE handler";
+        *after = " was not deleted on IRP_MN_REMOVE_DEVICE";
+        return "device ";
+    }
+    if (dev->attached_above && !dev->attached_to && dev->removed) {
+        *fix = "delete a child PDO on IRP_MN_REMOVE_DEVICE once it was reported missing, and delete all children "
+               "when the bus FDO is removed";
+        *after = " was never deleted";
+        return "bus child PDO ";
+    }
+    if (!c->d->pnp) {
+        *fix = "IoDeleteDevice every device of the driver in DriverUnload";
+        *after = " was not deleted by DriverUnload";
+        return "device ";
+    }
+    *fix = "IoDeleteDevice the device when it is removed";
+    *after = " was never deleted";
+    return "device ";
+}
+
+static void report_never_deleted(struct chain *c, const struct object *dev)
+{
+    char dbuf[64];
+    const char *fix, *after;
+    const char *before = undeleted_kind(c, dev, &after, &fix);
+    struct finding *f = add(c, F_UNDELETED_DEVICE, dev);
+    finding_subject(f, "%s%s%s", before, device_name(dev, dbuf, sizeof(dbuf)), after);
+    free(f->fix);
+    f->fix = xstrdup(fix);
+    add_event_site(f, "created", dev->created);
+    if (!strcmp(before, "control device ") && c->d->last_device_removed)
+        finding_note(f, "the last PnP device of the driver was removed at seq %" PRIu64
+                        "; no IoDeleteDevice for the control device followed", c->d->last_device_removed);
+    char *blocked = xasprintf("an open file object keeps %s busy", device_name(dev, dbuf, sizeof(dbuf)));
+    report_open_files(c, dev, blocked);
+    free(blocked);
+}
+
+/* A PnP device whose stack was never removed: nothing asked for it to go. */
+static bool stack_never_removed(const struct chain *c, const struct object *dev)
+{
+    if (!c->d->pnp || dev->removed || dev->delete_called)
+        return false;
+    if (dev->attached_to) {
+        const struct object *lower = model_object(c->m, dev->attached_to);
+        return !lower || !lower->removed;
+    }
+    return dev->attached_above != 0;
+}
+
+static void report_linked_devices(struct chain *c, bool *stack_pending)
+{
+    for (size_t i = 0; i < c->live->n; i++) {
+        const struct object *dev = c->live->items[i];
+        if (!is_device_of(dev, c->d) || dev->is_unlinked)
+            continue;
+        if (dev->delete_called)
+            report_delete_pending(c, dev);
+        else if (stack_never_removed(c, dev))
+            *stack_pending = true;
+        else if (c->d->pnp || c->d->unload.seq)
+            report_never_deleted(c, dev);
+    }
+}
+
+/* ---- references that pin the driver object ------------------------------------------------------------ */
+
+static void report_zombies(struct chain *c, bool consequence_of_unload)
+{
+    char dbuf[64];
+    (void)consequence_of_unload;
+    for (size_t i = 0; i < c->live->n; i++) {
+        const struct object *dev = c->live->items[i];
+        if (!is_device_of(dev, c->d) || !dev->is_unlinked || !dev->nrefs)
+            continue;
+        struct finding *f = add(c, F_LEAKED_REFERENCE, dev);
+        finding_subject(f, "%zu reference%s still held on deleted device %s (a zombie: unlinked, not freed)",
+                        dev->nrefs, dev->nrefs == 1 ? "" : "s", device_name(dev, dbuf, sizeof(dbuf)));
+        rules_add_ref_sites(f, dev, LBL_BIT(LBL_REF) | LBL_BIT(LBL_CREATE) | LBL_BIT(LBL_HANDLE), "references taken at");
+        for (size_t k = 0; k < dev->nrefs; k++) {
+            if (dev->refs[k].label != LBL_NOTIFY)
+                continue;
+            finding_note(f, "a target-device notification registration holds a reference on it (see notification-registered)");
+            break;
+        }
+        add_event_site(f, "deleted", dev->deleted);
+    }
+}
+
+static void report_registrations(struct chain *c)
+{
+    char tbuf[64];
+    for (size_t i = 0; i < c->live->n; i++) {
+        const struct object *r = c->live->items[i];
+        if (r->type != OBT_OBJ_NOTIFY || r->notify_driver != c->d->id)
+            continue;
+        struct finding *f = add(c, F_NOTIFICATION_REGISTERED, r);
+        const struct object *target = model_object(c->m, r->notify_target);
+        if (target)
+            finding_subject(f, "target-device notification on %s is still registered (pins %s and this driver)",
+                            device_name(target, tbuf, sizeof(tbuf)), device_name(target, tbuf, sizeof(tbuf)));
+        else
+            finding_subject(f, "PnP notification registration #%u is still registered (pins the driver object)", r->id);
+        add_event_site(f, "registered", r->created);
+    }
+}
+
+static unsigned count_refs(const struct object *o, unsigned mask)
+{
+    unsigned n = 0;
+    for (size_t i = 0; i < o->nrefs; i++)
+        n += (mask & LBL_BIT(o->refs[i].label)) != 0;
+    return n;
+}
+
+static void report_driver_leaks(struct chain *c)
+{
+    if (!c->dobj)
+        return;
+    unsigned explicit_refs = count_refs(c->dobj, LBL_BIT(LBL_REF));
+    if (!explicit_refs)
+        return;
+    struct finding *f = add(c, F_LEAKED_REFERENCE, c->dobj);
+    finding_subject(f, "%u reference%s leaked on driver object %s", explicit_refs, explicit_refs == 1 ? "" : "s",
+                    c->dobj->name[0] ? c->dobj->name : "(unnamed)");
+    rules_add_ref_sites(f, c->dobj, LBL_BIT(LBL_REF), "references taken at");
+}
+
+/* ---- remove locks and run-down protection ------------------------------------------------------------------- */
+
+static bool lock_of_driver(const struct chain *c, const struct object *l)
+{
+    if (l->type != OBT_OBJ_REMLOCK && l->type != OBT_OBJ_RUNDOWN)
+        return false;
+    if (l->owner == c->d->id)
+        return true;
+    const struct object *owner = model_object(c->m, l->owner);
+    return owner && owner->type == OBT_OBJ_DEVICE && owner->owner == c->d->id;
+}
+
+static void add_hold_sites(struct finding *f, const struct object *l)
+{
+    for (size_t i = 0; i < l->nholds; i++) {
+        struct site *s = finding_add_site(f, "acquired", l->holds[i].at.stack, l->holds[i].at.seq, l->holds[i].at.tid);
+        s->lock_tag = l->holds[i].tag;
+    }
+}
+
+static void report_locks(struct chain *c)
+{
+    for (size_t i = 0; i < c->live->n; i++) {
+        const struct object *l = c->live->items[i];
+        if (!lock_of_driver(c, l))
+            continue;
+        const char *what = l->type == OBT_OBJ_REMLOCK ? "remove lock" : "run-down reference";
+        char name[160];
+        if (l->name[0])
+            snprintf(name, sizeof(name), "%s", l->name);
+        else
+            snprintf(name, sizeof(name), "#%u", l->id);
+        if (l->waiting || l->wait_stuck) {
+            struct finding *f = add(c, F_REMOVE_LOCK_WAIT, l);
+            finding_subject(f, "%s on %s %s never returned: %zu acquisition%s still held",
+                            l->type == OBT_OBJ_REMLOCK ? "IoReleaseRemoveLockAndWait" : "ExWaitForRundownProtectionRelease",
+                            what, name, l->nholds, l->nholds == 1 ? "" : "s");
+            add_event_site(f, "waiting since", l->wait);
+            add_hold_sites(f, l);
+            f->attribution = l->type == OBT_OBJ_REMLOCK ? "exact" : "heuristic";
+        } else if (l->nholds) {
+            struct finding *f = add(c, F_REMOVE_LOCK_UNBALANCED, l);
+            finding_subject(f, "%s %s: %zu acquisition%s never released", what, name, l->nholds,
+                            l->nholds == 1 ? "" : "s");
+            add_hold_sites(f, l);
+            f->attribution = l->type == OBT_OBJ_REMLOCK ? "exact" : "heuristic";
+        }
+    }
+}
+
+/* ---- why DriverUnload was never called -------------------------------------------------------------------------- */
+
+static void report_unload_routine(struct chain *c)
+{
+    const struct driver *d = c->d;
+    if (d->unload_replaced.seq) {
+        struct finding *f = add(c, F_UNLOAD_ROUTINE_REPLACED, c->dobj);
+        const struct module *lib = model_module_at(c->m, d->unload_routine, d->unload_replaced.seq);
+        finding_subject(f, "DriverUnload of %s was overwritten with a routine of %s", d->name[0] ? d->name : "the driver",
+                        lib ? model_module_basename(lib) : "another module");
+        add_event_site(f, "overwritten", d->unload_replaced);
+    }
+}
+
+static bool has_unload_routine(const struct driver *d)
+{
+    return d->unload_routine != 0;
+}
+
+static void report_no_unload(struct chain *c)
+{
+    struct finding *f = add(c, F_NO_UNLOAD_ROUTINE, c->dobj);
+    finding_subject(f, "%s has no DriverUnload routine", c->d->name[0] ? c->d->name : "the driver");
+    add_event_site(f, "DriverEntry returned", c->d->entry);
+}
+
+static void why_not_called_pnp(struct chain *c, bool stack_pending)
+{
+    const struct driver *d = c->d;
+    char *reason = NULL;
+    if (d->nstops && d->stop_status < 0) {
+        struct finding *f = add(c, F_STOP_REFUSED_PNP, c->dobj);
+        finding_subject(f, "a service stop was sent to the PnP driver %s and refused (status 0x%08x)",
+                        d->name[0] ? d->name : "", (uint32_t)d->stop_status);
+        add_event_site(f, "stop requested", d->stop);
+        finding_note(f, "a PnP driver is unloaded by removing its devices (disable, eject or unplug), not by a service stop");
+    }
+    if (stack_pending) {
+        struct finding *f = add(c, F_UNLOAD_NOT_REQUESTED, c->dobj);
+        finding_subject(f, "the driver's devices were never removed (no disable, eject or unplug of their devnodes)");
+        free(f->fix);
+        f->fix = xstrdup("remove the device (disable, eject or unplug it); a PnP driver unloads after its last device is removed");
+    }
+    if (c->linked)
+        reason = xasprintf("the PnP manager skipped the unload: %u device object%s of the driver %s never deleted",
+                           c->linked, c->linked == 1 ? "" : "s", c->linked == 1 ? "was" : "were");
+    else if (!has_unload_routine(d))
+        reason = xstrdup("the driver has no DriverUnload routine");
+    else
+        reason = xstrdup("an outstanding registration or reference kept the PnP manager from calling it");
+    c->v->reason = reason;
+}
+
+static void why_not_called_legacy(struct chain *c)
+{
+    const struct driver *d = c->d;
+    if (!d->nstops) {
+        struct finding *f = add(c, F_UNLOAD_NOT_REQUESTED, c->dobj);
+        finding_subject(f, "the service of %s was never stopped", d->name[0] ? d->name : "the driver");
+        free(f->fix);
+        f->fix = xstrdup("stop the service (ZwUnloadDriver / sc stop) to unload a legacy driver");
+        c->v->reason = xstrdup("nothing asked for the unload");
+        return;
+    }
+    if (d->stop_status < 0) {
+        c->v->reason = xasprintf("the service stop failed with status 0x%08x", (uint32_t)d->stop_status);
+        return;
+    }
+    c->v->reason = xasprintf("the stop at seq %" PRIu64 " was accepted, but the unload is deferred", d->stop.seq);
+    for (size_t i = 0; i < c->live->n; i++) {
+        const struct object *dev = c->live->items[i];
+        if (!is_device_of(dev, c->d) || dev->is_unlinked)
+            continue;
+        char *why = xasprintf("the deferred unload waits for it (stop at seq %" PRIu64 ")", d->stop.seq);
+        unsigned files = report_open_files(c, dev, why);
+        free(why);
+        if (dev->attached_above)
+            report_attached_above(c, dev);
+        if (files || dev->attached_above) {
+            char dbuf[64];
+            struct finding *f = add(c, F_UNLOAD_DEFERRED, dev);
+            f->consequence = true;
+            finding_subject(f, "the unload waits for %s (ReferenceCount %d%s)", device_name(dev, dbuf, sizeof(dbuf)),
+                            dev->refcount, dev->attached_above ? ", a device attached above" : "");
+            add_event_site(f, "stop requested", d->stop);
+        }
+    }
+}
+
+static void why_not_called(struct chain *c)
+{
+    bool stack_pending = false;
+    if (!has_unload_routine(c->d))
+        report_no_unload(c);
+    if (c->d->pnp) {
+        report_linked_devices(c, &stack_pending);
+        why_not_called_pnp(c, stack_pending);
+    } else {
+        why_not_called_legacy(c);
+    }
+    report_registrations(c);
+}
+
+/* ---- DriverUnload ran but the image stayed ------------------------------------------------------------------------ */
+
+static void why_still_mapped(struct chain *c)
+{
+    bool stack_pending = false;
+    unsigned refs = c->dobj ? (unsigned)c->dobj->nrefs : 0;
+    c->v->reason = xasprintf("the driver object %s still has %u reference%s", c->d->name[0] ? c->d->name : "",
+                             refs, refs == 1 ? "" : "s");
+    report_linked_devices(c, &stack_pending);
+    report_zombies(c, true);
+    report_registrations(c);
+    report_driver_leaks(c);
+}
+
+/* ---- per image ------------------------------------------------------------------------------------------------------- */
+
+static void count_devices(struct chain *c)
+{
+    for (size_t i = 0; i < c->live->n; i++) {
+        const struct object *dev = c->live->items[i];
+        if (!is_device_of(dev, c->d))
+            continue;
+        if (dev->is_unlinked)
+            c->zombies++;
+        else
+            c->linked++;
+    }
+}
+
+static void report_reload(struct chain *c)
+{
+    if (!c->mod->reload_refused.seq)
+        return;
+    struct finding *f = verdict_add_finding(c->v, F_RELOAD_FAILED);
+    f->consequence = c->v->nfindings > 1;
+    finding_subject(f, "loading %s again failed at seq %" PRIu64 " (status 0x%08x): the previous instance was still mapped",
+                    model_module_basename(c->mod), c->mod->reload_refused.seq, (uint32_t)c->mod->reload_status);
+    add_event_site(f, "load attempted", c->mod->reload_refused);
+}
+
+static void explain_image(const struct model *m, const struct object_list *live, const struct module *mod,
+                          struct report *r)
+{
+    static const struct driver none = { .name = (char *)"" };
+    const struct driver *d = mod->driver ? model_driver(m, mod->driver) : NULL;
+    struct verdict *v = report_add_verdict(r);
+    struct chain c = { .m = m, .live = live, .mod = mod, .d = d ? d : &none, .v = v };
+    c.dobj = d ? model_object(m, d->id) : NULL;
+    v->image = xstrdup(model_module_basename(mod));
+    v->path = xstrdup(mod->path);
+    v->instance = mod->instance;
+    v->driver = xstrdup(c.d->name);
+    if (mod->unload_seq) { /* unloaded in the end, but a reload failed on the way */
+        v->state = xstrdup("reload-failed");
+        v->headline = xstrdup("RELOAD FAILED — the previous instance was still mapped");
+        report_reload(&c);
+        return;
+    }
+    v->state = xstrdup("not-unloaded");
+    count_devices(&c);
+    if (!d) {
+        v->headline = xstrdup("NOT UNLOADED — no driver object of it was seen");
+    } else if (!d->unload.seq) {
+        v->headline = xstrdup("NOT UNLOADED — DriverUnload was never called");
+        why_not_called(&c);
+    } else {
+        v->headline = xstrdup("NOT UNLOADED — DriverUnload ran, but the image is still mapped");
+        why_still_mapped(&c);
+    }
+    if (d) {
+        report_unload_routine(&c);
+        report_locks(&c);
+    }
+    report_reload(&c);
+}
+
+static bool image_needs_verdict(const struct model *m, const struct module *mod)
+{
+    if (!mod->is_driver)
+        return false;
+    if (mod->reload_refused.seq)
+        return true;
+    if (mod->unload_seq)
+        return false;
+    const struct driver *d = model_driver(m, mod->driver);
+    /* a failed DriverEntry unmaps the image; one still mapped then is a framework matter, not the driver's */
+    return !(d && d->entry.seq && d->entry_status < 0 && d->freed.seq);
+}
+
+void rules_images(const struct model *m, const struct object_list *live, struct report *r)
+{
+    for (size_t i = 0; i < m->nmodules; i++) {
+        const struct module *mod = &m->modules[i];
+        if (!mod->is_driver)
+            continue;
+        r->images_seen++;
+        if (mod->unload_seq)
+            r->images_unloaded++;
+        if (image_needs_verdict(m, mod))
+            explain_image(m, live, mod, r);
+    }
+}

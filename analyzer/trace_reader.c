@@ -1,0 +1,691 @@
+/*
+ * trace_reader.c - validates a trace file and delivers its records merged
+ * across threads by global sequence number (see trace_reader.h).
+ *
+ * The file is read with pread, one chunk at a time per thread, so memory
+ * is bounded by the number of threads. Opening scans only the chunk
+ * headers (one small read per chunk) to build each thread's ordered chunk
+ * list; records are validated when they are first looked at.
+ */
+#include "trace_reader.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "xalloc.h"
+
+#define MAX_CHUNK_SIZE (256u << 20)
+
+struct chunk_ref {
+    uint64_t offset;   /* of the chunk header in the file */
+    uint32_t avail;    /* bytes of the chunk present in the file */
+    uint32_t tid;
+    uint32_t chunk_no;
+    uint64_t base_seq;
+    uint64_t base_ns;
+};
+
+/* One thread's record stream: its chunks in order and a cursor. */
+struct stream {
+    struct chunk_ref *chunks; /* points into reader->chunks */
+    size_t nchunks;
+    size_t cur;               /* index of the loaded chunk */
+    uint8_t *buf;             /* the loaded chunk */
+    uint32_t pos;             /* offset of the next record in buf */
+    uint64_t last_seq;        /* seq of the last event of this stream */
+    /* the next record, validated */
+    uint16_t next_type, next_size;
+    uint64_t key;             /* merge key: event seq, or last_seq for other records */
+    bool next_is_event;
+    bool done;
+};
+
+struct trace_reader {
+    int fd;
+    unsigned flags;
+    uint64_t file_size;
+    struct tr_header header;
+    char *cmdline;
+    struct chunk_ref *chunks;
+    size_t nchunks;
+    struct stream *streams;
+    size_t nstreams;
+    struct stream **heap; /* min-heap of live streams by (key, !event) */
+    size_t nheap;
+    uint64_t delivered_seq;
+    char *damage;
+    /* scratch for variable-length record data */
+    uint64_t *frames;
+    size_t frames_cap;
+    char *text;
+    size_t text_cap;
+    uint8_t build_id[256];
+};
+
+/* ---- names ------------------------------------------------------------- */
+
+const char *tr_record_type_name(unsigned type)
+{
+    switch (type) {
+#define X(name, value, st, desc) case value: return #name + 8;
+        OBT_RECORD_TYPES(X)
+#undef X
+    }
+    return NULL;
+}
+
+const char *tr_op_name(unsigned op)
+{
+    switch (op) {
+#define X(name, value, count, desc) case value: return #name + 7;
+        OBT_OPS(X)
+#undef X
+    }
+    return NULL;
+}
+
+const char *tr_op_count_meaning(unsigned op)
+{
+    switch (op) {
+#define X(name, value, count, desc) case value: return #count;
+        OBT_OPS(X)
+#undef X
+    }
+    return "none";
+}
+
+const char *tr_obj_type_name(unsigned type)
+{
+    switch (type) {
+#define X(name, value, text) case value: return text;
+        OBT_OBJ_TYPES(X)
+#undef X
+    }
+    return NULL;
+}
+
+const char *tr_drop_reason_name(unsigned reason)
+{
+    switch (reason) {
+    case OBT_DROP_REENTRY: return "re-entry";
+    case OBT_DROP_NO_SPACE: return "no-space";
+    case OBT_DROP_FILTERED: return "filtered";
+    }
+    return NULL;
+}
+
+char *tr_format_tag(uint32_t tag, char *buf)
+{
+    unsigned char c[4];
+    memcpy(c, &tag, 4);
+    bool printable = true;
+    for (int i = 0; i < 4; i++)
+        printable = printable && c[i] >= 0x20 && c[i] < 0x7f && c[i] != '"' && c[i] != '\\';
+    if (printable)
+        snprintf(buf, 16, "%c%c%c%c", c[0], c[1], c[2], c[3]);
+    else
+        snprintf(buf, 16, "0x%08x", tag);
+    return buf;
+}
+
+/* ---- errors ------------------------------------------------------------ */
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    if (!err || !errlen)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static void note_damage(struct trace_reader *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note_damage(struct trace_reader *r, const char *fmt, ...)
+{
+    va_list ap;
+    if (r->damage)
+        return; /* the first damage is the one worth reporting */
+    va_start(ap, fmt);
+    if (vasprintf(&r->damage, fmt, ap) < 0)
+        r->damage = NULL;
+    va_end(ap);
+    if (!r->damage)
+        r->damage = xstrdup("damaged trace");
+}
+
+static bool read_exact(int fd, void *buf, size_t len, uint64_t off)
+{
+    uint8_t *p = buf;
+    while (len) {
+        ssize_t n = pread(fd, p, len, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return true;
+}
+
+/* ---- header ------------------------------------------------------------ */
+
+static int validate_header(struct trace_reader *r, const struct obt_file_header *h, char *err, size_t errlen)
+{
+    if (memcmp(h->magic, OBT_MAGIC, 8) != 0) {
+        set_err(err, errlen, "not an obtrace trace (bad magic)");
+        return -1;
+    }
+    if (h->byte_order != OBT_BYTE_ORDER_MARK) {
+        if (h->byte_order == __builtin_bswap32(OBT_BYTE_ORDER_MARK))
+            set_err(err, errlen, "written with the other byte order (foreign-endian trace); "
+                                 "analyze it on a machine of the writer's byte order");
+        else
+            set_err(err, errlen, "corrupt header: bad byte-order mark 0x%08x", h->byte_order);
+        return -1;
+    }
+    if (h->version != OBT_VERSION) {
+        set_err(err, errlen, "unsupported trace format version %u (this obtrace reads version %u)",
+                h->version, OBT_VERSION);
+        return -1;
+    }
+    if (h->pointer_size != sizeof(void *)) {
+        set_err(err, errlen, "written by a %u-bit process; this obtrace reads %u-bit traces",
+                h->pointer_size * 8u, (unsigned)sizeof(void *) * 8u);
+        return -1;
+    }
+    if (h->header_size < sizeof(*h) || h->header_size % 4) {
+        set_err(err, errlen, "corrupt header: header size %u", h->header_size);
+        return -1;
+    }
+    if (h->chunk_size < 4096 || h->chunk_size > MAX_CHUNK_SIZE || h->chunk_size % 4096) {
+        set_err(err, errlen, "corrupt header: chunk size %u", h->chunk_size);
+        return -1;
+    }
+    if (h->cmdline_len > h->header_size - sizeof(*h)) {
+        set_err(err, errlen, "corrupt header: command line length %u", h->cmdline_len);
+        return -1;
+    }
+    r->header.version = h->version;
+    r->header.pointer_size = h->pointer_size;
+    r->header.clock = h->clock;
+    r->header.flags = h->flags;
+    r->header.chunk_size = h->chunk_size;
+    r->header.pid = h->pid;
+    r->header.ppid = h->ppid;
+    r->header.start_realtime_ns = h->start_realtime_ns;
+    r->header.start_clock_ns = h->start_clock_ns;
+    r->header.cmdline_len = h->cmdline_len;
+    return 0;
+}
+
+static int read_header(struct trace_reader *r, char *err, size_t errlen)
+{
+    struct obt_file_header h;
+    if (r->file_size < sizeof(h) || !read_exact(r->fd, &h, sizeof(h), 0)) {
+        set_err(err, errlen, "truncated: %llu bytes, shorter than a trace header",
+                (unsigned long long)r->file_size);
+        return -1;
+    }
+    if (validate_header(r, &h, err, errlen) < 0)
+        return -1;
+    if (r->file_size < h.header_size) {
+        set_err(err, errlen, "truncated inside the header page");
+        return -1;
+    }
+    r->cmdline = xcalloc(1, h.cmdline_len + 1u);
+    if (h.cmdline_len && !read_exact(r->fd, r->cmdline, h.cmdline_len, sizeof(h))) {
+        set_err(err, errlen, "cannot read the command line");
+        return -1;
+    }
+    r->header.cmdline = r->cmdline;
+    return 0;
+}
+
+/* ---- chunk index --------------------------------------------------------- */
+
+static int cmp_chunk(const void *a, const void *b)
+{
+    const struct chunk_ref *x = a, *y = b;
+    if (x->tid != y->tid)
+        return x->tid < y->tid ? -1 : 1;
+    if (x->chunk_no != y->chunk_no)
+        return x->chunk_no < y->chunk_no ? -1 : 1;
+    if (x->base_seq != y->base_seq)
+        return x->base_seq < y->base_seq ? -1 : 1;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+static void index_chunks(struct trace_reader *r, uint64_t header_size)
+{
+    uint32_t csize = r->header.chunk_size;
+    size_t cap = 0;
+    for (uint64_t off = header_size; off < r->file_size; off += csize) {
+        struct obt_chunk_header ch;
+        uint64_t avail = r->file_size - off < csize ? r->file_size - off : csize;
+        uint64_t no = (off - header_size) / csize;
+        if (avail < csize)
+            note_damage(r, "truncated: the file ends inside chunk %llu (%llu of %u bytes)",
+                        (unsigned long long)no, (unsigned long long)avail, csize);
+        if (avail < sizeof(ch) || !read_exact(r->fd, &ch, sizeof(ch), off))
+            break;
+        if (ch.magic == 0)
+            continue; /* reserved but never started */
+        if (ch.magic != OBT_CHUNK_MAGIC) {
+            note_damage(r, "corrupt chunk %llu at offset %llu: bad chunk magic 0x%08x",
+                        (unsigned long long)no, (unsigned long long)off, ch.magic);
+            continue;
+        }
+        if (r->nchunks == cap) {
+            cap = cap ? cap * 2 : 64;
+            r->chunks = xrealloc(r->chunks, cap * sizeof(*r->chunks));
+        }
+        r->chunks[r->nchunks++] = (struct chunk_ref){
+            .offset = off, .avail = (uint32_t)avail, .tid = ch.tid, .chunk_no = ch.thread_chunk_no,
+            .base_seq = ch.base_seq, .base_ns = ch.base_ns,
+        };
+    }
+    qsort(r->chunks, r->nchunks, sizeof(*r->chunks), cmp_chunk);
+}
+
+static void make_streams(struct trace_reader *r)
+{
+    r->streams = xcalloc(r->nchunks ? r->nchunks : 1, sizeof(*r->streams));
+    for (size_t i = 0; i < r->nchunks;) {
+        size_t j = i;
+        while (j < r->nchunks && r->chunks[j].tid == r->chunks[i].tid)
+            j++;
+        struct stream *s = &r->streams[r->nstreams++];
+        s->chunks = &r->chunks[i];
+        s->nchunks = j - i;
+        s->cur = (size_t)-1;
+        i = j;
+    }
+}
+
+/* ---- per-stream cursor ----------------------------------------------------- */
+
+static size_t event_size(uint16_t flags)
+{
+    size_t n = sizeof(struct obt_event);
+    if (flags & OBT_EV_TAG) n += 4;
+    if (flags & OBT_EV_STATUS) n += 4;
+    if (flags & OBT_EV_OBJ2) n += 4;
+    if (flags & OBT_EV_ARG) n += 8;
+    if (flags & OBT_EV_STRING) n += 4;
+    if (flags & OBT_EV_MODULE) n += 4;
+    if (flags & OBT_EV_ARG2) n += 8;
+    return n;
+}
+
+/* The smallest size a record of a known type can have, given its fixed part. */
+static bool record_size_ok(const uint8_t *p, uint16_t type, uint16_t size)
+{
+    switch (type) {
+    case OBT_REC_EVENT: {
+        struct obt_event e;
+        if (size < sizeof(e)) return false;
+        memcpy(&e, p, sizeof(e));
+        return size >= event_size(e.flags);
+    }
+    case OBT_REC_STACK: {
+        struct obt_stack s;
+        if (size < sizeof(s)) return false;
+        memcpy(&s, p, sizeof(s));
+        return s.id != 0 && (uint64_t)size >= sizeof(s) + 8ull * s.depth;
+    }
+    case OBT_REC_MODULE_LOAD: {
+        struct obt_module_load m;
+        if (size < sizeof(m)) return false;
+        memcpy(&m, p, sizeof(m));
+        return (uint64_t)size >= sizeof(m) + (uint64_t)m.build_id_len + m.path_len;
+    }
+    case OBT_REC_MODULE_UNLOAD: return size >= sizeof(struct obt_module_unload);
+    case OBT_REC_OBJECT: {
+        struct obt_object o;
+        if (size < sizeof(o)) return false;
+        memcpy(&o, p, sizeof(o));
+        return (uint64_t)size >= sizeof(o) + o.name_len;
+    }
+    case OBT_REC_STRING: {
+        struct obt_string s;
+        if (size < sizeof(s)) return false;
+        memcpy(&s, p, sizeof(s));
+        return (uint64_t)size >= sizeof(s) + (uint64_t)s.len;
+    }
+    case OBT_REC_DROPPED: return size >= sizeof(struct obt_dropped);
+    case OBT_REC_END: return size >= sizeof(struct obt_end);
+    case OBT_REC_REBASE: return size >= sizeof(struct obt_rebase);
+    }
+    return true; /* unknown types: only the framing is checked */
+}
+
+static bool load_chunk(struct trace_reader *r, struct stream *s, size_t idx)
+{
+    struct chunk_ref *c = &s->chunks[idx];
+    if (!s->buf)
+        s->buf = xmalloc(r->header.chunk_size);
+    if (!read_exact(r->fd, s->buf, c->avail, c->offset)) {
+        note_damage(r, "cannot read chunk at offset %llu", (unsigned long long)c->offset);
+        return false;
+    }
+    s->cur = idx;
+    s->pos = sizeof(struct obt_chunk_header);
+    return true;
+}
+
+/*
+ * Moves the cursor to the next valid record (loading chunks as needed) and
+ * computes its merge key; marks the stream done at its end or on damage.
+ */
+static void stream_peek(struct trace_reader *r, struct stream *s)
+{
+    for (;;) {
+        if (s->cur == (size_t)-1 || s->pos + sizeof(struct obt_record_header) > s->chunks[s->cur].avail) {
+            size_t next = s->cur == (size_t)-1 ? 0 : s->cur + 1;
+            if (next >= s->nchunks || !load_chunk(r, s, next)) {
+                s->done = true;
+                return;
+            }
+            continue;
+        }
+        struct chunk_ref *c = &s->chunks[s->cur];
+        struct obt_record_header h;
+        memcpy(&h, s->buf + s->pos, sizeof(h));
+        if (h.type == 0) { /* end of data in this chunk */
+            s->pos = c->avail;
+            continue;
+        }
+        if (h.size < sizeof(h) || h.size % 4 || s->pos + h.size > c->avail ||
+            !record_size_ok(s->buf + s->pos, h.type, h.size)) {
+            note_damage(r, "corrupt record at offset %llu (thread %u): type %u, size %u",
+                        (unsigned long long)(c->offset + s->pos), c->tid, h.type, h.size);
+            s->done = true;
+            return;
+        }
+        if (!(r->flags & TR_DELIVER_UNKNOWN) && !tr_record_type_name(h.type)) {
+            s->pos += h.size; /* skipped by size */
+            continue;
+        }
+        if (h.type == OBT_REC_REBASE) { /* applies to the events that follow it in this chunk */
+            struct obt_rebase rb;
+            memcpy(&rb, s->buf + s->pos, sizeof(rb));
+            c->base_seq = rb.base_seq;
+            c->base_ns = rb.base_ns;
+        }
+        s->next_type = h.type;
+        s->next_size = h.size;
+        s->next_is_event = h.type == OBT_REC_EVENT;
+        if (s->next_is_event) {
+            struct obt_event e;
+            memcpy(&e, s->buf + s->pos, sizeof(e));
+            s->key = c->base_seq + e.seq_delta;
+        } else {
+            s->key = s->last_seq;
+        }
+        return;
+    }
+}
+
+/* ---- merge heap -------------------------------------------------------------- */
+
+static bool stream_before(const struct stream *a, const struct stream *b)
+{
+    if (a->key != b->key)
+        return a->key < b->key;
+    if (a->next_is_event != b->next_is_event)
+        return !a->next_is_event; /* definitions before events of the same key */
+    return a->chunks[0].tid < b->chunks[0].tid;
+}
+
+static void heap_sift_down(struct trace_reader *r, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < r->nheap && stream_before(r->heap[l], r->heap[m])) m = l;
+        if (l + 1 < r->nheap && stream_before(r->heap[l + 1], r->heap[m])) m = l + 1;
+        if (m == i)
+            return;
+        struct stream *t = r->heap[i];
+        r->heap[i] = r->heap[m];
+        r->heap[m] = t;
+        i = m;
+    }
+}
+
+static void heap_build(struct trace_reader *r)
+{
+    r->heap = xcalloc(r->nstreams ? r->nstreams : 1, sizeof(*r->heap));
+    for (size_t i = 0; i < r->nstreams; i++) {
+        stream_peek(r, &r->streams[i]);
+        if (!r->streams[i].done)
+            r->heap[r->nheap++] = &r->streams[i];
+    }
+    for (size_t i = r->nheap; i-- > 0;)
+        heap_sift_down(r, i);
+}
+
+/* ---- decoding ------------------------------------------------------------------ */
+
+static const char *copy_text(struct trace_reader *r, const uint8_t *p, size_t len)
+{
+    if (len + 1 > r->text_cap) {
+        r->text_cap = len + 1 > 256 ? len + 1 : 256;
+        r->text = xrealloc(r->text, r->text_cap);
+    }
+    memcpy(r->text, p, len);
+    r->text[len] = 0;
+    return r->text;
+}
+
+static void decode_event(const struct chunk_ref *c, const uint8_t *p, struct tr_event *ev)
+{
+    struct obt_event e;
+    memcpy(&e, p, sizeof(e));
+    memset(ev, 0, sizeof(*ev));
+    ev->seq = c->base_seq + e.seq_delta;
+    ev->ns = c->base_ns + e.ts_delta;
+    ev->tid = c->tid;
+    ev->op = e.op;
+    ev->obj_type = e.obj_type;
+    ev->flags = e.flags;
+    ev->object = e.object;
+    ev->count = e.count;
+    ev->stack = e.stack;
+    p += sizeof(e);
+    if (e.flags & OBT_EV_TAG) { memcpy(&ev->tag, p, 4); p += 4; }
+    if (e.flags & OBT_EV_STATUS) { memcpy(&ev->status, p, 4); p += 4; }
+    if (e.flags & OBT_EV_OBJ2) { memcpy(&ev->obj2, p, 4); p += 4; }
+    if (e.flags & OBT_EV_ARG) { memcpy(&ev->arg, p, 8); p += 8; }
+    if (e.flags & OBT_EV_STRING) { memcpy(&ev->string, p, 4); p += 4; }
+    if (e.flags & OBT_EV_MODULE) { memcpy(&ev->module, p, 4); p += 4; }
+    if (e.flags & OBT_EV_ARG2) { memcpy(&ev->arg2, p, 8); }
+}
+
+static void decode_stack(struct trace_reader *r, const uint8_t *p, struct tr_stack *st)
+{
+    struct obt_stack s;
+    memcpy(&s, p, sizeof(s));
+    if (s.depth > r->frames_cap) {
+        r->frames_cap = s.depth;
+        r->frames = xrealloc(r->frames, r->frames_cap * sizeof(uint64_t));
+    }
+    if (s.depth)
+        memcpy(r->frames, p + sizeof(s), 8ull * s.depth);
+    st->id = s.id;
+    st->depth = s.depth;
+    st->frames = r->frames;
+}
+
+static void decode_module_load(struct trace_reader *r, const uint8_t *p, struct tr_module_load *ml)
+{
+    struct obt_module_load m;
+    memcpy(&m, p, sizeof(m));
+    ml->instance = m.instance;
+    ml->seq_hint = m.seq_hint;
+    ml->base = m.base;
+    ml->start = m.start;
+    ml->end = m.end;
+    ml->build_id_len = m.build_id_len;
+    memcpy(r->build_id, p + sizeof(m), m.build_id_len);
+    ml->build_id = r->build_id;
+    ml->path_len = m.path_len;
+    ml->path = copy_text(r, p + sizeof(m) + m.build_id_len, m.path_len);
+}
+
+static void decode_record(struct trace_reader *r, struct stream *s, struct tr_record *rec)
+{
+    const struct chunk_ref *c = &s->chunks[s->cur];
+    const uint8_t *p = s->buf + s->pos;
+    memset(rec, 0, sizeof(*rec));
+    rec->type = s->next_type;
+    rec->size = s->next_size;
+    rec->tid = c->tid;
+    switch (rec->type) {
+    case OBT_REC_EVENT:
+        decode_event(c, p, &rec->u.ev);
+        break;
+    case OBT_REC_STACK:
+        decode_stack(r, p, &rec->u.stack);
+        break;
+    case OBT_REC_MODULE_LOAD:
+        decode_module_load(r, p, &rec->u.mload);
+        break;
+    case OBT_REC_MODULE_UNLOAD: {
+        struct obt_module_unload m;
+        memcpy(&m, p, sizeof(m));
+        rec->u.munload.instance = m.instance;
+        rec->u.munload.seq_hint = m.seq_hint;
+        break;
+    }
+    case OBT_REC_OBJECT: {
+        struct obt_object o;
+        memcpy(&o, p, sizeof(o));
+        rec->u.object = (struct tr_object){
+            .id = o.id, .type = o.type, .name_len = o.name_len, .address = o.address,
+            .owner = o.owner, .image = o.image, .name = copy_text(r, p + sizeof(o), o.name_len),
+        };
+        break;
+    }
+    case OBT_REC_STRING: {
+        struct obt_string st;
+        memcpy(&st, p, sizeof(st));
+        rec->u.string = (struct tr_string){ .id = st.id, .len = st.len,
+                                            .text = copy_text(r, p + sizeof(st), st.len) };
+        break;
+    }
+    case OBT_REC_DROPPED: {
+        struct obt_dropped d;
+        memcpy(&d, p, sizeof(d));
+        rec->u.dropped = (struct tr_dropped){ .count = d.count, .reason = d.reason };
+        break;
+    }
+    case OBT_REC_REBASE: {
+        struct obt_rebase rb;
+        memcpy(&rb, p, sizeof(rb));
+        rec->u.rebase = (struct tr_rebase){ .base_seq = rb.base_seq, .base_ns = rb.base_ns };
+        break;
+    }
+    case OBT_REC_END: {
+        struct obt_end e;
+        memcpy(&e, p, sizeof(e));
+        rec->u.end = (struct tr_end){ .events = e.events, .dropped = e.dropped,
+                                      .failures = e.failures, .last_seq = e.last_seq };
+        break;
+    }
+    }
+}
+
+/* ---- public API ---------------------------------------------------------------- */
+
+int trace_reader_open(struct trace_reader **out, const char *path, unsigned flags, char *err, size_t errlen)
+{
+    struct stat st;
+    struct trace_reader *r = xcalloc(1, sizeof(*r));
+    *out = NULL;
+    r->flags = flags;
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0) {
+        set_err(err, errlen, "cannot open: %s", strerror(errno));
+        free(r);
+        return -1;
+    }
+    if (fstat(r->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        set_err(err, errlen, "not a regular file");
+        trace_reader_free(r);
+        return -1;
+    }
+    r->file_size = (uint64_t)st.st_size;
+    struct obt_file_header h;
+    if (read_header(r, err, errlen) < 0 || !read_exact(r->fd, &h, sizeof(h), 0)) {
+        trace_reader_free(r);
+        return -1;
+    }
+    index_chunks(r, h.header_size);
+    make_streams(r);
+    heap_build(r);
+    *out = r;
+    return 0;
+}
+
+const struct tr_header *trace_reader_header(const struct trace_reader *r)
+{
+    return &r->header;
+}
+
+int trace_reader_next(struct trace_reader *r, struct tr_record *rec)
+{
+    if (!r->nheap)
+        return 0;
+    struct stream *s = r->heap[0];
+    decode_record(r, s, rec);
+    if (rec->type == OBT_REC_EVENT) {
+        s->last_seq = rec->u.ev.seq;
+        r->delivered_seq = rec->u.ev.seq;
+    }
+    rec->seq = r->delivered_seq;
+    s->pos += s->next_size;
+    stream_peek(r, s);
+    if (s->done)
+        r->heap[0] = r->heap[--r->nheap];
+    heap_sift_down(r, 0);
+    return 1;
+}
+
+const char *trace_reader_damage(const struct trace_reader *r)
+{
+    return r->damage;
+}
+
+unsigned trace_reader_threads(const struct trace_reader *r)
+{
+    return (unsigned)r->nstreams;
+}
+
+void trace_reader_free(struct trace_reader *r)
+{
+    if (!r)
+        return;
+    if (r->fd >= 0)
+        close(r->fd);
+    for (size_t i = 0; i < r->nstreams; i++)
+        free(r->streams[i].buf);
+    free(r->streams);
+    free(r->heap);
+    free(r->chunks);
+    free(r->cmdline);
+    free(r->damage);
+    free(r->frames);
+    free(r->text);
+    free(r);
+}

@@ -1,0 +1,197 @@
+/*
+ * tracer_bench.c - the workload behind bench/run.sh's tracer rows: a call
+ * chain ~25 frames deep crossing two shared objects (bench/tracer_chain/),
+ * ending in a leaf that does the measured thing once or twice:
+ *
+ *   tracer_bench ref    STACKS THREADS ITERS   ObfReferenceObject + ObfDereferenceObject (2 events)
+ *   tracer_bench malloc STACKS THREADS ITERS   malloc + free (the heaptrack twin, 2 events)
+ *   tracer_bench unw    STACKS THREADS ITERS   one bare unw_backtrace of 32 frames
+ *   tracer_bench fp     STACKS THREADS ITERS   one bare frame-pointer walk of 32 frames
+ *
+ * STACKS distinct call paths (1 or a power of two) are cycled through.
+ * Prints "ns_per_event=X events=N" measured around the loop only (so the
+ * preloaded tool's start-up and exit are not counted).
+ */
+#define UNW_LOCAL_ONLY
+#include <dlfcn.h>
+#include <libunwind.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ntsim.h"
+#include "ntsim_kernel.h"
+
+#define CHAIN_DEPTH 24
+
+typedef void chain_leaf_fn(void *ctx);
+typedef void chain_step_fn(int depth, uint32_t path, chain_leaf_fn *leaf, void *ctx);
+
+static chain_step_fn *step_a;
+static unsigned long long iters;
+static uint32_t stacks;
+static chain_leaf_fn *leaf;
+static int events_per_leaf;
+
+struct thread_ctx {
+    void *obj;
+    uintptr_t lo, hi;
+    volatile uint64_t sink;
+};
+
+__attribute__((noinline)) static void leaf_ref(void *p)
+{
+    struct thread_ctx *c = p;
+    ObfReferenceObject(c->obj);
+    ObfDereferenceObject(c->obj);
+    __asm__ volatile("" ::: "memory");
+}
+
+__attribute__((noinline)) static void leaf_malloc(void *p)
+{
+    struct thread_ctx *c = p;
+    void *volatile m = malloc(16);
+    c->sink += (uintptr_t)m;
+    free(m);
+    __asm__ volatile("" ::: "memory");
+}
+
+__attribute__((noinline)) static void leaf_unw(void *p)
+{
+    struct thread_ctx *c = p;
+    void *ips[32];
+    c->sink += (uint64_t)unw_backtrace(ips, 32);
+    __asm__ volatile("" ::: "memory");
+}
+
+__attribute__((noinline)) static void leaf_fp(void *p)
+{
+    struct thread_ctx *c = p;
+    uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
+    uint64_t frames[32];
+    unsigned n = 0;
+    while (n < 32 && fp >= c->lo && fp <= c->hi - 16 && !(fp & 7)) {
+        const uintptr_t *f = (const uintptr_t *)fp;
+        if (!f[1])
+            break;
+        frames[n++] = f[1];
+        if (f[0] <= fp)
+            break;
+        fp = f[0];
+    }
+    c->sink += n + frames[n ? n - 1 : 0];
+    __asm__ volatile("" ::: "memory");
+}
+
+static void *object_new(void)
+{
+    void *obj = NULL;
+#ifdef TRACER_BENCH_FAKE
+    UNICODE_STRING name = { 0, 0, NULL };
+    ObCreateObject((POBJECT_TYPE) "Event", &name, 0, 16, &obj);
+#else
+    ObCreateObject(*ExEventObjectType, NULL, 0, sizeof(KEVENT), &obj);
+#endif
+    return obj;
+}
+
+static void *thread_main(void *p)
+{
+    struct thread_ctx *c = p;
+    for (unsigned long long i = 0; i < iters; i++)
+        step_a(CHAIN_DEPTH, (uint32_t)i & (stacks - 1), leaf, c);
+    return NULL;
+}
+
+static void stack_bounds(struct thread_ctx *c)
+{
+    pthread_attr_t a;
+    void *addr;
+    size_t size;
+    pthread_getattr_np(pthread_self(), &a);
+    pthread_attr_getstack(&a, &addr, &size);
+    pthread_attr_destroy(&a);
+    c->lo = (uintptr_t)addr;
+    c->hi = (uintptr_t)addr + size;
+}
+
+static void *thread_start(void *p)
+{
+    stack_bounds(p);
+    return thread_main(p);
+}
+
+static void load_chain(const char *self)
+{
+    char dir[PATH_MAX], path[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", self);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = 0;
+    else
+        strcpy(dir, ".");
+    snprintf(path, sizeof(path), "%s/libtrchain_a.so", dir);
+    void *a = dlopen(path, RTLD_NOW);
+    snprintf(path, sizeof(path), "%s/libtrchain_b.so", dir);
+    void *b = dlopen(path, RTLD_NOW);
+    if (!a || !b) {
+        fprintf(stderr, "tracer_bench: %s\n", dlerror());
+        exit(2);
+    }
+    step_a = (chain_step_fn *)dlsym(a, "chain_step_a");
+    chain_step_fn *step_b = (chain_step_fn *)dlsym(b, "chain_step_b");
+    ((void (*)(chain_step_fn *))dlsym(a, "chain_set_next_a"))(step_b);
+    ((void (*)(chain_step_fn *))dlsym(b, "chain_set_next_b"))(step_a);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 5) {
+        fprintf(stderr, "usage: tracer_bench ref|malloc|unw|fp STACKS THREADS ITERS\n");
+        return 64;
+    }
+    const char *mode = argv[1];
+    stacks = (uint32_t)strtoul(argv[2], NULL, 10);
+    unsigned threads = (unsigned)strtoul(argv[3], NULL, 10);
+    iters = strtoull(argv[4], NULL, 10);
+    if (!stacks || (stacks & (stacks - 1)) || !threads || threads > 16)
+        return 64;
+    load_chain(argv[0]);
+    leaf = !strcmp(mode, "ref") ? leaf_ref : !strcmp(mode, "malloc") ? leaf_malloc
+           : !strcmp(mode, "unw") ? leaf_unw : leaf_fp;
+    events_per_leaf = (leaf == leaf_ref || leaf == leaf_malloc) ? 2 : 1;
+    struct thread_ctx ctx[16];
+    memset(ctx, 0, sizeof(ctx));
+    if (leaf == leaf_ref) {
+#ifndef TRACER_BENCH_FAKE
+        NtsimInitialize(NULL);
+#endif
+        for (unsigned i = 0; i < threads; i++)
+            ctx[i].obj = object_new();
+    }
+    /* warm-up: every stack interned once, chunks and caches primed */
+    unsigned long long keep = iters;
+    iters = stacks * 2 > 4096 ? stacks * 2 : 4096;
+    stack_bounds(&ctx[0]);
+    thread_main(&ctx[0]);
+    iters = keep;
+
+    struct timespec t0, t1;
+    pthread_t th[16];
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (unsigned i = 0; i < threads; i++)
+        pthread_create(&th[i], NULL, thread_start, &ctx[i]);
+    for (unsigned i = 0; i < threads; i++)
+        pthread_join(th[i], NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ns = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
+    unsigned long long events = iters * threads * (unsigned long long)events_per_leaf;
+    /* per event per thread: wall time / events handled by one thread */
+    printf("ns_per_event=%.2f events=%llu events_per_sec=%.0f\n", ns / (double)(iters * events_per_leaf),
+           events, (double)events / ns * 1e9);
+    return 0;
+}

@@ -1,0 +1,301 @@
+/*
+ * io_irp.c - I/O request packets: allocation with real stack locations,
+ * IofCallDriver into the dispatch routine of the next location (checking
+ * that the device is alive and its code mapped), IofCompleteRequest running
+ * completion routines bottom-up with SL_INVOKE_ON_* and
+ * STATUS_MORE_PROCESSING_REQUIRED and propagating PendingReturned, the I/O
+ * manager's final step for IRPs it built (copy-out, UserIosb, UserEvent,
+ * file object released, IRP freed), cancellation, IoBuildDeviceIoControlRequest
+ * and the synchronous call helper the I/O and PnP managers use.
+ * Every live IRP is in a table, so completing or freeing one twice is
+ * diagnosed rather than a use after free.
+ */
+#include <string.h>
+
+#include "ntsim_internal.h"
+
+#define IOP_IRP_MAGIC 0x49727048u /* "IrpH" */
+
+static pthread_mutex_t IopIrpLock = PTHREAD_MUTEX_INITIALIZER;
+static RTL_PTR_MAP IopLiveIrps = RTL_PTR_MAP_INIT;
+static KSPIN_LOCK IopCancelSpinLock;
+
+static IOP_IRP_HEADER *IopIrpHeader(PIRP Irp)
+{
+    return (IOP_IRP_HEADER *)Irp - 1;
+}
+
+static BOOLEAN IopIsLiveIrp(PIRP Irp)
+{
+    BOOLEAN found;
+    pthread_mutex_lock(&IopIrpLock);
+    RtlpPtrMapLookup(&IopLiveIrps, Irp, &found);
+    pthread_mutex_unlock(&IopIrpLock);
+    return found;
+}
+
+static VOID IopInitializeIrp(PIRP Irp, CCHAR StackSize)
+{
+    memset(Irp, 0, IoSizeOfIrp(StackSize));
+    Irp->Type = IO_TYPE_IRP;
+    Irp->Size = IoSizeOfIrp(StackSize);
+    Irp->StackCount = StackSize;
+    Irp->CurrentLocation = (CHAR)(StackSize + 1);
+    Irp->Tail.Overlay.CurrentStackLocation = (PIO_STACK_LOCATION)(Irp + 1) + StackSize;
+    InitializeListHead(&Irp->ThreadListEntry);
+}
+
+PIRP IoAllocateIrp(CCHAR StackSize, BOOLEAN ChargeQuota)
+{
+    (void)ChargeQuota;
+    if (StackSize < 1)
+        StackSize = 1;
+    IOP_IRP_HEADER *header = calloc(1, sizeof(IOP_IRP_HEADER) + IoSizeOfIrp(StackSize));
+    if (!header)
+        return NULL;
+    header->Magic = IOP_IRP_MAGIC;
+    PIRP irp = (PIRP)(header + 1);
+    IopInitializeIrp(irp, StackSize);
+    pthread_mutex_lock(&IopIrpLock);
+    BOOLEAN ok = RtlpPtrMapInsert(&IopLiveIrps, irp, header);
+    pthread_mutex_unlock(&IopIrpLock);
+    if (!ok) {
+        free(header);
+        return NULL;
+    }
+    return irp;
+}
+
+VOID IoFreeIrp(PIRP Irp)
+{
+    pthread_mutex_lock(&IopIrpLock);
+    BOOLEAN found = RtlpPtrMapRemove(&IopLiveIrps, Irp);
+    pthread_mutex_unlock(&IopIrpLock);
+    if (!found)
+        KeBugCheckEx(MULTIPLE_IRP_COMPLETE_REQUESTS, (ULONG_PTR)Irp, 0, 0, 0x2); /* freed twice or never allocated */
+    IOP_IRP_HEADER *header = IopIrpHeader(Irp);
+    if (header->FreeSystemBuffer)
+        free(Irp->AssociatedIrp.SystemBuffer);
+    header->Magic = 0;
+    free(header);
+}
+
+VOID IoReuseIrp(PIRP Irp, NTSTATUS Iostatus)
+{
+    CCHAR stackSize = Irp->StackCount;
+    IopInitializeIrp(Irp, stackSize);
+    Irp->IoStatus.Status = Iostatus;
+}
+
+PIRP IopBuildOwnedIrp(CCHAR StackSize, PKEVENT Event, PIO_STATUS_BLOCK Iosb)
+{
+    PIRP irp = IoAllocateIrp(StackSize, FALSE);
+    if (!irp)
+        return NULL;
+    IopIrpHeader(irp)->Owned = TRUE;
+    irp->UserEvent = Event;
+    irp->UserIosb = Iosb;
+    irp->RequestorMode = KernelMode;
+    return irp;
+}
+
+/* ---- call and complete ----------------------------------------------- */
+
+NTSTATUS IofCallDriver(PDEVICE_OBJECT DeviceObject, PIRP Irp)
+{
+    if (!IopIsDeviceObject(DeviceObject))
+        KeBugCheckEx(DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS, (ULONG_PTR)DeviceObject, (ULONG_PTR)Irp,
+                     0, 0x1); /* the device (and likely its driver) is gone */
+    if (!IopIsLiveIrp(Irp))
+        KeBugCheckEx(DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x1, (ULONG_PTR)Irp, (ULONG_PTR)DeviceObject, 0);
+    Irp->CurrentLocation--;
+    if (Irp->CurrentLocation <= 0)
+        KeBugCheckEx(NO_MORE_IRP_STACK_LOCATIONS, (ULONG_PTR)Irp, (ULONG_PTR)DeviceObject, 0, 0);
+    Irp->Tail.Overlay.CurrentStackLocation--;
+    PIO_STACK_LOCATION sp = IoGetCurrentIrpStackLocation(Irp);
+    sp->DeviceObject = DeviceObject;
+    PDRIVER_OBJECT driver = DeviceObject->DriverObject;
+    PDRIVER_DISPATCH dispatch =
+        sp->MajorFunction <= IRP_MJ_MAXIMUM_FUNCTION ? driver->MajorFunction[sp->MajorFunction] : NULL;
+    if (!dispatch)
+        dispatch = IopInvalidDeviceRequest;
+    IopCheckCallTarget((PVOID)dispatch, "dispatch routine", DeviceObject);
+    return dispatch(DeviceObject, Irp);
+}
+
+/* TRUE when the completion routine of Location should run for Irp's outcome. */
+static BOOLEAN IopShouldInvokeCompletion(PIRP Irp, const IO_STACK_LOCATION *Location)
+{
+    if (!Location->CompletionRoutine)
+        return FALSE;
+    NTSTATUS status = Irp->IoStatus.Status;
+    return (NT_SUCCESS(status) && (Location->Control & SL_INVOKE_ON_SUCCESS)) ||
+           (!NT_SUCCESS(status) && (Location->Control & SL_INVOKE_ON_ERROR)) ||
+           (Irp->Cancel && (Location->Control & SL_INVOKE_ON_CANCEL));
+}
+
+static VOID IopClearStackLocation(PIO_STACK_LOCATION Location)
+{
+    Location->MinorFunction = 0;
+    Location->Flags = 0;
+    Location->Control = 0;
+    Location->CompletionRoutine = NULL;
+    Location->Context = NULL;
+}
+
+/* The I/O manager's last step for an IRP it built (IopCompleteRequest's work). */
+static VOID IopFinishOwnedIrp(PIRP Irp)
+{
+    IOP_IRP_HEADER *header = IopIrpHeader(Irp);
+    NTSTATUS status = Irp->IoStatus.Status;
+    if (header->CopyOut && !NT_ERROR(status) && Irp->UserBuffer && Irp->AssociatedIrp.SystemBuffer) {
+        ULONG_PTR n = Irp->IoStatus.Information;
+        if (n > header->OutputLength)
+            n = header->OutputLength;
+        memcpy(Irp->UserBuffer, Irp->AssociatedIrp.SystemBuffer, n);
+    }
+    if (Irp->UserIosb)
+        *Irp->UserIosb = Irp->IoStatus;
+    PKEVENT event = Irp->UserEvent;
+    PFILE_OBJECT file = header->ReferencedFile;
+    IoFreeIrp(Irp);
+    if (file)
+        ObfDereferenceObject(file); /* before the waiter wakes: its view of the counts is final */
+    if (event)
+        KeSetEvent(event, IO_NO_INCREMENT, FALSE);
+}
+
+VOID IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
+{
+    (void)PriorityBoost;
+    if (!IopIsLiveIrp(Irp))
+        KeBugCheckEx(MULTIPLE_IRP_COMPLETE_REQUESTS, (ULONG_PTR)Irp, 0, 0, 0x1); /* completed and freed already */
+    if (Irp->CurrentLocation > Irp->StackCount + 1 || Irp->Type != IO_TYPE_IRP)
+        KeBugCheckEx(MULTIPLE_IRP_COMPLETE_REQUESTS, (ULONG_PTR)Irp, 0, 0, 0);
+    if (Irp->IoStatus.Status == STATUS_PENDING)
+        KeBugCheckEx(DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x8, (ULONG_PTR)Irp, 0, 0); /* completed with STATUS_PENDING */
+
+    PIO_STACK_LOCATION sp = IoGetCurrentIrpStackLocation(Irp);
+    for (Irp->CurrentLocation++, Irp->Tail.Overlay.CurrentStackLocation++; Irp->CurrentLocation <= Irp->StackCount + 1;
+         sp++, Irp->CurrentLocation++, Irp->Tail.Overlay.CurrentStackLocation++) {
+        Irp->PendingReturned = (sp->Control & SL_PENDING_RETURNED) != 0;
+        if (IopShouldInvokeCompletion(Irp, sp)) {
+            PIO_COMPLETION_ROUTINE routine = sp->CompletionRoutine;
+            PVOID context = sp->Context;
+            IopClearStackLocation(sp);
+            PDEVICE_OBJECT device =
+                Irp->CurrentLocation == Irp->StackCount + 1 ? NULL : IoGetCurrentIrpStackLocation(Irp)->DeviceObject;
+            IopCheckCallTarget((PVOID)routine, "completion routine", device);
+            if (routine(device, Irp, context) == STATUS_MORE_PROCESSING_REQUIRED)
+                return; /* the routine's owner takes the IRP back */
+        } else {
+            if (Irp->PendingReturned && Irp->CurrentLocation <= Irp->StackCount)
+                IoMarkIrpPending(Irp);
+            IopClearStackLocation(sp);
+        }
+    }
+    if (IopIrpHeader(Irp)->Owned)
+        IopFinishOwnedIrp(Irp);
+}
+
+/* ---- cancellation ----------------------------------------------------- */
+
+VOID IoAcquireCancelSpinLock(PKIRQL Irql)
+{
+    *Irql = KeAcquireSpinLockRaiseToDpc(&IopCancelSpinLock);
+}
+
+VOID IoReleaseCancelSpinLock(KIRQL Irql)
+{
+    KeReleaseSpinLock(&IopCancelSpinLock, Irql);
+}
+
+BOOLEAN IoCancelIrp(PIRP Irp)
+{
+    KIRQL irql;
+    IoAcquireCancelSpinLock(&irql);
+    Irp->Cancel = TRUE;
+    PDRIVER_CANCEL routine = IoSetCancelRoutine(Irp, NULL);
+    if (!routine) {
+        IoReleaseCancelSpinLock(irql);
+        return FALSE;
+    }
+    Irp->CancelIrql = irql;
+    PDEVICE_OBJECT device =
+        Irp->CurrentLocation <= Irp->StackCount ? IoGetCurrentIrpStackLocation(Irp)->DeviceObject : NULL;
+    IopCheckCallTarget((PVOID)routine, "cancel routine", device);
+    routine(device, Irp); /* releases the cancel spin lock */
+    return TRUE;
+}
+
+/* ---- building IRPs ---------------------------------------------------- */
+
+PIRP IoBuildDeviceIoControlRequest(ULONG IoControlCode, PDEVICE_OBJECT DeviceObject, PVOID InputBuffer,
+                                   ULONG InputBufferLength, PVOID OutputBuffer, ULONG OutputBufferLength,
+                                   BOOLEAN InternalDeviceIoControl, PKEVENT Event, PIO_STATUS_BLOCK IoStatusBlock)
+{
+    PIRP irp = IopBuildOwnedIrp(DeviceObject->StackSize, Event, IoStatusBlock);
+    if (!irp)
+        return NULL;
+    IOP_IRP_HEADER *header = IopIrpHeader(irp);
+    PIO_STACK_LOCATION sp = IoGetNextIrpStackLocation(irp);
+    sp->MajorFunction = InternalDeviceIoControl ? IRP_MJ_INTERNAL_DEVICE_CONTROL : IRP_MJ_DEVICE_CONTROL;
+    sp->Parameters.DeviceIoControl.IoControlCode = IoControlCode;
+    sp->Parameters.DeviceIoControl.InputBufferLength = InputBufferLength;
+    sp->Parameters.DeviceIoControl.OutputBufferLength = OutputBufferLength;
+    irp->UserBuffer = OutputBuffer;
+    if (METHOD_FROM_CTL_CODE(IoControlCode) == METHOD_NEITHER) {
+        sp->Parameters.DeviceIoControl.Type3InputBuffer = InputBuffer;
+        return irp;
+    }
+    ULONG size = InputBufferLength > OutputBufferLength ? InputBufferLength : OutputBufferLength;
+    if (size) {
+        PVOID buffer = calloc(1, size);
+        if (!buffer) {
+            IoFreeIrp(irp);
+            return NULL;
+        }
+        if (InputBuffer && InputBufferLength)
+            memcpy(buffer, InputBuffer, InputBufferLength);
+        irp->AssociatedIrp.SystemBuffer = buffer;
+        header->FreeSystemBuffer = TRUE;
+        header->CopyOut = OutputBuffer != NULL;
+        header->OutputLength = OutputBufferLength;
+    }
+    return irp;
+}
+
+/* A waiter's event and status block, on the heap: left behind if a stuck wait gives up. */
+typedef struct _IOP_SYNC_WAIT {
+    KEVENT Event;
+    IO_STATUS_BLOCK Iosb;
+} IOP_SYNC_WAIT;
+
+NTSTATUS IopSynchronousCall(PDEVICE_OBJECT DeviceObject, const IO_STACK_LOCATION *Template, NTSTATUS InitialStatus,
+                            PULONG_PTR Information, BOOLEAN ToTop)
+{
+    PDEVICE_OBJECT target = ToTop ? IoGetAttachedDevice(DeviceObject) : DeviceObject;
+    IOP_SYNC_WAIT *wait = RtlpAllocZero(sizeof(*wait));
+    KeInitializeEvent(&wait->Event, NotificationEvent, FALSE);
+    PIRP irp = IopBuildOwnedIrp(target->StackSize, &wait->Event, &wait->Iosb);
+    if (!irp) {
+        free(wait);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    irp->IoStatus.Status = InitialStatus;
+    irp->Tail.Overlay.OriginalFileObject = Template->FileObject;
+    PIO_STACK_LOCATION sp = IoGetNextIrpStackLocation(irp);
+    sp->MajorFunction = Template->MajorFunction;
+    sp->MinorFunction = Template->MinorFunction;
+    sp->Flags = Template->Flags;
+    sp->Parameters = Template->Parameters;
+    sp->FileObject = Template->FileObject;
+    IofCallDriver(target, irp);
+    if (KipWaitForEvent(&wait->Event, NULL, target, "completion of an IRP sent to") != STATUS_SUCCESS)
+        return STATUS_TIMEOUT; /* the IRP may still complete into *wait: leave it */
+    if (Information)
+        *Information = wait->Iosb.Information;
+    NTSTATUS status = wait->Iosb.Status;
+    free(wait);
+    return status;
+}

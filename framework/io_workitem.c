@@ -1,0 +1,65 @@
+/*
+ * io_workitem.c - I/O work items: a queued item holds a pointer reference
+ * on its device object (so the driver cannot unload under it) from
+ * IoQueueWorkItem until its routine has returned on a system worker thread
+ * (nt-semantics §2.6; D:IoQueueWorkItem).
+ */
+#include "ntsim_internal.h"
+
+#define IOP_WORKITEM_MAGIC 0x576b4974u /* "WkIt" */
+
+typedef struct _IO_WORKITEM {
+    ULONG Magic;
+    BOOLEAN Queued;
+    PDEVICE_OBJECT DeviceObject;
+    PIO_WORKITEM_ROUTINE Routine;
+    PVOID Context;
+} IO_WORKITEM;
+
+PIO_WORKITEM IoAllocateWorkItem(PDEVICE_OBJECT DeviceObject)
+{
+    if (!IopIsDeviceObject(DeviceObject))
+        return NULL;
+    PIO_WORKITEM item = calloc(1, sizeof(*item));
+    if (!item)
+        return NULL;
+    item->Magic = IOP_WORKITEM_MAGIC;
+    item->DeviceObject = DeviceObject;
+    return item;
+}
+
+/* Runs on a worker: the routine may free or requeue the item, so nothing is read from it afterwards. */
+static VOID IopRunWorkItem(PVOID Context)
+{
+    PIO_WORKITEM item = Context;
+    PDEVICE_OBJECT device = item->DeviceObject;
+    PIO_WORKITEM_ROUTINE routine = item->Routine;
+    PVOID routineContext = item->Context;
+    item->Queued = FALSE;
+    IopCheckCallTarget((PVOID)routine, "work item routine", device);
+    routine(device, routineContext);
+    ObfDereferenceObject(device); /* the queued item's reference */
+}
+
+VOID IoQueueWorkItem(PIO_WORKITEM IoWorkItem, PIO_WORKITEM_ROUTINE WorkerRoutine, WORK_QUEUE_TYPE QueueType,
+                     PVOID Context)
+{
+    (void)QueueType;
+    if (!IoWorkItem || IoWorkItem->Magic != IOP_WORKITEM_MAGIC || IoWorkItem->Queued)
+        KeBugCheckEx(DRIVER_VERIFIER_DETECTED_VIOLATION, 0xE4 /* work item queued twice or invalid */,
+                     (ULONG_PTR)IoWorkItem, (ULONG_PTR)WorkerRoutine, 0);
+    ObfReferenceObject(IoWorkItem->DeviceObject);
+    IoWorkItem->Routine = WorkerRoutine;
+    IoWorkItem->Context = Context;
+    IoWorkItem->Queued = TRUE;
+    ExpQueueWorkerRoutine(IopRunWorkItem, IoWorkItem);
+}
+
+VOID IoFreeWorkItem(PIO_WORKITEM IoWorkItem)
+{
+    if (!IoWorkItem || IoWorkItem->Magic != IOP_WORKITEM_MAGIC || IoWorkItem->Queued)
+        KeBugCheckEx(DRIVER_VERIFIER_DETECTED_VIOLATION, 0xE5 /* freeing a queued or invalid work item */,
+                     (ULONG_PTR)IoWorkItem, 0, 0);
+    IoWorkItem->Magic = 0;
+    free(IoWorkItem);
+}

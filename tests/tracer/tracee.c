@@ -1,0 +1,187 @@
+/*
+ * tracee.c - the program the tracer tests run under libobtrace (linked
+ * with the libntsim stand-in). Each mode exercises one property; the count
+ * of completed traced calls goes to fd $TRACEE_REPORT_FD when set (8 bytes each
+ * time a call returned), so a test that kills the tracee knows how many
+ * events the trace must hold at least.
+ *
+ *   tracee refs N          N reference/dereference pairs, normal exit
+ *   tracee kill            pairs until killed
+ *   tracee abort N | segv N   N pairs, then abort() / a NULL store
+ *   tracee fork N          N pairs, fork, N pairs in each process
+ *   tracee exec N          N pairs, then exec "tracee refs N"
+ *   tracee threads T N     T threads, N events each
+ *   tracee images A B      load image A, call it, unload; the same with B
+ *   tracee internal        a reference the stand-in framework takes itself
+ *   tracee sites           prints the address ranges of the call sites
+ */
+#include <dlfcn.h>
+#include <link.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ntsim.h"
+#include "ntsim_kernel.h"
+
+LONG_PTR FakeInternalReference(PVOID Object);
+
+static int report_fd = -1;
+static unsigned long long completed;
+
+static void report(void)
+{
+    completed++;
+    if (report_fd >= 0 && write(report_fd, &completed, sizeof(completed)) != sizeof(completed))
+        report_fd = -1;
+}
+
+__attribute__((noinline, visibility("default"))) LONG_PTR tracee_ref_site(PVOID obj);
+LONG_PTR tracee_ref_site(PVOID obj)
+{
+    LONG_PTR n = ObfReferenceObject(obj);
+    __asm__ volatile("" ::: "memory");
+    return n;
+}
+
+__attribute__((noinline, visibility("default"))) LONG_PTR tracee_deref_site(PVOID obj);
+LONG_PTR tracee_deref_site(PVOID obj)
+{
+    LONG_PTR n = ObfDereferenceObject(obj);
+    __asm__ volatile("" ::: "memory");
+    return n;
+}
+
+static PVOID make_object(const char *name)
+{
+    UNICODE_STRING us = { (USHORT)strlen(name), (USHORT)strlen(name), (PWSTR)name };
+    PVOID obj = NULL;
+    if (ObCreateObject((POBJECT_TYPE) "Device", &us, 0, 0, &obj) != STATUS_SUCCESS) {
+        fprintf(stderr, "tracee: ObCreateObject failed\n");
+        exit(1);
+    }
+    report();
+    return obj;
+}
+
+static void pairs(PVOID obj, unsigned long long n)
+{
+    for (unsigned long long i = 0; i < n; i++) {
+        tracee_ref_site(obj);
+        report();
+        tracee_deref_site(obj);
+        report();
+    }
+}
+
+struct thread_arg {
+    PVOID obj;
+    unsigned long long n;
+};
+
+static void *thread_main(void *p)
+{
+    struct thread_arg *a = p;
+    for (unsigned long long i = 0; i < a->n / 2; i++) {
+        tracee_ref_site(a->obj);
+        tracee_deref_site(a->obj);
+    }
+    return NULL;
+}
+
+/* "name offset size": the function's offset from its object's load address and its size. */
+static void print_site(const char *name, void *addr)
+{
+    Dl_info di;
+    const ElfW(Sym) *sym = NULL;
+    if (dladdr1(addr, &di, (void **)&sym, RTLD_DL_SYMENT) && sym)
+        printf("%s %lu %lu\n", name, (unsigned long)((char *)addr - (char *)di.dli_fbase),
+               (unsigned long)sym->st_size);
+}
+
+static int run_images(const char *a, const char *b, PVOID obj)
+{
+    const char *paths[2] = { a, b };
+    for (int i = 0; i < 2; i++) {
+        PVOID handle, base;
+        if (MmLoadSystemImage(paths[i], &handle, &base) != STATUS_SUCCESS)
+            return 1;
+        LONG_PTR (*entry)(PVOID) = (LONG_PTR(*)(PVOID))dlsym(handle, "image_entry");
+        if (!entry)
+            return 1;
+        printf("image %s base %p entry %p\n", paths[i], base, (void *)entry);
+        entry(obj);
+        tracee_deref_site(obj);
+        if (MmUnloadSystemImage(handle) != STATUS_SUCCESS)
+            return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode = argc > 1 ? argv[1] : "refs";
+    unsigned long long n = argc > 2 ? strtoull(argv[2], NULL, 10) : 10;
+    PVOID obj;
+
+    if (getenv("TRACEE_REPORT_FD"))
+        report_fd = atoi(getenv("TRACEE_REPORT_FD"));
+    setvbuf(stdout, NULL, _IONBF, 0);
+    if (!strcmp(mode, "sites")) {
+        print_site("tracee_ref_site", (void *)tracee_ref_site);
+        print_site("tracee_deref_site", (void *)tracee_deref_site);
+        print_site("FakeInternalReference", (void *)FakeInternalReference);
+        print_site("main", (void *)main);
+        return 0;
+    }
+    obj = make_object("\\Device\\Tracee");
+    if (!strcmp(mode, "refs")) {
+        pairs(obj, n);
+    } else if (!strcmp(mode, "kill")) {
+        pairs(obj, ~0ull);
+    } else if (!strcmp(mode, "abort")) {
+        pairs(obj, n);
+        abort();
+    } else if (!strcmp(mode, "segv")) {
+        pairs(obj, n);
+        *(volatile int *)(uintptr_t)argc = 0;
+    } else if (!strcmp(mode, "fork")) {
+        pairs(obj, n);
+        pid_t pid = fork();
+        if (pid == 0) {
+            pairs(obj, n);
+            printf("child %d\n", (int)getpid());
+            exit(0);
+        }
+        int st;
+        waitpid(pid, &st, 0);
+        pairs(obj, n);
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+    } else if (!strcmp(mode, "exec")) {
+        pairs(obj, n);
+        execv("/proc/self/exe", (char *const[]){ argv[0], "refs", argv[2], NULL });
+        return 1;
+    } else if (!strcmp(mode, "threads")) {
+        unsigned t = (unsigned)n;
+        unsigned long long each = argc > 3 ? strtoull(argv[3], NULL, 10) : 1000;
+        pthread_t th[64];
+        struct thread_arg ta = { obj, each };
+        for (unsigned i = 0; i < t && i < 64; i++)
+            pthread_create(&th[i], NULL, thread_main, &ta);
+        for (unsigned i = 0; i < t && i < 64; i++)
+            pthread_join(th[i], NULL);
+    } else if (!strcmp(mode, "images")) {
+        return argc > 3 ? run_images(argv[2], argv[3], obj) : 64;
+    } else if (!strcmp(mode, "internal")) {
+        FakeInternalReference(obj);
+        tracee_deref_site(obj);
+    } else {
+        return 64;
+    }
+    tracee_deref_site(obj);
+    return 0;
+}

@@ -1,0 +1,717 @@
+/*
+ * analyzer_rules.c - the rules on synthetic traces: one scenario per
+ * finding (and clean twins that must yield nothing), written with
+ * tests/lib/synth_trace the way libobtrace records them: an operation is
+ * recorded after it returns, so references the framework takes inside it
+ * come first, on the same thread, with the outer stack as their tail.
+ * A last test runs every scenario and checks that each finding id of
+ * findings.h is produced by at least one.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "model.h"
+#include "render.h"
+#include "rules.h"
+#include "synth_trace.h"
+
+#define NTSIM_LO 0x10000ull     /* libntsim.so, instance 1 */
+#define DRV_LO 0x40000ull       /* the driver image, instance 2 (and 4 when reloaded) */
+#define LIB_LO 0x70000ull       /* a class library, instance 3 */
+#define BUS_LO 0x90000ull       /* another driver (bus / requester), instance 5 */
+#define DRV 1                   /* \Driver\drv */
+#define BUS 2                   /* \Driver\bus */
+#define STATUS_INVALID_DEVICE_REQUEST ((int32_t)0xC0000010)
+#define STATUS_IMAGE_ALREADY_LOADED ((int32_t)0xC000010E)
+
+static char path[64];
+
+/* ---- trace building helpers ------------------------------------------------------------------- */
+
+struct scn {
+    struct synth_trace *t;
+    uint64_t frames[512][8];
+    uint32_t depth[512];
+};
+
+/* A stack: [site, caller, main frames]. */
+static uint32_t stk(struct scn *s, uint64_t site, uint64_t caller)
+{
+    uint64_t f[4] = { site, caller, NTSIM_LO + 0x900, NTSIM_LO + 0x990 };
+    uint32_t id = synth_stack(s->t, f, 4);
+    memcpy(s->frames[id], f, sizeof(f));
+    s->depth[id] = 4;
+    return id;
+}
+
+/* A stack of a call the framework made inside the call recorded with outer. */
+static uint32_t inner(struct scn *s, uint32_t outer)
+{
+    uint64_t f[8] = { NTSIM_LO + 0x500 + outer * 8, NTSIM_LO + 0x20 };
+    memcpy(f + 2, s->frames[outer], s->depth[outer] * 8);
+    uint32_t id = synth_stack(s->t, f, s->depth[outer] + 2);
+    memcpy(s->frames[id], f, sizeof(f));
+    s->depth[id] = s->depth[outer] + 2;
+    return id;
+}
+
+static void begin(struct scn *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->t = synth_open(path, NULL);
+    synth_module_load(s->t, 1, NTSIM_LO, NTSIM_LO, NTSIM_LO + 0x10000, NULL, 0, "/sim/libntsim.so");
+}
+
+static void load_driver(struct scn *s, uint32_t inst, uint32_t drv, uint64_t lo, const char *file, const char *name,
+                        uint64_t unload_routine)
+{
+    synth_module_load(s->t, inst, lo, lo, lo + 0x10000, NULL, 0, file);
+    synth_object(s->t, drv, OBT_OBJ_DRIVER, 0x7000 + drv, 0, inst, name);
+    uint32_t st = stk(s, NTSIM_LO + 0x100, NTSIM_LO + 0x110);
+    SYNTH_EV(s->t, .op = OBT_OP_OBJ_CREATE, .obj_type = OBT_OBJ_DRIVER, .object = drv, .count = 2, .stack = st);
+    SYNTH_EV(s->t, .op = OBT_OP_DRIVER_ENTRY, .obj_type = OBT_OBJ_DRIVER, .object = drv, .stack = st,
+             .flags = OBT_EV_STATUS | OBT_EV_ARG, .arg = unload_routine, .module = inst);
+}
+
+/* IoCreateDevice by the driver at site: the framework's reference on the driver comes first. */
+static void create_device(struct scn *s, uint32_t dev, uint32_t drv, const char *name, uint64_t site, int drv_count)
+{
+    uint32_t outer = stk(s, site, site + 0x40);
+    SYNTH_EV(s->t, .op = OBT_OP_OBJ_REF, .obj_type = OBT_OBJ_DRIVER, .object = drv, .count = drv_count,
+             .stack = inner(s, outer));
+    synth_object(s->t, dev, OBT_OBJ_DEVICE, 0x8000 + dev * 0x100, drv, 0, name);
+    SYNTH_EV(s->t, .op = OBT_OP_OBJ_CREATE, .obj_type = OBT_OBJ_DEVICE, .object = dev, .count = 1,
+             .stack = inner(s, outer));
+    SYNTH_EV(s->t, .op = OBT_OP_DEV_CREATE, .obj_type = OBT_OBJ_DEVICE, .object = dev, .count = 1, .stack = outer,
+             .obj2 = drv, .flags = OBT_EV_STATUS);
+}
+
+/* IoDeleteDevice: completes at once when nothing holds the device (keep-alive dropped inside). */
+static void delete_device(struct scn *s, uint32_t dev, uint32_t drv, uint64_t site, int remaining, int drv_count)
+{
+    uint32_t outer = stk(s, site, site + 0x40);
+    uint32_t in = inner(s, outer);
+    if (remaining == 0)
+        SYNTH_EV(s->t, .op = OBT_OP_OBJ_DEREF, .obj_type = OBT_OBJ_DRIVER, .object = drv, .count = drv_count,
+                 .stack = inner(s, in));
+    SYNTH_EV(s->t, .op = OBT_OP_OBJ_DEREF, .obj_type = OBT_OBJ_DEVICE, .object = dev, .count = remaining, .stack = in);
+    SYNTH_EV(s->t, .op = OBT_OP_DEV_DELETE, .obj_type = OBT_OBJ_DEVICE, .object = dev, .count = remaining,
+             .stack = outer);
+}
+
+static void ref(struct scn *s, uint32_t obj, uint8_t type, int count, uint32_t stack, uint32_t tag)
+{
+    SYNTH_EV(s->t, .op = OBT_OP_OBJ_REF, .obj_type = type, .object = obj, .count = count, .stack = stack, .tag = tag);
+}
+
+static void deref(struct scn *s, uint32_t obj, uint8_t type, int count, uint32_t stack, uint32_t tag)
+{
+    SYNTH_EV(s->t, .op = OBT_OP_OBJ_DEREF, .obj_type = type, .object = obj, .count = count, .stack = stack, .tag = tag);
+}
+
+static void service(struct scn *s, uint8_t op, const char *name, int32_t status)
+{
+    uint32_t str = synth_string(s->t, name);
+    SYNTH_EV(s->t, .op = op, .string = str, .status = status, .flags = OBT_EV_STATUS,
+             .stack = stk(s, NTSIM_LO + 0x300, NTSIM_LO + 0x310));
+}
+
+static void driver_unload(struct scn *s, uint32_t drv, uint32_t inst)
+{
+    SYNTH_EV(s->t, .op = OBT_OP_DRIVER_UNLOAD, .obj_type = OBT_OBJ_DRIVER, .object = drv, .module = inst,
+             .flags = OBT_EV_PRE, .stack = stk(s, NTSIM_LO + 0x320, NTSIM_LO + 0x330));
+}
+
+/* The driver object's last reference goes: the image is unmapped. */
+static void driver_gone(struct scn *s, uint32_t drv, uint32_t inst)
+{
+    uint32_t st = stk(s, NTSIM_LO + 0x340, NTSIM_LO + 0x350);
+    deref(s, drv, OBT_OBJ_DRIVER, 0, st, 0);
+    SYNTH_EV(s->t, .op = OBT_OP_IMAGE_UNLOAD, .module = inst, .flags = OBT_EV_STATUS, .stack = st);
+    synth_module_unload(s->t, inst);
+}
+
+static void attach(struct scn *s, uint32_t upper, uint32_t lower)
+{
+    SYNTH_EV(s->t, .op = OBT_OP_DEV_ATTACH, .obj_type = OBT_OBJ_DEVICE, .object = upper, .obj2 = lower,
+             .flags = OBT_EV_STATUS, .stack = stk(s, DRV_LO + 0x600, DRV_LO + 0x640));
+}
+
+static void pnp_remove(struct scn *s, uint32_t dev)
+{
+    SYNTH_EV(s->t, .op = OBT_OP_IRP_CALL, .obj_type = OBT_OBJ_DEVICE, .object = dev, .arg = 0x1b02,
+             .flags = OBT_EV_STATUS, .stack = stk(s, NTSIM_LO + 0x700, NTSIM_LO + 0x710));
+}
+
+/* A PDO of the bus driver with devnode reference. */
+static void make_pdo(struct scn *s, uint32_t pdo)
+{
+    load_driver(s, 5, BUS, BUS_LO, "/x/bus.so", "\\Driver\\bus", BUS_LO + 0x10);
+    create_device(s, pdo, BUS, "\\Device\\PDO", BUS_LO + 0x200, 3);
+}
+
+static void finish(struct scn *s, bool end)
+{
+    if (end)
+        synth_end(s->t);
+    ck_assert_int_eq(synth_close(s->t), 0);
+}
+
+/* ---- scenarios -------------------------------------------------------------------------------- */
+
+/* A legacy driver: start, device, stop, unload deletes the device, image unmapped. */
+static void scn_clean_legacy(struct scn *s)
+{
+    begin(s);
+    load_driver(s, 2, DRV, DRV_LO, "/x/drv.so", "\\Driver\\drv", DRV_LO + 0x10);
+    create_device(s, 10, DRV, "\\Device\\Drv", DRV_LO + 0x100, 3);
+    uint32_t a = stk(s, DRV_LO + 0x200, DRV_LO + 0x240);
+    ref(s, 10, OBT_OBJ_DEVICE, 2, a, 0);
+    deref(s, 10, OBT_OBJ_DEVICE, 1, stk(s, DRV_LO + 0x220, DRV_LO + 0x240), 0);
+    service(s, OBT_OP_SERVICE_STOP, "\\Registry\\Machine\\System\\CurrentControlSet\\Services\\drv", 0);
+    driver_unload(s, DRV, 2);
+    delete_device(s, 10, DRV, DRV_LO + 0x300, 0, 2);
+    deref(s, DRV, OBT_OBJ_DRIVER, 1, stk(s, NTSIM_LO + 0x360, NTSIM_LO + 0x370), 0);
+    driver_gone(s, DRV, 2);
+    finish(s, true);
+}
+
+static void scn_unload_not_requested(struct scn *s)
+{
+    begin(s);
+    load_driver(s, 2, DRV, DRV_LO, "/x/drv.so", "\\Driver\\drv", DRV_LO + 0x10);
+    create_device(s, 10, DRV, "\\Device\\Drv", DRV_LO + 0x100, 3);
+    finish(s, true);
+}
+
+/* The device_ref_leak sample: a tagged reference in an IOCTL, stop, zombie device, reload refused. */
+static void scn_zombie_tagged(struct scn *s)
+{
+    begin(s);
+    load_driver(s, 2, DRV, DRV_LO, "/x/drv.so", "\\Driver\\drv", DRV_LO + 0x10);
+    create_device(s, 10, DRV, "\\Device\\Drv", DRV_LO + 0x100, 3);
+    uint32_t ok = stk(s, DRV_LO + 0x200, DRV_LO + 0x240);
+    ref(s, 10, OBT_OBJ_DEVICE, 2, ok, 'Ok01');
+    deref(s, 10, OBT_OBJ_DEVICE, 1, stk(s, DRV_LO + 0x210, DRV_LO + 0x240), 'Ok01');
+    ref(s, 10, OBT_OBJ_DEVICE, 2, stk(s, DRV_LO + 0x280, DRV_LO + 0x2c0), 'Leak');
+    service(s, OBT_OP_SERVICE_STOP, "drv", 0);
+    driver_unload(s, DRV, 2);
+    delete_device(s, 10, DRV, DRV_LO + 0x300, 1, 3);
+    deref(s, DRV, OBT_OBJ_DRIVER, 2, stk(s, NTSIM_LO + 0x360, NTSIM_LO + 0x370), 0);
+    service(s, OBT_OP_SERVICE_START, "drv", STATUS_IMAGE_ALREADY_LOADED);
+    finish(s, true);
+}
+
+/* Untagged references from three sites; A leaks 3 of 5, C 1 of 1, B is balanced. */
+static void scn_untagged_sites(struct scn *s)
+{
+    begin(s);
+    load_driver(s, 2, DRV, DRV_LO, "/x/drv.so", "\\Driver\\drv", DRV_LO + 0x10);
+    create_device(s, 10, DRV, "\\Device\\Drv", DRV_LO + 0x100, 3);
+    uint32_t a = stk(s, DRV_LO + 0x400, DRV_LO + 0x4c0), a_rel = stk(s, DRV_LO + 0x410, DRV_LO + 0x4c0);
+    uint32_t b = stk(s, DRV_LO + 0x500, DRV_LO + 0x5c0), b_rel = stk(s, DRV_LO + 0x510, DRV_LO + 0x5c0);
+    uint32_t c = stk(s, DRV_LO + 0x600, DRV_LO + 0x6c0);
+    int n = 1;
+    for (int i = 0; i < 5; i++)
+        ref(s, 10, OBT_OBJ_DEVICE, ++n, a, 0);
+    for (int i = 0; i < 2; i++)
+        ref(s, 10, OBT_OBJ_DEVICE, ++n, b, 0);
+    for (int i = 0; i < 2; i++)
+        deref(s, 10, OBT_OBJ_DEVICE, --n, b_rel, 0);
+    for (int i = 0; i < 2; i++)
+        deref(s, 10, OBT_OBJ_DEVICE, --n, a_rel, 0);
+    ref(s, 10, OBT_OBJ_DEVICE, ++n, c, 0);
+    service(s, OBT_OP_SERVICE_STOP, "drv", 0);
+    driver_unload(s, DRV, 2);
+    delete_device(s, 10, DRV, DRV_LO + 0x300, n - 1, 3);
+    deref(s, DRV, OBT_OBJ_DRIVER, 2, stk(s, NTSIM_LO + 0x360, NTSIM_LO + 0x370), 0);
+    finish(s, true);
+}
+
+/* A legacy stop accepted while an application keeps a handle open on the device. */
+static void scn_open_handle(struct scn *s)
+{
+    begin(s);
+    load_driver(s, 2, DRV, DRV_LO, "/x/drv.so", "\\Driver\\drv", DRV_LO + 0x10);
+    create_device(s, 10, DRV, "\\Device\\Drv", DRV_LO + 0x100, 3);
+    uint32_t open = stk(s, NTSIM_LO + 0x800, NTSIM_LO + 0x810);
+    synth_object(s->t, 20, OBT_OBJ_FILE, 0x9000, 0, 0, "");
+    SYNTH_EV(s->t, .op = OBT_OP_OBJ_CREATE, .obj_type = OBT_OBJ_FILE, .object = 20, .count = 1, .stack = inner(s, open));
+    SYNTH_EV(s->t, .op = OBT_OP_DEV_OPEN_REF, .obj_type = OBT_OBJ_DEVICE, .object = 10, .count = 1, .stack = inner(s, open));
+    SYNTH_EV(s->t, .op = OBT_OP_HANDLE_OPEN, .obj_type = OBT_OBJ_FILE, .object = 20, .count = 1, .stack = open,
+             .arg = 0x44);
+    deref(s, 20, OBT_OBJ_FILE, 1, stk(s, NTSIM_LO + 0x820, NTSIM_LO + 0x810), 0);
+    service(s, OBT_OP_SERVICE_STOP, "drv", 0);
+    finish(s, true);
+}
+
+/* A PnP filter with a control device: the filter device is removed and deleted, the CDO stays. */
+static void scn_hybrid_cdo(struct scn *s)
+{
+    begin(s);
+    make_pdo(s, 30);
+    load_driver(s, 2, DRV, DRV_LO, "/x/filter.so", "\\Driver\\filter", DRV_LO + 0x10);
+    create_device(s, 10, DRV, "", DRV_LO + 0x100, 3);
+    attach(s, 10, 30);
+    create_device(s, 11, DRV, "\\Device\\FilterCtl", DRV_LO + 0x180, 4);
+    pnp_remove(s, 10);
+    SYNTH_EV(s->t, .op = OBT_OP_DEV_DETACH, .obj_type = OBT_OBJ_DEVICE, .object = 30, .obj2 = 10,
+             .stack = stk(s, DRV_LO + 0x700, DRV_LO + 0x740));
+    delete_device(s, 10, DRV, DRV_LO + 0x720, 0, 3);
+    finish(s, true);
+}
+
+/* A service stop sent to a PnP driver whose device stack is never removed. */
+static void scn_stop_refused(struct scn *s)
+{
+    begin(s);
+    make_pdo(s, 30);
+    load_driver(s, 2, DRV, DRV_LO, "/x/fdo.so", "\\Driver\\fdo", DRV_LO + 0x10);
+    create_device(s, 10, DRV, "", DRV_LO + 0x100, 3);
+    attach(s, 10, 30);
+    service(s, OBT_OP_SERVICE_STOP, "fdo", STATUS_INVALID_DEVICE_REQUEST);
+    finish(s, true);
+}
+
+/* DriverUnload ran but a PnP notification registration still pins the driver object. */
+static void scn_notification(struct scn *s)
+{
+    begin(s);
+    load_driver(s, 2, DRV, DRV_LO, "/x/drv.so", "\\Driver\\drv", DRV_LO + 0x10);
+    uint32_t reg = stk(s, DRV_LO + 0x900, DRV_LO + 0x940);
+    ref(s, DRV, OBT_OBJ_DRIVER, 3, inner(s, reg), 0);
+    synth_object(s->t, 40, OBT_OBJ_NOTIFY, 0xa000, DRV, 0, "");
+    SYNTH_EV(s->t, .op = OBT_OP_NOTIFY_REGISTER, .obj_type = OBT_OBJ_DRIVER, .object = DRV, .obj2 = 40, .count = 3,
+             .arg = 2, .flags = OBT_EV_STATUS, .stack = reg);
+    service(s, OBT_OP_SERVICE_STOP, "drv", 0);
+    driver_unload(s, DRV, 2);
+    deref(s, DRV, OBT_OBJ_DRIVER, 2, stk(s, NTSIM_LO + 0x360, NTSIM_LO + 0x370), 0);
+    deref(s, DRV, OBT_OBJ_DRIVER, 1, stk(s, NTSIM_LO + 0x380, NTSIM_LO + 0x370), 0);
+    finish(s, true);
+}
+
+static void scn_no_unload_routine(struct scn *s)
+{
+    begin(s);
+    load_driver(s, 2, DRV, DRV_LO, "/x/drv.so", "\\Driver\\drv", 0);
+    create_device(s, 10, DRV, "\\Device\\Drv", DRV_LO + 0x100, 3);
+    service(s, OBT_OP_SERVICE_STOP, "drv", STATUS_INVALID_DEVICE_REQUEST);
+    finish(s, true);
+}
+
+/* A class library overwrites the DriverUnload the driver set, then the image stays (no stop). */
+static void scn_unload_replaced(struct scn *s)
+{
+    begin(s);
+    synth_module_load(s->t, 3, LIB_LO, LIB_LO, LIB_LO + 0x10000, NULL, 0, "/x/stream.so");
+    load_driver(s, 2, DRV, DRV_LO, "/x/drv.so", "\\Driver\\drv", LIB_LO + 0x10);
+    SYNTH_EV(s->t, .op = OBT_OP_UNLOAD_WRITE, .obj_type = OBT_OBJ_DRIVER, .object = DRV, .arg = LIB_LO + 0x10,
+             .arg2 = DRV_LO + 0x10, .stack = stk(s, LIB_LO + 0x100, DRV_LO + 0x20));
+    finish(s, true);
+}
+
+/* IoReleaseRemoveLockAndWait never returns: another acquisition was never released. */
+static void scn_remove_lock_wait(struct scn *s)
+{
+    begin(s);
+    load_driver(s, 2, DRV, DRV_LO, "/x/drv.so", "\\Driver\\drv", DRV_LO + 0x10);
+    create_device(s, 10, DRV, "\\Device\\Drv", DRV_LO + 0x100, 3);
+    synth_object(s->t, 50, OBT_OBJ_REMLOCK, 0x8a00, DRV, 0, "");
+    SYNTH_EV(s->t, .op = OBT_OP_REMLOCK_ACQUIRE, .obj_type = OBT_OBJ_REMLOCK, .object = 50, .arg = 0x1111, .count = 2,
+             .flags = OBT_EV_STATUS, .stack = stk(s, DRV_LO + 0xa00, DRV_LO + 0xa40));
+    SYNTH_EV(s->t, .op = OBT_OP_REMLOCK_ACQUIRE, .obj_type = OBT_OBJ_REMLOCK, .object = 50, .arg = 0x2222, .count = 3,
+             .flags = OBT_EV_STATUS, .stack = stk(s, DRV_LO + 0xb00, DRV_LO + 0xb40));
+    SYNTH_EV(s->t, .op = OBT_OP_REMLOCK_WAIT, .obj_type = OBT_OBJ_REMLOCK, .object = 50, .arg = 0x2222, .count = 3,
+             .flags = OBT_EV_PRE, .stack = stk(s, DRV_LO + 0xb10, DRV_LO + 0xb40));
+    SYNTH_EV(s->t, .op = OBT_OP_WAIT_STUCK, .obj_type = OBT_OBJ_REMLOCK, .object = 50, .arg = 2000,
+             .flags = OBT_EV_PRE, .stack = stk(s, NTSIM_LO + 0xb10, NTSIM_LO + 0xb40));
+    finish(s, true);
+}
+
+/* A remove lock released with a tag never acquired, and one acquisition never released. */
+static void scn_remove_lock_unbalanced(struct scn *s)
+{
+    scn_clean_legacy(s);
+    begin(s);
+    load_driver(s, 2, DRV, DRV_LO, "/x/drv.so", "\\Driver\\drv", DRV_LO + 0x10);
+    create_device(s, 10, DRV, "\\Device\\Drv", DRV_LO + 0x100, 3);
+    synth_object(s->t, 50, OBT_OBJ_REMLOCK, 0x8a00, DRV, 0, "");
+    SYNTH_EV(s->t, .op = OBT_OP_REMLOCK_ACQUIRE, .obj_type = OBT_OBJ_REMLOCK, .object = 50, .arg = 0x1111, .count = 2,
+             .flags = OBT_EV_STATUS, .stack = stk(s, DRV_LO + 0xa00, DRV_LO + 0xa40));
+    SYNTH_EV(s->t, .op = OBT_OP_REMLOCK_RELEASE, .obj_type = OBT_OBJ_REMLOCK, .object = 50, .arg = 0x3333, .count = 1,
+             .stack = stk(s, DRV_LO + 0xc00, DRV_LO + 0xc40));
+    finish(s, true);
+}
+
+/* The image unloads with a pool allocation it never freed. */
+static void scn_pool_leak(struct scn *s)
+{
+    begin(s);
+    load_driver(s, 2, DRV, DRV_LO, "/x/drv.so", "\\Driver\\drv", DRV_LO + 0x10);
+    synth_object(s->t, 60, OBT_OBJ_POOL, 0xc000, 0, 0, "");
+    SYNTH_EV(s->t, .op = OBT_OP_POOL_ALLOC, .obj_type = OBT_OBJ_POOL, .object = 60, .tag = 'Leak', .arg = 128,
+             .module = 2, .stack = stk(s, DRV_LO + 0xd00, DRV_LO + 0xd40));
+    service(s, OBT_OP_SERVICE_STOP, "drv", 0);
+    driver_unload(s, DRV, 2);
+    deref(s, DRV, OBT_OBJ_DRIVER, 1, stk(s, NTSIM_LO + 0x360, NTSIM_LO + 0x370), 0);
+    driver_gone(s, DRV, 2);
+    finish(s, true);
+}
+
+/* A dereference after the last one (bug check 0x18, found by address) and IoDeleteDevice twice. */
+static void scn_double_release(struct scn *s)
+{
+    begin(s);
+    synth_object(s->t, 70, OBT_OBJ_OTHER, 0xd000, 0, 0, "\\Callback\\X");
+    SYNTH_EV(s->t, .op = OBT_OP_OBJ_CREATE, .obj_type = OBT_OBJ_OTHER, .object = 70, .count = 1,
+             .stack = stk(s, DRV_LO + 0xe00, DRV_LO + 0xe40));
+    deref(s, 70, OBT_OBJ_OTHER, 0, stk(s, DRV_LO + 0xe10, DRV_LO + 0xe40), 0);
+    SYNTH_EV(s->t, .op = OBT_OP_BUGCHECK, .arg = 0x18, .arg2 = 0xd000, .flags = OBT_EV_PRE,
+             .stack = stk(s, DRV_LO + 0xe20, DRV_LO + 0xe40));
+    load_driver(s, 2, DRV, DRV_LO, "/x/drv.so", "\\Driver\\drv", DRV_LO + 0x10);
+    create_device(s, 10, DRV, "\\Device\\Drv", DRV_LO + 0x100, 3);
+    ref(s, 10, OBT_OBJ_DEVICE, 2, stk(s, DRV_LO + 0x200, DRV_LO + 0x240), 0);
+    SYNTH_EV(s->t, .op = OBT_OP_DEV_DELETE, .obj_type = OBT_OBJ_DEVICE, .object = 10, .count = 2,
+             .stack = stk(s, DRV_LO + 0x300, DRV_LO + 0x340));
+    SYNTH_EV(s->t, .op = OBT_OP_DEV_DELETE, .obj_type = OBT_OBJ_DEVICE, .object = 10, .count = 2,
+             .stack = stk(s, DRV_LO + 0x380, DRV_LO + 0x340));
+    finish(s, true);
+}
+
+/* A work item of an image runs after the image was unmapped. */
+static void scn_call_into_unloaded(struct scn *s)
+{
+    begin(s);
+    load_driver(s, 2, DRV, DRV_LO, "/x/drv.so", "\\Driver\\drv", DRV_LO + 0x10);
+    synth_object(s->t, 80, OBT_OBJ_WORKITEM, 0xe000, DRV, 2, "");
+    SYNTH_EV(s->t, .op = OBT_OP_WORKITEM_ALLOC, .obj_type = OBT_OBJ_WORKITEM, .object = 80,
+             .stack = stk(s, DRV_LO + 0xf00, DRV_LO + 0xf40));
+    service(s, OBT_OP_SERVICE_STOP, "drv", 0);
+    driver_unload(s, DRV, 2);
+    deref(s, DRV, OBT_OBJ_DRIVER, 1, stk(s, NTSIM_LO + 0x360, NTSIM_LO + 0x370), 0);
+    driver_gone(s, DRV, 2);
+    SYNTH_EV(s->t, .op = OBT_OP_WORKITEM_RUN, .obj_type = OBT_OBJ_WORKITEM, .object = 80,
+             .stack = stk(s, NTSIM_LO + 0xf00, NTSIM_LO + 0xf40));
+    finish(s, true);
+}
+
+/* The bus PDO exports an interface to another driver's device and is removed while it is held. */
+static void scn_interface(struct scn *s)
+{
+    begin(s);
+    make_pdo(s, 30);
+    load_driver(s, 2, DRV, DRV_LO, "/x/drv.so", "\\Driver\\drv", DRV_LO + 0x10);
+    create_device(s, 10, DRV, "\\Device\\Requester", DRV_LO + 0x100, 3);
+    SYNTH_EV(s->t, .op = OBT_OP_INTERFACE_QUERY, .obj_type = OBT_OBJ_DEVICE, .object = 30, .obj2 = 10,
+             .flags = OBT_EV_STATUS, .stack = stk(s, BUS_LO + 0x300, BUS_LO + 0x340));
+    pnp_remove(s, 30);
+    finish(s, true);
+}
+
+/* A trace cut short: no end record (and a drop). */
+static void scn_incomplete(struct scn *s)
+{
+    begin(s);
+    load_driver(s, 2, DRV, DRV_LO, "/x/drv.so", "\\Driver\\drv", DRV_LO + 0x10);
+    synth_dropped(s->t, 3, OBT_DROP_NO_SPACE);
+    finish(s, false);
+}
+
+/* The same address for two objects: the first is freed cleanly, the second leaks (a zombie). */
+static void scn_address_reuse(struct scn *s)
+{
+    begin(s);
+    load_driver(s, 2, DRV, DRV_LO, "/x/drv.so", "\\Driver\\drv", DRV_LO + 0x10);
+    create_device(s, 10, DRV, "\\Device\\A", DRV_LO + 0x100, 3);
+    delete_device(s, 10, DRV, DRV_LO + 0x300, 0, 2);
+    create_device(s, 11, DRV, "\\Device\\A", DRV_LO + 0x100, 3); /* same name, new id */
+    synth_object(s->t, 11, OBT_OBJ_DEVICE, 0x8000 + 10 * 0x100, DRV, 0, "\\Device\\A"); /* same address */
+    ref(s, 11, OBT_OBJ_DEVICE, 2, stk(s, DRV_LO + 0x280, DRV_LO + 0x2c0), 0);
+    service(s, OBT_OP_SERVICE_STOP, "drv", 0);
+    driver_unload(s, DRV, 2);
+    delete_device(s, 11, DRV, DRV_LO + 0x300, 1, 3);
+    deref(s, DRV, OBT_OBJ_DRIVER, 2, stk(s, NTSIM_LO + 0x360, NTSIM_LO + 0x370), 0);
+    finish(s, true);
+}
+
+/* The image is unloaded and loaded again at the same addresses: a second, clean instance. */
+static void scn_reloaded_clean(struct scn *s)
+{
+    scn_clean_legacy(s);
+    begin(s);
+    for (uint32_t inst = 2; inst <= 4; inst += 2) {
+        load_driver(s, inst, DRV + inst, DRV_LO, "/x/drv.so", "\\Driver\\drv", DRV_LO + 0x10);
+        service(s, OBT_OP_SERVICE_STOP, "drv", 0);
+        driver_unload(s, DRV + inst, inst);
+        deref(s, DRV + inst, OBT_OBJ_DRIVER, 1, stk(s, NTSIM_LO + 0x360, NTSIM_LO + 0x370), 0);
+        driver_gone(s, DRV + inst, inst);
+    }
+    finish(s, true);
+}
+
+struct scenario {
+    const char *name;
+    void (*build)(struct scn *);
+    enum finding_id expect[4];
+    int nexpect;
+    int exit;
+};
+
+static const struct scenario scenarios[] = {
+    { "clean_legacy", scn_clean_legacy, { 0 }, 0, 0 },
+    { "reloaded_clean", scn_reloaded_clean, { 0 }, 0, 0 },
+    { "unload_not_requested", scn_unload_not_requested, { F_UNLOAD_NOT_REQUESTED }, 1, 1 },
+    { "zombie_tagged", scn_zombie_tagged, { F_LEAKED_REFERENCE, F_RELOAD_FAILED }, 2, 1 },
+    { "untagged_sites", scn_untagged_sites, { F_LEAKED_REFERENCE }, 1, 1 },
+    { "open_handle", scn_open_handle, { F_OPEN_HANDLE, F_UNLOAD_DEFERRED }, 2, 1 },
+    { "hybrid_cdo", scn_hybrid_cdo, { F_UNDELETED_DEVICE }, 1, 1 },
+    { "stop_refused", scn_stop_refused, { F_STOP_REFUSED_PNP, F_UNLOAD_NOT_REQUESTED }, 2, 1 },
+    { "notification", scn_notification, { F_NOTIFICATION_REGISTERED }, 1, 1 },
+    { "no_unload_routine", scn_no_unload_routine, { F_NO_UNLOAD_ROUTINE }, 1, 1 },
+    { "unload_replaced", scn_unload_replaced, { F_UNLOAD_ROUTINE_REPLACED }, 1, 1 },
+    { "remove_lock_wait", scn_remove_lock_wait, { F_REMOVE_LOCK_WAIT }, 1, 1 },
+    { "remove_lock_unbalanced", scn_remove_lock_unbalanced, { F_REMOVE_LOCK_UNBALANCED }, 1, 1 },
+    { "pool_leak", scn_pool_leak, { F_POOL_LEAK }, 1, 1 },
+    { "double_release", scn_double_release, { F_DOUBLE_RELEASE }, 1, 1 },
+    { "call_into_unloaded", scn_call_into_unloaded, { F_CALL_INTO_UNLOADED }, 1, 1 },
+    { "interface", scn_interface, { F_INTERFACE_OUTLIVED }, 1, 1 },
+    { "incomplete", scn_incomplete, { F_TRACE_INCOMPLETE }, 1, 2 },
+    { "address_reuse", scn_address_reuse, { F_LEAKED_REFERENCE }, 1, 1 },
+};
+#define NSCENARIOS ((int)(sizeof(scenarios) / sizeof(scenarios[0])))
+
+/* ---- running -------------------------------------------------------------------------------------- */
+
+static void setup(void)
+{
+    snprintf(path, sizeof(path), "/tmp/obt-rules-%d.obt", (int)getpid());
+}
+
+static void teardown(void)
+{
+    unlink(path);
+}
+
+static void analyze(const struct scenario *sc, struct model *m, struct report *r)
+{
+    struct scn *s = calloc(1, sizeof(*s));
+    sc->build(s);
+    free(s);
+    char err[256];
+    model_init(m);
+    ck_assert_msg(model_load(m, path, err, sizeof(err)) == 0, "%s: %s", sc->name, err);
+    report_init(r, path);
+    rules_run(m, r);
+}
+
+static const struct finding *find(const struct report *r, enum finding_id id)
+{
+    for (size_t i = 0; i < r->nglobal; i++)
+        if (r->global[i].id == id)
+            return &r->global[i];
+    for (size_t v = 0; v < r->nverdicts; v++)
+        for (size_t i = 0; i < r->verdicts[v].nfindings; i++)
+            if (r->verdicts[v].findings[i].id == id)
+                return &r->verdicts[v].findings[i];
+    return NULL;
+}
+
+START_TEST(scenario_yields_its_findings)
+{
+    const struct scenario *sc = &scenarios[_i];
+    struct model m;
+    struct report r;
+    analyze(sc, &m, &r);
+    struct symbolizer *sym = symbolizer_new(NULL);
+    fprintf(stderr, "---- %s\n", sc->name);
+    render_text(stderr, &r, &m, sym);
+    symbolizer_free(sym);
+    for (int k = 0; k < sc->nexpect; k++)
+        ck_assert_msg(find(&r, sc->expect[k]), "%s: no %s finding", sc->name, finding_name(sc->expect[k]));
+    if (!sc->nexpect)
+        ck_assert_msg(report_count(&r) == 0 && r.nverdicts == 0, "%s: clean twin has %zu findings", sc->name,
+                      report_count(&r));
+    ck_assert_msg(report_exit_code(&r) == sc->exit, "%s: exit %d, want %d", sc->name, report_exit_code(&r), sc->exit);
+    report_release(&r);
+    model_release(&m);
+}
+END_TEST
+
+START_TEST(exact_pairing_by_tag)
+{
+    struct model m;
+    struct report r;
+    analyze(&scenarios[3], &m, &r);
+    const struct finding *f = find(&r, F_LEAKED_REFERENCE);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_str_eq(f->attribution, "exact");
+    ck_assert_uint_eq(f->sites[0].tag, 'Leak');
+    ck_assert_uint_eq(f->sites[0].count, 1);
+    ck_assert_ptr_nonnull(strstr(r.verdicts[0].headline, "DriverUnload ran"));
+    ck_assert_int_eq(r.verdicts[0].findings[r.verdicts[0].nfindings - 1].id, F_RELOAD_FAILED);
+    ck_assert(r.verdicts[0].findings[r.verdicts[0].nfindings - 1].consequence);
+    report_release(&r);
+    model_release(&m);
+}
+END_TEST
+
+START_TEST(untagged_sites_rank_by_balance)
+{
+    struct model m;
+    struct report r;
+    analyze(&scenarios[4], &m, &r);
+    const struct finding *f = find(&r, F_LEAKED_REFERENCE);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_str_eq(f->attribution, "heuristic");
+    ck_assert_uint_ge(f->nsites, 2);
+    const struct stack *top = model_stack(&m, f->sites[0].stack);
+    ck_assert_uint_eq(top->frames[0], DRV_LO + 0x400);
+    ck_assert_uint_eq(f->sites[0].count, 3);
+    ck_assert_uint_eq(f->sites[0].of, 5);
+    const struct stack *second = model_stack(&m, f->sites[1].stack);
+    ck_assert_uint_eq(second->frames[0], DRV_LO + 0x600);
+    ck_assert_uint_eq(f->sites[1].count, 1);
+    report_release(&r);
+    model_release(&m);
+}
+END_TEST
+
+START_TEST(double_release_names_both_stacks)
+{
+    struct model m;
+    struct report r;
+    analyze(&scenarios[14], &m, &r);
+    const struct finding *f = NULL;
+    for (size_t i = 0; i < r.nglobal; i++)
+        if (r.global[i].id == F_DOUBLE_RELEASE && r.global[i].object == 70)
+            f = &r.global[i];
+    ck_assert_ptr_nonnull(f);
+    ck_assert_str_eq(f->object_name, "\\Callback\\X");
+    ck_assert_uint_eq(f->nsites, 2);
+    ck_assert_uint_eq(model_stack(&m, f->sites[0].stack)->frames[0], DRV_LO + 0xe20);
+    ck_assert_uint_eq(model_stack(&m, f->sites[1].stack)->frames[0], DRV_LO + 0xe10);
+    report_release(&r);
+    model_release(&m);
+}
+END_TEST
+
+START_TEST(framework_references_are_not_leaks)
+{
+    /* the driver's references held by its devices and registrations are labelled, not leaked */
+    struct model m;
+    struct report r;
+    analyze(&scenarios[8], &m, &r);
+    ck_assert_ptr_null(find(&r, F_LEAKED_REFERENCE));
+    const struct object *d = model_object(&m, DRV);
+    ck_assert_ptr_nonnull(d);
+    bool notify = false;
+    for (size_t i = 0; i < d->nrefs; i++)
+        notify = notify || d->refs[i].label == LBL_NOTIFY;
+    ck_assert(notify);
+    report_release(&r);
+    model_release(&m);
+}
+END_TEST
+
+START_TEST(address_reuse_keeps_objects_apart)
+{
+    struct model m;
+    struct report r;
+    analyze(&scenarios[18], &m, &r);
+    const struct finding *f = find(&r, F_LEAKED_REFERENCE);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(f->object, 11);
+    ck_assert_ptr_null(model_object(&m, 10));
+    ck_assert_ptr_nonnull(model_freed_object(&m, 10));
+    report_release(&r);
+    model_release(&m);
+}
+END_TEST
+
+START_TEST(module_instances_by_seq)
+{
+    struct model m;
+    struct report r;
+    analyze(&scenarios[1], &m, &r);
+    const struct module *a = model_module(&m, 2), *b = model_module(&m, 4);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_uint_gt(b->load_seq, a->unload_seq - 1);
+    ck_assert_ptr_eq(model_module_at(&m, DRV_LO + 0x20, a->load_seq + 1), a);
+    ck_assert_ptr_eq(model_module_at(&m, DRV_LO + 0x20, b->load_seq + 1), b);
+    report_release(&r);
+    model_release(&m);
+}
+END_TEST
+
+START_TEST(every_finding_id_is_produced)
+{
+    bool seen[F_COUNT] = { false };
+    for (int i = 0; i < NSCENARIOS; i++) {
+        struct model m;
+        struct report r;
+        analyze(&scenarios[i], &m, &r);
+        for (size_t k = 0; k < r.nglobal; k++)
+            seen[r.global[k].id] = true;
+        for (size_t v = 0; v < r.nverdicts; v++)
+            for (size_t k = 0; k < r.verdicts[v].nfindings; k++)
+                seen[r.verdicts[v].findings[k].id] = true;
+        report_release(&r);
+        model_release(&m);
+    }
+    for (int id = 0; id < F_COUNT; id++)
+        ck_assert_msg(seen[id], "no scenario produces %s", finding_name((enum finding_id)id));
+}
+END_TEST
+
+START_TEST(findings_doc_matches_table)
+{
+    FILE *f = fopen("doc/findings.md", "r");
+    ck_assert_msg(f != NULL, "doc/findings.md missing (run from the source root)");
+    char line[512];
+    bool documented[F_COUNT] = { false };
+    int headings = 0;
+    while (fgets(line, sizeof(line), f)) {
+        if (strncmp(line, "### `", 5))
+            continue;
+        headings++;
+        char *end = strchr(line + 5, '`');
+        ck_assert_ptr_nonnull(end);
+        *end = 0;
+        bool known = false;
+        for (int id = 0; id < F_COUNT; id++)
+            if (!strcmp(finding_name((enum finding_id)id), line + 5))
+                documented[id] = known = true;
+        ck_assert_msg(known, "doc/findings.md documents unknown id %s", line + 5);
+    }
+    fclose(f);
+    ck_assert_int_eq(headings, F_COUNT);
+    for (int id = 0; id < F_COUNT; id++)
+        ck_assert_msg(documented[id], "%s is not in doc/findings.md", finding_name((enum finding_id)id));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("analyzer_rules");
+    TCase *tc = tcase_create("rules");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_loop_test(tc, scenario_yields_its_findings, 0, NSCENARIOS);
+    tcase_add_test(tc, exact_pairing_by_tag);
+    tcase_add_test(tc, untagged_sites_rank_by_balance);
+    tcase_add_test(tc, double_release_names_both_stacks);
+    tcase_add_test(tc, framework_references_are_not_leaks);
+    tcase_add_test(tc, address_reuse_keeps_objects_apart);
+    tcase_add_test(tc, module_instances_by_seq);
+    tcase_add_test(tc, every_finding_id_is_produced);
+    tcase_add_test(tc, findings_doc_matches_table);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

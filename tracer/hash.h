@@ -1,0 +1,80 @@
+/*
+ * hash.h - the 128-bit hash that names interned stacks and strings.
+ *
+ * Four independent multiply-fold lanes over 8-byte words (so the CPU runs
+ * them in parallel), each word mixed with a distinct odd constant through a
+ * full 64x64->128 multiply, then a two-output avalanche. 128 bits make an
+ * accidental collision among even billions of distinct stacks negligible,
+ * which is why the intern tables keep only the hash, not the frames.
+ */
+#ifndef OBTRACE_HASH_H
+#define OBTRACE_HASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+struct obt_key {
+    uint64_t lo, hi;
+};
+
+static inline uint64_t obt_fold(uint64_t a, uint64_t b)
+{
+    __uint128_t m = (__uint128_t)a * b;
+    return (uint64_t)m ^ (uint64_t)(m >> 64);
+}
+
+static inline uint64_t obt_mix64(uint64_t x)
+{
+    x ^= x >> 32;
+    x *= 0xd6e8feb86659fd93ull;
+    x ^= x >> 32;
+    x *= 0xd6e8feb86659fd93ull;
+    x ^= x >> 32;
+    return x;
+}
+
+static inline struct obt_key obt_hash_words(const uint64_t *w, size_t n, uint64_t seed)
+{
+    static const uint64_t K[4] = { 0xa0761d6478bd642full, 0xe7037ed1a0b428dbull, 0x8ebc6af09c88c6e3ull,
+                                   0x589965cc75374cc3ull };
+    uint64_t l0 = seed ^ K[0], l1 = seed ^ K[1], l2 = ~seed ^ K[2], l3 = ~seed ^ K[3];
+    size_t i = 0;
+    struct obt_key k;
+
+    for (size_t blocks = n / 4; blocks; blocks--, i += 4) {
+        l0 = obt_fold(l0 ^ w[i], K[1] ^ (i * 2 + 1));
+        l1 = obt_fold(l1 ^ w[i + 1], K[2] ^ (i * 2 + 3));
+        l2 = obt_fold(l2 ^ w[i + 2], K[3] ^ (i * 2 + 5));
+        l3 = obt_fold(l3 ^ w[i + 3], K[0] ^ (i * 2 + 7));
+    }
+    for (size_t rest = n & 3; rest; rest--, i++)
+        l0 = obt_fold(l0 ^ w[i], K[(i + 1) & 3] ^ (i * 2 + 1));
+    l0 = obt_fold(l0 ^ n, K[2]);
+    k.lo = obt_mix64(l0 ^ obt_fold(l1, K[3]) ^ l2 ^ (l3 << 1));
+    k.hi = obt_mix64(obt_fold(l0 + l2, K[0]) ^ obt_fold(l1 ^ l3, K[1]) ^ n);
+    return k;
+}
+
+static inline struct obt_key obt_hash_bytes(const void *p, size_t len, uint64_t seed)
+{
+    uint64_t buf[64];
+    const unsigned char *s = p;
+    struct obt_key acc = { seed, len };
+
+    /* Hash in blocks of up to 512 bytes, chaining the seed. */
+    do {
+        size_t take = len < sizeof(buf) ? len : sizeof(buf);
+        size_t words = (take + 7) / 8;
+        buf[words ? words - 1 : 0] = 0;
+        memcpy(buf, s, take);
+        struct obt_key k = obt_hash_words(buf, words, acc.lo ^ acc.hi ^ take);
+        acc.lo ^= k.lo;
+        acc.hi = obt_mix64(acc.hi ^ k.hi);
+        s += take;
+        len -= take;
+    } while (len);
+    return acc;
+}
+
+#endif /* OBTRACE_HASH_H */

@@ -1,0 +1,285 @@
+/*
+ * record.c - `obtrace record` (see record.h): finds libobtrace.so next to
+ * the obtrace binary, puts it first in LD_PRELOAD (after a sanitizer
+ * runtime named by OBTRACE_TEST_PRELOAD_PREFIX, which must come first),
+ * passes the options as OBTRACE_* variables, runs the program and reports
+ * where its trace is.
+ */
+#include "record.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "obtrace/trace.h"
+
+#define RECORD_EXIT_USAGE 64
+#define RECORD_EXIT_UNUSABLE 2
+
+void obtrace_record_options_init(struct obtrace_record_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->depth = -1;
+    o->follow_exec = -1;
+}
+
+static int default_library(char *buf, size_t len)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return -1;
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return -1;
+    *slash = 0;
+    if ((size_t)snprintf(buf, len, "%s/../lib/libobtrace.so", exe) >= len)
+        return -1;
+    return access(buf, R_OK) == 0 ? 0 : -1;
+}
+
+static void set_preload(const char *lib)
+{
+    const char *prefix = getenv("OBTRACE_TEST_PRELOAD_PREFIX");
+    const char *old = getenv("LD_PRELOAD");
+    size_t len = strlen(lib) + (prefix ? strlen(prefix) : 0) + (old ? strlen(old) : 0) + 3;
+    char *v = malloc(len);
+    if (!v)
+        return;
+    snprintf(v, len, "%s%s%s%s%s", prefix && *prefix ? prefix : "", prefix && *prefix ? ":" : "", lib,
+             old && *old ? ":" : "", old && *old ? old : "");
+    setenv("LD_PRELOAD", v, 1);
+    free(v);
+}
+
+static void set_env(const char *name, const char *value)
+{
+    if (value)
+        setenv(name, value, 1);
+}
+
+static void child_environment(const struct obtrace_record_options *o, const char *lib)
+{
+    char num[32];
+    set_preload(lib);
+    set_env("OBTRACE_OUTPUT", o->output);
+    if (o->depth >= 0) {
+        snprintf(num, sizeof(num), "%d", o->depth);
+        setenv("OBTRACE_DEPTH", num, 1);
+    }
+    set_env("OBTRACE_UNWIND", o->unwind);
+    set_env("OBTRACE_TYPES", o->types);
+    set_env("OBTRACE_NAMES", o->names);
+    set_env("OBTRACE_IMAGES", o->images);
+    if (o->follow_exec >= 0)
+        setenv("OBTRACE_FOLLOW_EXEC", o->follow_exec ? "1" : "0", 1);
+}
+
+/* The trace path for pid: the pattern with %p expanded. */
+static void expand_output(const char *pattern, int pid, char *out, size_t len)
+{
+    size_t n = 0;
+    for (const char *p = pattern; *p && n + 1 < len; p++) {
+        if (p[0] == '%' && p[1] == 'p') {
+            n += (size_t)snprintf(out + n, len - n, "%d", pid);
+            p++;
+            if (n >= len)
+                n = len - 1;
+        } else if (p[0] == '%' && p[1] == '%') {
+            out[n++] = '%';
+            p++;
+        } else {
+            out[n++] = *p;
+        }
+    }
+    out[n] = 0;
+}
+
+/* Removes a stale trace at a fixed output path so the tracer can create it anew. */
+static void remove_stale(const char *pattern)
+{
+    struct stat st;
+    if (strstr(pattern, "%p"))
+        return;
+    char path[PATH_MAX];
+    expand_output(pattern, 0, path, sizeof(path));
+    if (lstat(path, &st) == 0 && S_ISREG(st.st_mode))
+        unlink(path);
+}
+
+int obtrace_record_run(const struct obtrace_record_options *o, char *const argv[], char *trace_path_out,
+                       size_t trace_path_len)
+{
+    char lib[PATH_MAX];
+    const char *output = o->output ? o->output : "obtrace-%p.obt";
+    int status;
+    pid_t pid;
+
+    if (trace_path_len)
+        trace_path_out[0] = 0;
+    if (o->library) {
+        snprintf(lib, sizeof(lib), "%s", o->library);
+    } else if (getenv("OBTRACE_LIBRARY")) {
+        snprintf(lib, sizeof(lib), "%s", getenv("OBTRACE_LIBRARY"));
+    } else if (default_library(lib, sizeof(lib))) {
+        fprintf(stderr, "obtrace: record: cannot find libobtrace.so next to the obtrace binary\n");
+        return -1;
+    }
+    remove_stale(output);
+    fflush(NULL);
+    pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "obtrace: record: fork: %s\n", strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        child_environment(o, lib);
+        execvp(argv[0], argv);
+        fprintf(stderr, "obtrace: record: cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR)
+            return -1;
+    }
+    char path[PATH_MAX];
+    expand_output(output, (int)pid, path, sizeof(path));
+    if (access(path, F_OK) == 0 && trace_path_len)
+        snprintf(trace_path_out, trace_path_len, "%s", path);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return WEXITSTATUS(status);
+}
+
+int64_t obtrace_record_count_events(const char *path, int *complete)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    int64_t events = 0, end_events = -1;
+    struct obt_file_header h;
+
+    *complete = 0;
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &st) || (size_t)st.st_size < OBT_HEADER_SIZE) {
+        close(fd);
+        return -1;
+    }
+    const char *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED)
+        return -1;
+    memcpy(&h, m, sizeof(h));
+    if (memcmp(h.magic, OBT_MAGIC, 8) || h.chunk_size < 4096 || h.byte_order != OBT_BYTE_ORDER_MARK) {
+        munmap((void *)m, (size_t)st.st_size);
+        return -1;
+    }
+    for (uint64_t off = OBT_HEADER_SIZE; off + h.chunk_size <= (uint64_t)st.st_size; off += h.chunk_size) {
+        const char *c = m + off;
+        uint32_t magic;
+        memcpy(&magic, c, 4);
+        if (magic != OBT_CHUNK_MAGIC)
+            continue;
+        for (uint32_t pos = OBT_CHUNK_HEADER_SIZE; pos + 4 <= h.chunk_size;) {
+            struct obt_record_header rh;
+            memcpy(&rh, c + pos, sizeof(rh));
+            if (rh.type == 0 || rh.size < 4 || pos + rh.size > h.chunk_size)
+                break;
+            if (rh.type == OBT_REC_EVENT)
+                events++;
+            if (rh.type == OBT_REC_END) {
+                struct obt_end e;
+                memcpy(&e, c + pos, sizeof(e));
+                end_events = (int64_t)e.events;
+                *complete = 1;
+            }
+            pos += rh.size;
+        }
+    }
+    munmap((void *)m, (size_t)st.st_size);
+    return end_events >= 0 && end_events >= events ? end_events : events;
+}
+
+static int usage(FILE *f)
+{
+    fputs("usage: obtrace record [-o PATH] [--depth N] [--unwind auto|fp|dwarf] [--types LIST]\n"
+          "                      [--names GLOBS] [--images GLOBS] [--[no-]follow-exec] [--] PROGRAM [ARGS...]\n",
+          f);
+    return RECORD_EXIT_USAGE;
+}
+
+int obtrace_record_main(int argc, char **argv)
+{
+    enum { OPT_DEPTH = 256, OPT_UNWIND, OPT_TYPES, OPT_NAMES, OPT_IMAGES, OPT_FOLLOW, OPT_NO_FOLLOW };
+    static const struct option longopts[] = {
+        { "output", required_argument, NULL, 'o' },      { "depth", required_argument, NULL, OPT_DEPTH },
+        { "unwind", required_argument, NULL, OPT_UNWIND }, { "types", required_argument, NULL, OPT_TYPES },
+        { "names", required_argument, NULL, OPT_NAMES },   { "images", required_argument, NULL, OPT_IMAGES },
+        { "follow-exec", no_argument, NULL, OPT_FOLLOW },  { "no-follow-exec", no_argument, NULL, OPT_NO_FOLLOW },
+        { "quiet", no_argument, NULL, 'q' },               { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct obtrace_record_options o;
+    char path[PATH_MAX], *end;
+    int c;
+
+    obtrace_record_options_init(&o);
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "+o:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o': o.output = optarg; break;
+        case 'q': o.quiet = 1; break;
+        case 'h': usage(stdout); return 0;
+        case OPT_DEPTH:
+            o.depth = (int)strtol(optarg, &end, 10);
+            if (*end || o.depth < 0 || o.depth > 256) {
+                fprintf(stderr, "obtrace: record: --depth must be 0..256\n");
+                return RECORD_EXIT_USAGE;
+            }
+            break;
+        case OPT_UNWIND:
+            if (strcmp(optarg, "auto") && strcmp(optarg, "fp") && strcmp(optarg, "dwarf")) {
+                fprintf(stderr, "obtrace: record: --unwind must be auto, fp or dwarf\n");
+                return RECORD_EXIT_USAGE;
+            }
+            o.unwind = optarg;
+            break;
+        case OPT_TYPES: o.types = optarg; break;
+        case OPT_NAMES: o.names = optarg; break;
+        case OPT_IMAGES: o.images = optarg; break;
+        case OPT_FOLLOW: o.follow_exec = 1; break;
+        case OPT_NO_FOLLOW: o.follow_exec = 0; break;
+        default:
+            fprintf(stderr, "obtrace: record: unknown option '%s'\n", argv[optind - 1]);
+            return usage(stderr);
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "obtrace: record: no program to run\n");
+        return usage(stderr);
+    }
+    int rc = obtrace_record_run(&o, argv + optind, path, sizeof(path));
+    if (rc < 0)
+        return RECORD_EXIT_UNUSABLE;
+    if (o.quiet)
+        return rc;
+    if (!path[0]) {
+        fprintf(stderr, "obtrace: no trace written (%s did not load libntsim)\n", argv[optind]);
+        return rc;
+    }
+    int complete;
+    int64_t n = obtrace_record_count_events(path, &complete);
+    fprintf(stderr, "obtrace: trace written to %s (%lld events%s)\n", path, (long long)n,
+            complete ? "" : ", incomplete");
+    return rc;
+}

@@ -1,0 +1,824 @@
+/*
+ * tracer.c - libobtrace's core: start-up and shutdown, fork and exec,
+ * the canary, event emission, stack capture and interning, strings and
+ * object identities (see tracer.h).
+ *
+ * Start-up: the constructor starts tracing when libntsim is loaded (found
+ * by its NtsimQueryObject export); otherwise the tracer stays dormant and
+ * writes no file, and the first interposed call starts it if libntsim was
+ * loaded later. Shutdown: a destructor writes the END record. Crash: every
+ * record is already in the shared file mapping; there is nothing to flush.
+ */
+#include "tracer.h"
+
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "ntsim.h"
+
+#define OBT_STACK_TABLE_LOG2 20
+#define OBT_STRING_TABLE_LOG2 16
+#define OBT_OBJECT_TABLE_LOG2 20
+#define OBT_AUX_TABLE_LOG2 16
+#define OBT_SEED_FP 0x6670u
+#define OBT_SEED_STACK 0x73746bu
+#define OBT_SEED_STRING 0x737472u
+
+struct obt_tracer obt_g;
+static __thread struct obt_tls obt_tls_v __attribute__((tls_model("initial-exec")));
+static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
+
+typedef NTSTATUS (*query_fn)(PVOID, PNTSIM_OBJECT_INFO);
+
+/* ---- per-thread state ------------------------------------------- */
+
+struct obt_tls *obt_tls_get(void)
+{
+    struct obt_tls *t = &obt_tls_v;
+    if (__builtin_expect(!t->ready, 0)) {
+        t->tb.tid = (uint32_t)syscall(SYS_gettid);
+        obt_stack_bounds_current(&t->bounds);
+        t->ready = 1;
+    }
+    return t;
+}
+
+int obt_call_begin(struct obt_call *c, const void *frame, const void *ret_addr, uint8_t op)
+{
+    struct obt_tls *t = &obt_tls_v;
+    if (__builtin_expect(atomic_load_explicit(&obt_g.state, memory_order_relaxed) != OBT_RUNNING, 0)) {
+        if (t->busy)
+            return 0;
+        obt_tracer_start_if_needed();
+        if (atomic_load(&obt_g.state) != OBT_RUNNING)
+            return 0;
+    }
+    if (t->busy)
+        return 0;
+    t = obt_tls_get();
+    t->busy = 1;
+    c->frame = frame;
+    c->ret_addr = ret_addr;
+    c->tls = t;
+    memset(&c->ev, 0, sizeof(c->ev));
+    c->ev.op = op;
+    return 1;
+}
+
+void obt_call_forward(struct obt_call *c)
+{
+    c->tls->busy = 0;
+}
+
+void obt_call_resume(struct obt_call *c)
+{
+    c->tls->busy = 1;
+}
+
+void obt_call_end(struct obt_call *c)
+{
+    c->tls->busy = 0;
+}
+
+/* ---- stacks ------------------------------------------------------ */
+
+static int stack_record_write(struct obt_tls *t, uint32_t id, const uint64_t *frames, unsigned n)
+{
+    uint32_t size = (uint32_t)(sizeof(struct obt_stack) + n * sizeof(uint64_t));
+    char *p = obt_tbuf_reserve(&obt_g.w, &t->tb, size);
+    struct obt_stack st;
+    if (!p)
+        return -1;
+    memset(&st, 0, sizeof(st));
+    st.id = id;
+    st.depth = n;
+    memcpy(p + 4, (char *)&st + 4, sizeof(st) - 4);
+    memcpy(p + sizeof(st), frames, n * sizeof(uint64_t));
+    obt_tbuf_commit(&t->tb, p, OBT_REC_STACK, size);
+    return 0;
+}
+
+/* Publishes a freshly inserted slot: module scan, STACK record, id. */
+static uint32_t stack_slot_define(struct obt_tls *t, struct obt_intern_slot *s, const uint64_t *frames, unsigned n)
+{
+    uint32_t id = atomic_fetch_add(&obt_g.next_stack_id, 1);
+    obt_modules_scan_if_changed(&obt_g.mods, &obt_g.w, &t->tb);
+    if (stack_record_write(t, id, frames, n))
+        atomic_fetch_add(&obt_g.w.failures, 1);
+    obt_intern_publish(s, id);
+    return id;
+}
+
+static uint32_t stack_intern_seeded(struct obt_tls *t, const uint64_t *frames, unsigned n, uint64_t seed,
+                                    uint32_t flags)
+{
+    int inserted;
+    struct obt_intern_slot *s = obt_intern_get(&obt_g.stacks, obt_hash_words(frames, n, seed), &inserted);
+    if (!s) {
+        atomic_fetch_add(&obt_g.w.failures, 1);
+        return OBT_NO_STACK;
+    }
+    if (inserted) {
+        atomic_store(&s->flags, flags);
+        return stack_slot_define(t, s, frames, n);
+    }
+    return obt_intern_id(s);
+}
+
+uint32_t obt_stack_intern(struct obt_tls *t, const uint64_t *frames, unsigned n)
+{
+    return stack_intern_seeded(t, frames, n, OBT_SEED_STACK, 0);
+}
+
+static int frames_equal(const uint64_t *a, unsigned na, const uint64_t *b, unsigned nb)
+{
+    return na == nb && !memcmp(a, b, na * sizeof(uint64_t));
+}
+
+/*
+ * auto: the frame-pointer walk names the stack; its slot remembers whether
+ * that walk was checked against libunwind (once, when first met) and
+ * agreed. Agreeing stacks cost one walk and one lookup from then on; the
+ * others are captured with libunwind every time.
+ */
+static uint32_t capture_auto(struct obt_call *c, unsigned depth)
+{
+    struct obt_tls *t = c->tls;
+    uint64_t fp[OBT_MAX_DEPTH], dw[OBT_MAX_DEPTH];
+    unsigned nf = obt_unwind_fp(c->frame, &t->bounds, fp, depth);
+    int inserted;
+    struct obt_intern_slot *s = obt_intern_get(&obt_g.stacks, obt_hash_words(fp, nf, OBT_SEED_FP), &inserted);
+    unsigned nd;
+
+    if (!s) {
+        atomic_fetch_add(&obt_g.w.failures, 1);
+        return OBT_NO_STACK;
+    }
+    if (!inserted) {
+        uint32_t id = obt_intern_id(s);
+        if (atomic_load_explicit(&s->flags, memory_order_relaxed) & OBT_STACK_FP_GOOD)
+            return id;
+        nd = obt_unwind_dwarf(c->ret_addr, dw, depth);
+        return obt_stack_intern(t, dw, nd);
+    }
+    nd = obt_unwind_dwarf(c->ret_addr, dw, depth);
+    if (nd && frames_equal(fp, nf, dw, nd)) {
+        atomic_store(&s->flags, OBT_STACK_FP_GOOD);
+        return stack_slot_define(t, s, fp, nf);
+    }
+    atomic_store(&s->flags, OBT_STACK_FP_BAD);
+    obt_intern_publish(s, OBT_STACK_NO_RECORD);
+    return obt_stack_intern(t, dw, nd);
+}
+
+uint32_t obt_stack_capture(struct obt_call *c)
+{
+    unsigned depth = obt_g.cfg.depth;
+    uint64_t frames[OBT_MAX_DEPTH];
+    unsigned n;
+
+    switch (obt_g.cfg.unwind) {
+    case OBT_UNWIND_FP:
+        n = obt_unwind_fp(c->frame, &c->tls->bounds, frames, depth);
+        return stack_intern_seeded(c->tls, frames, n, OBT_SEED_FP, OBT_STACK_FP_GOOD);
+    case OBT_UNWIND_DWARF:
+        n = obt_unwind_dwarf(c->ret_addr, frames, depth);
+        return obt_stack_intern(c->tls, frames, n);
+    default:
+        return capture_auto(c, depth);
+    }
+}
+
+/* ---- strings ----------------------------------------------------- */
+
+uint32_t obt_string_intern(struct obt_tls *t, const char *text, size_t len)
+{
+    int inserted;
+    struct obt_intern_slot *s;
+
+    if (len > 4000)
+        len = 4000;
+    s = obt_intern_get(&obt_g.strings, obt_hash_bytes(text, len, OBT_SEED_STRING), &inserted);
+    if (!s)
+        return 0;
+    if (!inserted)
+        return obt_intern_id(s);
+    uint32_t id = atomic_fetch_add(&obt_g.next_string_id, 1);
+    uint32_t size = (uint32_t)((sizeof(struct obt_string) + len + 3) & ~(size_t)3);
+    char *p = obt_tbuf_reserve(&obt_g.w, &t->tb, size);
+    if (p) {
+        struct obt_string st;
+        memset(&st, 0, sizeof(st));
+        st.id = id;
+        st.len = (uint32_t)len;
+        memset(p + 4, 0, size - 4);
+        memcpy(p + 4, (char *)&st + 4, sizeof(st) - 4);
+        memcpy(p + sizeof(st), text, len);
+        obt_tbuf_commit(&t->tb, p, OBT_REC_STRING, size);
+    } else {
+        atomic_fetch_add(&obt_g.w.failures, 1);
+    }
+    obt_intern_publish(s, id);
+    return id;
+}
+
+size_t obt_utf16_to_utf8(const uint16_t *s, size_t units, char *buf, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < units && s; i++) {
+        uint32_t cp = s[i];
+        if (cp >= 0xd800 && cp < 0xdc00 && i + 1 < units && s[i + 1] >= 0xdc00 && s[i + 1] < 0xe000) {
+            cp = 0x10000 + ((cp - 0xd800) << 10) + (s[i + 1] - 0xdc00);
+            i++;
+        }
+        char tmp[4];
+        size_t k;
+        if (cp < 0x80) {
+            tmp[0] = (char)cp;
+            k = 1;
+        } else if (cp < 0x800) {
+            tmp[0] = (char)(0xc0 | cp >> 6);
+            tmp[1] = (char)(0x80 | (cp & 0x3f));
+            k = 2;
+        } else if (cp < 0x10000) {
+            tmp[0] = (char)(0xe0 | cp >> 12);
+            tmp[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+            tmp[2] = (char)(0x80 | (cp & 0x3f));
+            k = 3;
+        } else {
+            tmp[0] = (char)(0xf0 | cp >> 18);
+            tmp[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+            tmp[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+            tmp[3] = (char)(0x80 | (cp & 0x3f));
+            k = 4;
+        }
+        if (n + k >= len)
+            break;
+        memcpy(buf + n, tmp, k);
+        n += k;
+    }
+    if (len)
+        buf[n] = 0;
+    return n;
+}
+
+/* ---- objects ----------------------------------------------------- */
+
+static uint8_t type_from_name(const char *name)
+{
+#define OBT_TYPE_FROM_NAME_(sym, value, text) \
+    if (name && !strcmp(name, text))          \
+        return value;
+    OBT_OBJ_TYPES(OBT_TYPE_FROM_NAME_)
+#undef OBT_TYPE_FROM_NAME_
+    return OBT_OBJ_OTHER;
+}
+
+static int sim_query(const void *addr, NTSIM_OBJECT_INFO *info)
+{
+    query_fn q = (query_fn)obt_g.query;
+    if (!q || !addr)
+        return -1;
+    return q((PVOID)addr, info) == STATUS_SUCCESS ? 0 : -1;
+}
+
+int obt_object_counts(const void *addr, int64_t *pointer, int64_t *handle, uint64_t *sim_id_out)
+{
+    NTSIM_OBJECT_INFO info;
+    if (sim_query(addr, &info))
+        return -1;
+    if (pointer)
+        *pointer = info.PointerCount;
+    if (handle)
+        *handle = info.HandleCount;
+    if (sim_id_out)
+        *sim_id_out = info.Id;
+    return 0;
+}
+
+/* The driver object an object belongs to, read from the WDM structures. */
+static PDRIVER_OBJECT owner_driver(const void *addr, uint8_t type)
+{
+    if (type == OBT_OBJ_DRIVER)
+        return (PDRIVER_OBJECT)addr;
+    if (type == OBT_OBJ_DEVICE)
+        return ((const DEVICE_OBJECT *)addr)->DriverObject;
+    if (type == OBT_OBJ_FILE) {
+        PDEVICE_OBJECT d = ((const FILE_OBJECT *)addr)->DeviceObject;
+        return d ? d->DriverObject : NULL;
+    }
+    return NULL;
+}
+
+static uint64_t driver_code_address(const DRIVER_OBJECT *drv)
+{
+    if (!drv)
+        return 0;
+    if (drv->DriverStart)
+        return (uint64_t)(uintptr_t)drv->DriverStart;
+    return (uint64_t)(uintptr_t)drv->DriverInit;
+}
+
+static int object_filtered(uint8_t type, const char *name, uint64_t image_addr)
+{
+    const struct obt_config *cfg = &obt_g.cfg;
+    char path[4096];
+
+    if (!(cfg->type_mask & (1u << type)))
+        return 1;
+    if (cfg->names[0] && !obt_glob_list_match(cfg->names, name))
+        return 1;
+    if (cfg->images[0]) {
+        if (!image_addr || obt_modules_path_at(&obt_g.mods, image_addr, path, sizeof(path)))
+            return 1;
+        const char *base = strrchr(path, '/');
+        if (!obt_glob_list_match(cfg->images, path) && !(base && obt_glob_list_match(cfg->images, base + 1)))
+            return 1;
+    }
+    return 0;
+}
+
+/* Writes the OBJECT record of id and returns its packed value. */
+static uint64_t object_describe(struct obt_tls *t, const void *addr, uint32_t id, uint8_t type, int sim,
+                                const char *name)
+{
+    struct obt_object ob;
+    size_t nlen = strlen(name);
+    uint32_t owner = 0, image = 0;
+    uint64_t image_addr = 0;
+
+    if (sim) {
+        PDRIVER_OBJECT drv = owner_driver(addr, type);
+        image_addr = driver_code_address(drv);
+        if (drv && (const void *)drv != addr) {
+            uint64_t dv = obt_addrmap_get(&obt_g.objects, (uint64_t)(uintptr_t)drv);
+            owner = OBT_OV_ID(dv);
+        }
+        if (image_addr)
+            image = obt_modules_instance_at(&obt_g.mods, image_addr);
+    }
+    uint8_t flags = (uint8_t)((sim ? OBT_OV_SIM : 0) |
+                              (object_filtered(type, name, image_addr) ? OBT_OV_FILTERED : 0));
+    uint64_t value = OBT_OV_MAKE(id, type, flags);
+    if (flags & OBT_OV_FILTERED)
+        return value;
+    if (nlen > 1024)
+        nlen = 1024;
+    uint32_t size = (uint32_t)((sizeof(ob) + nlen + 3) & ~(size_t)3);
+    char *p = obt_tbuf_reserve(&obt_g.w, &t->tb, size);
+    if (!p) {
+        atomic_fetch_add(&obt_g.w.failures, 1);
+        return value;
+    }
+    memset(&ob, 0, sizeof(ob));
+    ob.id = id;
+    ob.type = type;
+    ob.name_len = (uint16_t)nlen;
+    ob.address = (uint64_t)(uintptr_t)addr;
+    ob.owner = owner;
+    ob.image = image;
+    memset(p + 4, 0, size - 4);
+    memcpy(p + 4, (char *)&ob + 4, sizeof(ob) - 4);
+    memcpy(p + sizeof(ob), name, nlen);
+    obt_tbuf_commit(&t->tb, p, OBT_REC_OBJECT, size);
+    return value;
+}
+
+/* expect: 0 a simulation object; > 0 not one, of that type; < 0 either, -expect if not. */
+static uint64_t object_make(struct obt_tls *t, const void *addr, int expect, int *ok)
+{
+    NTSIM_OBJECT_INFO info;
+    uint32_t id;
+
+    *ok = 1;
+    if (expect <= 0 && sim_query(addr, &info) == 0) {
+        id = atomic_fetch_add(&obt_g.next_object_id, 1);
+        return object_describe(t, addr, id, type_from_name(info.TypeName), 1, info.Name);
+    }
+    if (!expect) {
+        *ok = 0;
+        return 0;
+    }
+    id = atomic_fetch_add(&obt_g.next_object_id, 1);
+    return object_describe(t, addr, id, (uint8_t)(expect < 0 ? -expect : expect), 0, "");
+}
+
+uint64_t obt_object_lookup(struct obt_tls *t, const void *addr, int expect)
+{
+    uint64_t key = (uint64_t)(uintptr_t)addr;
+    uint64_t v;
+    int ok;
+
+    if (!addr)
+        return 0;
+    v = obt_addrmap_get(&obt_g.objects, key);
+    if (__builtin_expect(v != 0, 1))
+        return v;
+    v = object_make(t, addr, expect, &ok);
+    if (!ok)
+        return 0;
+    return obt_addrmap_cas(&obt_g.objects, key, 0, v);
+}
+
+uint64_t obt_object_new(struct obt_tls *t, const void *addr, int expect)
+{
+    int ok;
+    uint64_t v;
+    if (!addr)
+        return 0;
+    v = object_make(t, addr, expect, &ok);
+    if (ok && obt_addrmap_set(&obt_g.objects, (uint64_t)(uintptr_t)addr, v))
+        atomic_fetch_add(&obt_g.w.failures, 1);
+    return ok ? v : 0;
+}
+
+void obt_object_refresh(struct obt_tls *t, const void *addr, uint64_t value)
+{
+    NTSIM_OBJECT_INFO info;
+    if (!value || !(OBT_OV_FLAGS(value) & OBT_OV_SIM) || sim_query(addr, &info))
+        return;
+    uint64_t nv = object_describe(t, addr, OBT_OV_ID(value), OBT_OV_TYPE(value), 1, info.Name);
+    obt_addrmap_cas(&obt_g.objects, (uint64_t)(uintptr_t)addr, value, nv);
+}
+
+void obt_object_forget(const void *addr, uint64_t value)
+{
+    if (addr && value)
+        obt_addrmap_cas(&obt_g.objects, (uint64_t)(uintptr_t)addr, value, 0);
+}
+
+void obt_ev_set_object(struct obt_ev *ev, uint64_t value)
+{
+    ev->object = OBT_OV_ID(value);
+    ev->obj_type = OBT_OV_TYPE(value);
+    if (OBT_OV_FLAGS(value) & OBT_OV_FILTERED)
+        ev->filtered = 1;
+}
+
+/* ---- events ------------------------------------------------------ */
+
+static uint32_t event_size(uint16_t flags)
+{
+    uint32_t size = sizeof(struct obt_event);
+    size += (flags & OBT_EV_TAG) ? 4 : 0;
+    size += (flags & OBT_EV_STATUS) ? 4 : 0;
+    size += (flags & OBT_EV_OBJ2) ? 4 : 0;
+    size += (flags & OBT_EV_ARG) ? 8 : 0;
+    size += (flags & OBT_EV_STRING) ? 4 : 0;
+    size += (flags & OBT_EV_MODULE) ? 4 : 0;
+    size += (flags & OBT_EV_ARG2) ? 8 : 0;
+    return size;
+}
+
+static char *put32(char *p, uint32_t v)
+{
+    memcpy(p, &v, 4);
+    return p + 4;
+}
+
+static char *put64(char *p, uint64_t v)
+{
+    memcpy(p, &v, 8);
+    return p + 8;
+}
+
+static void event_write(struct obt_tls *t, const struct obt_ev *ev, uint32_t stack)
+{
+    struct obt_writer *w = &obt_g.w;
+    uint32_t size = event_size(ev->flags);
+    uint64_t seq = atomic_fetch_add_explicit(&w->seq, 1, memory_order_relaxed);
+    uint64_t now = obt_now_ns();
+    char *p = obt_tbuf_event_slot(w, &t->tb, size, seq, now);
+    struct obt_event e;
+
+    if (__builtin_expect(!p, 0)) {
+        atomic_fetch_add(&w->dropped, 1);
+        return;
+    }
+    e.h.type = 0;
+    e.h.size = 0;
+    e.op = ev->op;
+    e.obj_type = ev->obj_type;
+    e.flags = ev->flags;
+    e.seq_delta = (uint32_t)(seq - t->tb.base_seq);
+    e.ts_delta = (uint32_t)(now - t->tb.base_ns);
+    e.object = ev->object;
+    e.count = ev->count;
+    e.stack = stack;
+    memcpy(p + 4, (char *)&e + 4, sizeof(e) - 4);
+    char *q = p + sizeof(e);
+    if (ev->flags & OBT_EV_OPTIONAL_MASK) {
+        if (ev->flags & OBT_EV_TAG)
+            q = put32(q, ev->tag);
+        if (ev->flags & OBT_EV_STATUS)
+            q = put32(q, (uint32_t)ev->status);
+        if (ev->flags & OBT_EV_OBJ2)
+            q = put32(q, ev->obj2);
+        if (ev->flags & OBT_EV_ARG)
+            q = put64(q, ev->arg);
+        if (ev->flags & OBT_EV_STRING)
+            q = put32(q, ev->string);
+        if (ev->flags & OBT_EV_MODULE)
+            q = put32(q, ev->module);
+        if (ev->flags & OBT_EV_ARG2)
+            q = put64(q, ev->arg2);
+    }
+    obt_tbuf_commit(&t->tb, p, OBT_REC_EVENT, size);
+}
+
+void obt_emit_ev(struct obt_call *c, const struct obt_ev *ev)
+{
+    if (ev->filtered) {
+        atomic_fetch_add_explicit(&obt_g.filtered, 1, memory_order_relaxed);
+        return;
+    }
+    uint32_t stack = obt_g.cfg.depth ? obt_stack_capture(c) : OBT_NO_STACK;
+    event_write(c->tls, ev, stack);
+}
+
+void obt_emit(struct obt_call *c)
+{
+    obt_emit_ev(c, &c->ev);
+}
+
+/* ---- start, canary, fork, exec, finish ---------------------------- */
+
+static size_t read_cmdline(char *buf, size_t len)
+{
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, len) : -1;
+    if (fd >= 0)
+        close(fd);
+    return n > 0 ? (size_t)n : 0;
+}
+
+static int open_trace(uint16_t flags)
+{
+    char cmdline[3072], path[sizeof(obt_g.w.path)];
+    struct obt_writer_info info = { (uint32_t)getpid(), (uint32_t)getppid(), flags, cmdline, 0 };
+    uint64_t seq = atomic_load(&obt_g.w.seq);
+    uint32_t gen = obt_g.w.generation;
+    int rc = -EEXIST;
+
+    info.cmdline_len = (uint32_t)read_cmdline(cmdline, sizeof(cmdline));
+    for (unsigned attempt = 0; attempt < 100 && rc == -EEXIST; attempt++) {
+        if (obt_config_expand_path(obt_g.cfg.output, (int)info.pid, attempt, path, sizeof(path)))
+            return -ENAMETOOLONG;
+        rc = obt_writer_init(&obt_g.w, path, obt_g.cfg.chunk_size, &info);
+    }
+    if (rc == 0) {
+        obt_g.w.generation = gen + 1;
+        if (seq > 1)
+            atomic_store(&obt_g.w.seq, seq);
+    } else {
+        fprintf(stderr, "obtrace: cannot create trace %s: %s\n", path, strerror(-rc));
+    }
+    return rc;
+}
+
+static int tables_init(void)
+{
+    if (obt_intern_init(&obt_g.stacks, OBT_STACK_TABLE_LOG2) ||
+        obt_intern_init(&obt_g.strings, OBT_STRING_TABLE_LOG2) ||
+        obt_addrmap_init(&obt_g.objects, OBT_OBJECT_TABLE_LOG2) || obt_addrmap_init(&obt_g.aux, OBT_AUX_TABLE_LOG2))
+        return -1;
+    atomic_store(&obt_g.next_stack_id, 1);
+    atomic_store(&obt_g.next_string_id, 1);
+    atomic_store(&obt_g.next_object_id, 1);
+    return 0;
+}
+
+static void tables_release(void)
+{
+    obt_intern_release(&obt_g.stacks);
+    obt_intern_release(&obt_g.strings);
+    obt_addrmap_release(&obt_g.objects);
+    obt_addrmap_release(&obt_g.aux);
+}
+
+/* Removes every LD_PRELOAD entry naming our library (OBTRACE_FOLLOW_EXEC=0). */
+static void strip_preload(void)
+{
+    const char *v = getenv("LD_PRELOAD");
+    char out[4096];
+    size_t n = 0;
+    if (!v || strlen(v) >= sizeof(out))
+        return;
+    while (*v) {
+        size_t len = strcspn(v, ": ");
+        const char *base = v;
+        for (size_t i = 0; i < len; i++)
+            if (v[i] == '/')
+                base = v + i + 1;
+        size_t blen = len - (size_t)(base - v);
+        if (len && !(blen == strlen("libobtrace.so") && !memcmp(base, "libobtrace.so", blen))) {
+            if (n)
+                out[n++] = ':';
+            memcpy(out + n, v, len);
+            n += len;
+        }
+        v += len;
+        if (*v)
+            v++;
+    }
+    out[n] = 0;
+    if (n)
+        setenv("LD_PRELOAD", out, 1);
+    else
+        unsetenv("LD_PRELOAD");
+}
+
+static const char *const internal_call_symbols[] = { "ObfReferenceObject", "ObfDereferenceObject", "ObCreateObject",
+                                                     "IopReferenceDeviceObject" };
+
+static int is_internal_call_symbol(const char *name)
+{
+    for (size_t i = 0; i < sizeof(internal_call_symbols) / sizeof(internal_call_symbols[0]); i++)
+        if (!strcmp(name, internal_call_symbols[i]))
+            return 1;
+    return 0;
+}
+
+static uintptr_t dyn_ptr(const struct link_map *lm, uintptr_t v)
+{
+    return v < lm->l_addr ? v + lm->l_addr : v;
+}
+
+static int relocs_name_symbol(const ElfW(Rela) *r, size_t bytes, const ElfW(Sym) *symtab, const char *strtab)
+{
+    for (size_t i = 0; r && i < bytes / sizeof(*r); i++) {
+        size_t sym = ELF64_R_SYM(r[i].r_info);
+        if (sym && is_internal_call_symbol(strtab + symtab[sym].st_name))
+            return 1;
+    }
+    return 0;
+}
+
+/*
+ * TRUE when the framework library calls its own exported lifetime
+ * functions through the dynamic linker (so they reach our interposers):
+ * not linked -Bsymbolic (DF_SYMBOLIC) and with a relocation naming one of
+ * them. A -Bsymbolic(-functions) link resolves those calls at link time.
+ */
+static int framework_calls_interposable(void *framework_symbol, char *lib, size_t liblen)
+{
+    Dl_info di;
+    struct link_map *lm = NULL;
+    const ElfW(Sym) *symtab = NULL;
+    const char *strtab = NULL;
+    const ElfW(Rela) *rela = NULL, *jmprel = NULL;
+    size_t relasz = 0, pltrelsz = 0;
+    int symbolic = 0;
+
+    if (!dladdr1(framework_symbol, &di, (void **)&lm, RTLD_DL_LINKMAP) || !lm || !lm->l_ld)
+        return 1;
+    snprintf(lib, liblen, "%s", di.dli_fname ? di.dli_fname : "libntsim.so");
+    for (const ElfW(Dyn) *d = lm->l_ld; d->d_tag != DT_NULL; d++) {
+        switch (d->d_tag) {
+        case DT_SYMBOLIC: symbolic = 1; break;
+        case DT_FLAGS: symbolic |= (d->d_un.d_val & DF_SYMBOLIC) != 0; break;
+        case DT_SYMTAB: symtab = (const ElfW(Sym) *)dyn_ptr(lm, d->d_un.d_ptr); break;
+        case DT_STRTAB: strtab = (const char *)dyn_ptr(lm, d->d_un.d_ptr); break;
+        case DT_RELA: rela = (const ElfW(Rela) *)dyn_ptr(lm, d->d_un.d_ptr); break;
+        case DT_RELASZ: relasz = d->d_un.d_val; break;
+        case DT_JMPREL: jmprel = (const ElfW(Rela) *)dyn_ptr(lm, d->d_un.d_ptr); break;
+        case DT_PLTRELSZ: pltrelsz = d->d_un.d_val; break;
+        default: break;
+        }
+    }
+    if (symbolic)
+        return 0;
+    if (!symtab || !strtab)
+        return 1;
+    return relocs_name_symbol(jmprel, pltrelsz, symtab, strtab) || relocs_name_symbol(rela, relasz, symtab, strtab);
+}
+
+static void canary(void *framework_symbol)
+{
+    char lib[1024];
+    KIRQL (*irql)(void) = (KIRQL(*)(void))dlsym(RTLD_DEFAULT, "KeGetCurrentIrql");
+
+    if (irql) {
+        uint64_t before = atomic_load(&obt_g.canary_hits);
+        atomic_store(&obt_g.canary_armed, 1);
+        irql();
+        atomic_store(&obt_g.canary_armed, 0);
+        if (atomic_load(&obt_g.canary_hits) == before) {
+            fprintf(stderr, "obtrace: warning: the tracer's hooks do not fire (libobtrace.so must be "
+                            "in LD_PRELOAD): nothing will be traced\n");
+            return;
+        }
+    }
+    if (!framework_calls_interposable(framework_symbol, lib, sizeof(lib)))
+        fprintf(stderr, "obtrace: warning: %s binds its own lifetime calls directly (linked -Bsymbolic?): "
+                        "references the framework takes internally will be missing from the trace\n", lib);
+}
+
+static void atfork_prepare(void)
+{
+    pthread_mutex_lock(&start_lock);
+    if (atomic_load(&obt_g.state) == OBT_RUNNING) {
+        pthread_mutex_lock(&obt_g.w.grow_lock);
+        pthread_mutex_lock(&obt_g.mods.lock);
+    }
+}
+
+static void atfork_parent(void)
+{
+    if (atomic_load(&obt_g.state) == OBT_RUNNING) {
+        pthread_mutex_unlock(&obt_g.mods.lock);
+        pthread_mutex_unlock(&obt_g.w.grow_lock);
+    }
+    pthread_mutex_unlock(&start_lock);
+}
+
+/* The child writes its own trace: a new file, fresh tables, modules again. */
+static void atfork_child(void)
+{
+    pthread_mutex_init(&start_lock, NULL);
+    if (atomic_load(&obt_g.state) != OBT_RUNNING)
+        return;
+    pthread_mutex_init(&obt_g.mods.lock, NULL);
+    obt_writer_release(&obt_g.w);
+    tables_release();
+    obt_modules_release(&obt_g.mods);
+    obt_g.pid = getpid();
+    struct obt_tls *t = &obt_tls_v;
+    t->ready = 0;
+    t->busy = 0;
+    if (tables_init() || open_trace(OBT_FILE_FORKED)) {
+        atomic_store(&obt_g.state, OBT_OFF);
+        return;
+    }
+    obt_modules_scan(&obt_g.mods, &obt_g.w, &obt_tls_get()->tb);
+}
+
+static void tracer_start_locked(void)
+{
+    char err[256];
+    void *query = dlsym(RTLD_DEFAULT, "NtsimQueryObject");
+
+    if (atomic_load(&obt_g.state) != OBT_DORMANT || !query)
+        return;
+    obt_g.query = query;
+    obt_g.pid = getpid();
+    if (tables_init() || open_trace(0)) {
+        atomic_store(&obt_g.state, OBT_OFF);
+        return;
+    }
+    obt_modules_init(&obt_g.mods);
+    struct obt_tls *t = obt_tls_get();
+    t->busy = 1;
+    obt_modules_scan(&obt_g.mods, &obt_g.w, &t->tb);
+    atomic_store(&obt_g.state, OBT_RUNNING);
+    canary(query);
+    t->busy = 0;
+    (void)err;
+}
+
+void obt_tracer_start_if_needed(void)
+{
+    if (atomic_load(&obt_g.state) != OBT_DORMANT)
+        return;
+    if (!dlsym(RTLD_DEFAULT, "NtsimQueryObject"))
+        return;
+    pthread_mutex_lock(&start_lock);
+    tracer_start_locked();
+    pthread_mutex_unlock(&start_lock);
+}
+
+void obt_tracer_finish(void)
+{
+    if (atomic_load(&obt_g.state) != OBT_RUNNING || getpid() != obt_g.pid)
+        return;
+    struct obt_tls *t = obt_tls_get();
+    t->busy = 1;
+    obt_writer_finish(&obt_g.w, &t->tb);
+    atomic_store(&obt_g.state, OBT_OFF);
+}
+
+__attribute__((constructor)) static void obt_tracer_ctor(void)
+{
+    char err[256];
+    if (obt_config_from_env(&obt_g.cfg, err, sizeof(err)))
+        fprintf(stderr, "obtrace: warning: %s\n", err);
+    if (!obt_g.cfg.follow_exec)
+        strip_preload();
+    pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+    if (getenv("OBTRACE_DISABLE"))
+        atomic_store(&obt_g.state, OBT_OFF);
+    obt_tracer_start_if_needed();
+}
+
+__attribute__((destructor)) static void obt_tracer_dtor(void)
+{
+    obt_tracer_finish();
+}

@@ -1,0 +1,150 @@
+/*
+ * tracer.h - libobtrace's core: the process-wide tracer state and what the
+ * interposers call to record an event.
+ *
+ * An interposer brackets its forwarded call with obt_call_begin /
+ * obt_call_forward / obt_call_resume / obt_call_end. The thread-local
+ * guard is set only while tracer code runs, not while the real function
+ * runs: a libntsim function the framework calls from inside a traced call
+ * through its exported symbol is traced as its own event, while anything
+ * the tracer itself calls (NtsimQueryObject, the canary) is not.
+ */
+#ifndef OBTRACE_TRACER_H
+#define OBTRACE_TRACER_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "intern.h"
+#include "modules.h"
+#include "unwind.h"
+#include "writer.h"
+
+enum obt_state { OBT_DORMANT = 0, OBT_RUNNING = 1, OBT_OFF = 2 };
+
+/* Packed object-map value: id | type << 32 | flags << 40. */
+#define OBT_OV_FILTERED 0x01u /* events on this object are not recorded */
+#define OBT_OV_SIM 0x02u      /* an object of the simulation's object manager */
+#define OBT_OV_ID(v) ((uint32_t)(v))
+#define OBT_OV_TYPE(v) ((uint8_t)((v) >> 32))
+#define OBT_OV_FLAGS(v) ((uint8_t)((v) >> 40))
+#define OBT_OV_MAKE(id, type, flags) ((uint64_t)(id) | (uint64_t)(type) << 32 | (uint64_t)(flags) << 40)
+
+/* Intern-slot flags of the auto unwinder. */
+#define OBT_STACK_FP_GOOD 0x1u
+#define OBT_STACK_FP_BAD 0x2u
+#define OBT_STACK_NO_RECORD UINT32_MAX
+
+struct obt_tracer {
+    _Atomic int state;
+    int pid;
+    struct obt_config cfg;
+    struct obt_writer w;
+    struct obt_intern stacks;   /* frames hash -> stack id */
+    struct obt_intern strings;  /* text hash -> string id */
+    struct obt_addrmap objects; /* address -> packed object value */
+    struct obt_addrmap aux;     /* handle -> object address, notification entry -> driver, image handle -> instance */
+    struct obt_modules mods;
+    _Atomic uint32_t next_stack_id, next_string_id, next_object_id;
+    _Atomic uint64_t filtered;
+    _Atomic uint64_t canary_hits;
+    _Atomic int canary_armed;
+    void *query;                /* NtsimQueryObject */
+};
+
+extern struct obt_tracer obt_g;
+
+/* One event being built; zero it, then set what applies. */
+struct obt_ev {
+    uint8_t op, obj_type;
+    uint16_t flags; /* OBT_EV_* of the optional fields set below */
+    uint32_t object;
+    int32_t count;
+    uint32_t tag;
+    int32_t status;
+    uint32_t obj2;
+    uint64_t arg;
+    uint32_t string;
+    uint32_t module;
+    uint64_t arg2;
+    int filtered;   /* set by hooks: the event is not recorded */
+};
+
+/* The per-thread state. */
+struct obt_tls {
+    struct obt_tbuf tb;
+    int busy;
+    int ready;
+    struct obt_stack_bounds bounds;
+};
+
+struct obt_call {
+    const void *frame;     /* the interposer's frame address */
+    const void *ret_addr;  /* the interposer's return address */
+    struct obt_tls *tls;
+    struct obt_ev ev;
+    uint64_t pre[4];       /* scratch the pre hook leaves for the post hook */
+};
+
+/*
+ * Starts an interposed call: returns 1 when it is to be traced (the guard
+ * is now set), 0 when the caller must just forward (tracer off, or the
+ * call comes from inside the tracer).
+ */
+int obt_call_begin(struct obt_call *c, const void *frame, const void *ret_addr, uint8_t op);
+/* Clears the guard around the forwarded call. */
+void obt_call_forward(struct obt_call *c);
+/* Sets the guard again after the forwarded call. */
+void obt_call_resume(struct obt_call *c);
+/* Ends the call: clears the guard. */
+void obt_call_end(struct obt_call *c);
+
+/* Records c->ev (with a stack) unless filtered. */
+void obt_emit(struct obt_call *c);
+/* Records ev as a second event of the same call (same stack rules). */
+void obt_emit_ev(struct obt_call *c, const struct obt_ev *ev);
+
+/* The interned id of a stack of n frames (writing its record on first use); 0 on failure. */
+uint32_t obt_stack_intern(struct obt_tls *t, const uint64_t *frames, unsigned n);
+/* Captures the stack of c's caller per the configured mode and returns its id. */
+uint32_t obt_stack_capture(struct obt_call *c);
+
+/* Interns text (len bytes), writing its STRING record on first use; 0 on failure. */
+uint32_t obt_string_intern(struct obt_tls *t, const char *text, size_t len);
+
+/*
+ * Object identities. obt_object_lookup returns the packed value of the
+ * object at addr (0 if none), creating its identity and OBJECT record on a
+ * miss. expect says what addr may be: 0 a simulation object (asked with
+ * NtsimQueryObject; 0 if the simulation does not know it), > 0 a plain
+ * structure of type expect (a pool block, a remove lock: never asked),
+ * < 0 a simulation object if the simulation knows it, else type -expect.
+ */
+uint64_t obt_object_lookup(struct obt_tls *t, const void *addr, int expect);
+/* A new object at addr (the address may be reused): fresh id, OBJECT record; expect as above. */
+uint64_t obt_object_new(struct obt_tls *t, const void *addr, int expect);
+/* Re-writes the OBJECT record of a known object (its name, owner or image became known). */
+void obt_object_refresh(struct obt_tls *t, const void *addr, uint64_t value);
+/* Forgets the object at addr if it still maps to value (it was freed). */
+void obt_object_forget(const void *addr, uint64_t value);
+/*
+ * Reads the simulation's counters of the object at addr: pointer and handle
+ * counts. Returns 0, or -1 when addr is no live object with id sim_id (0 =
+ * any id). *sim_id_out may be NULL.
+ */
+int obt_object_counts(const void *addr, int64_t *pointer, int64_t *handle, uint64_t *sim_id_out);
+/* Puts the object fields of ev from a packed value. */
+void obt_ev_set_object(struct obt_ev *ev, uint64_t value);
+
+/* Starts the tracer if it is dormant and libntsim is loaded now. */
+void obt_tracer_start_if_needed(void);
+/* Per-thread state (initialized on first use). */
+struct obt_tls *obt_tls_get(void);
+/* Finishes the trace (END record). */
+void obt_tracer_finish(void);
+
+/* UTF-16 UNICODE_STRING -> UTF-8 into buf; returns the length. */
+size_t obt_utf16_to_utf8(const uint16_t *s, size_t units, char *buf, size_t len);
+
+#endif /* OBTRACE_TRACER_H */

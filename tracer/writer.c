@@ -1,0 +1,359 @@
+/*
+ * writer.c - the crash-safe trace file writer (see writer.h).
+ *
+ * File layout: [header page][chunk 0][chunk 1]... Chunk k lives at
+ * OBT_HEADER_SIZE + k * chunk_size. The file is grown with ftruncate one
+ * segment (OBT_SEGMENT_CHUNKS chunks) at a time, which on every common file
+ * system only reserves a sparse range, and each segment is mapped once,
+ * MAP_SHARED. A claimed chunk is pre-faulted writable with one
+ * madvise(MADV_POPULATE_WRITE) so the writer takes no page faults inside
+ * it. Stores into a MAP_SHARED file mapping are in the page cache the
+ * moment they are made: a SIGKILL, abort or crash cannot lose them.
+ */
+#include "writer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define OBT_WRITER_FD_MIN 512
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The trace clock is CLOCK_MONOTONIC. Where the CPU has an invariant TSC
+ * (constant_tsc and nonstop_tsc) it is read as the TSC scaled by a factor
+ * calibrated once against CLOCK_MONOTONIC: a quarter of the cost of the
+ * vDSO call, which dominated the event path. Elsewhere clock_gettime.
+ */
+static struct {
+    int use_tsc;
+    uint64_t tsc0, ns0, mult; /* ns = ns0 + ((tsc - tsc0) * mult) >> 32 */
+} clk;
+static pthread_once_t clk_once = PTHREAD_ONCE_INIT;
+
+static int cpu_has_invariant_tsc(void)
+{
+#if defined(__x86_64__)
+    char buf[8192];
+    int fd = open("/proc/cpuinfo", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    return strstr(buf, " constant_tsc") && strstr(buf, " nonstop_tsc");
+#else
+    return 0;
+#endif
+}
+
+static void clock_calibrate(void)
+{
+#if defined(__x86_64__)
+    if (!cpu_has_invariant_tsc())
+        return;
+    uint64_t n0 = monotonic_ns(), t0 = __builtin_ia32_rdtsc(), n1, t1;
+    do {
+        n1 = monotonic_ns();
+        t1 = __builtin_ia32_rdtsc();
+    } while (n1 - n0 < 200000);
+    if (t1 <= t0)
+        return;
+    clk.mult = (uint64_t)((((__uint128_t)(n1 - n0)) << 32) / (t1 - t0));
+    clk.tsc0 = t1;
+    clk.ns0 = n1;
+    clk.use_tsc = clk.mult != 0;
+#endif
+}
+
+uint64_t obt_now_ns(void)
+{
+#if defined(__x86_64__)
+    if (__builtin_expect(clk.use_tsc, 1)) {
+        uint64_t d = __builtin_ia32_rdtsc() - clk.tsc0;
+        return clk.ns0 + (uint64_t)(((__uint128_t)d * clk.mult) >> 32);
+    }
+#endif
+    return monotonic_ns();
+}
+
+static uint64_t realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t segment_bytes(const struct obt_writer *w)
+{
+    return (uint64_t)w->chunk_size * OBT_SEGMENT_CHUNKS;
+}
+
+static uint64_t segment_offset(const struct obt_writer *w, uint64_t seg)
+{
+    return OBT_HEADER_SIZE + seg * segment_bytes(w);
+}
+
+/* Maps segment seg, growing the file to cover it. Returns the mapping or NULL. */
+static char *segment_map(struct obt_writer *w, uint64_t seg)
+{
+    char *m;
+
+    if (seg >= OBT_MAX_SEGMENTS)
+        return NULL;
+    m = atomic_load_explicit(&w->segments[seg], memory_order_acquire);
+    if (m)
+        return m;
+    pthread_mutex_lock(&w->grow_lock);
+    m = atomic_load_explicit(&w->segments[seg], memory_order_relaxed);
+    if (!m) {
+        uint64_t end = segment_offset(w, seg + 1);
+        if (end > w->file_size) {
+            if (ftruncate(w->fd, (off_t)end) == 0)
+                w->file_size = end;
+        }
+        if (end <= w->file_size) {
+            void *p = mmap(NULL, segment_bytes(w), PROT_READ | PROT_WRITE, MAP_SHARED, w->fd,
+                           (off_t)segment_offset(w, seg));
+            if (p != MAP_FAILED) {
+                m = p;
+                atomic_store_explicit(&w->segments[seg], m, memory_order_release);
+            }
+        }
+    }
+    pthread_mutex_unlock(&w->grow_lock);
+    return m;
+}
+
+static void header_fill(struct obt_writer *w, const struct obt_writer_info *info)
+{
+    struct obt_file_header h;
+    uint32_t room = OBT_HEADER_SIZE - sizeof(h);
+    uint32_t len = info->cmdline_len < room ? info->cmdline_len : room;
+
+    memset(&h, 0, sizeof(h));
+    memcpy(h.magic, OBT_MAGIC, 8);
+    h.version = OBT_VERSION;
+    h.header_size = OBT_HEADER_SIZE;
+    h.byte_order = OBT_BYTE_ORDER_MARK;
+    h.pointer_size = sizeof(void *);
+    h.clock = OBT_CLOCK_MONOTONIC;
+    h.flags = info->flags;
+    h.chunk_size = w->chunk_size;
+    h.pid = info->pid;
+    h.ppid = info->ppid;
+    h.start_realtime_ns = realtime_ns();
+    h.start_clock_ns = monotonic_ns();
+    h.cmdline_len = len;
+    if (len)
+        memcpy(w->header + sizeof(h), info->cmdline, len);
+    /* The magic goes last: a header without it is no trace yet. */
+    memcpy(w->header + 8, (char *)&h + 8, sizeof(h) - 8);
+    atomic_thread_fence(memory_order_release);
+    memcpy(w->header, h.magic, 8);
+}
+
+int obt_writer_init(struct obt_writer *w, const char *path, uint32_t chunk_size,
+                    const struct obt_writer_info *info)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    int err;
+
+    pthread_once(&clk_once, clock_calibrate);
+    memset(w, 0, sizeof(*w));
+    if (!chunk_size)
+        chunk_size = OBT_CHUNK_SIZE_DEFAULT;
+    w->chunk_size = (uint32_t)(((uint64_t)chunk_size + (uint64_t)page - 1) / (uint64_t)page * (uint64_t)page);
+    if (strlen(path) >= sizeof(w->path))
+        return -ENAMETOOLONG;
+    strcpy(w->path, path);
+    pthread_mutex_init(&w->grow_lock, NULL);
+    atomic_store(&w->seq, 1);
+    w->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (w->fd < 0)
+        return -errno;
+    /* Out of the way of programs that expect the low descriptors to be theirs. */
+    int high = fcntl(w->fd, F_DUPFD_CLOEXEC, OBT_WRITER_FD_MIN);
+    if (high >= 0) {
+        close(w->fd);
+        w->fd = high;
+    }
+    if (ftruncate(w->fd, OBT_HEADER_SIZE) != 0)
+        goto fail;
+    w->file_size = OBT_HEADER_SIZE;
+    w->header = mmap(NULL, OBT_HEADER_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, w->fd, 0);
+    if (w->header == MAP_FAILED) {
+        w->header = NULL;
+        goto fail;
+    }
+    header_fill(w, info);
+    if (!segment_map(w, 0)) {
+        errno = ENOSPC;
+        goto fail;
+    }
+    return 0;
+fail:
+    err = errno ? errno : EIO;
+    obt_writer_release(w);
+    unlink(path);
+    return -err;
+}
+
+void obt_writer_release(struct obt_writer *w)
+{
+    for (unsigned i = 0; i < OBT_MAX_SEGMENTS; i++) {
+        char *m = atomic_load(&w->segments[i]);
+        if (!m)
+            break;
+        munmap(m, segment_bytes(w));
+        atomic_store(&w->segments[i], NULL);
+    }
+    if (w->header)
+        munmap(w->header, OBT_HEADER_SIZE);
+    w->header = NULL;
+    if (w->fd >= 0)
+        close(w->fd);
+    w->fd = -1;
+    atomic_store(&w->finished, 1);
+}
+
+uint64_t obt_writer_chunks(const struct obt_writer *w)
+{
+    uint64_t n = atomic_load(&w->next_chunk);
+    return n >= ((uint64_t)1 << 40) ? n - ((uint64_t)1 << 40) : n;
+}
+
+/* Claims a fresh chunk for tb with the given bases. 0 on success. */
+static int tbuf_claim(struct obt_writer *w, struct obt_tbuf *tb, uint64_t base_seq, uint64_t base_ns)
+{
+    uint64_t k = atomic_fetch_add_explicit(&w->next_chunk, 1, memory_order_relaxed);
+    uint64_t seg = k / OBT_SEGMENT_CHUNKS;
+    char *m = segment_map(w, seg);
+    struct obt_chunk_header ch;
+    char *c;
+
+    if (!m) {
+        tb->chunk = NULL;
+        return -1;
+    }
+    c = m + (k % OBT_SEGMENT_CHUNKS) * w->chunk_size;
+    madvise(c, w->chunk_size, MADV_POPULATE_WRITE);
+    memset(&ch, 0, sizeof(ch));
+    ch.tid = tb->tid;
+    ch.base_seq = base_seq;
+    ch.base_ns = base_ns;
+    ch.thread_chunk_no = tb->chunk_no++;
+    memcpy(c + 4, (char *)&ch + 4, sizeof(ch) - 4);
+    __atomic_store_n((uint32_t *)c, OBT_CHUNK_MAGIC, __ATOMIC_RELEASE);
+    tb->chunk = c;
+    tb->pos = OBT_CHUNK_HEADER_SIZE;
+    tb->base_seq = base_seq;
+    tb->base_ns = base_ns;
+    return 0;
+}
+
+static void tbuf_sync_generation(struct obt_writer *w, struct obt_tbuf *tb)
+{
+    if (tb->generation != w->generation) {
+        tb->chunk = NULL;
+        tb->chunk_no = 0;
+        tb->generation = w->generation;
+    }
+}
+
+void *obt_tbuf_reserve(struct obt_writer *w, struct obt_tbuf *tb, uint32_t size)
+{
+    tbuf_sync_generation(w, tb);
+    if (size > w->chunk_size - OBT_CHUNK_HEADER_SIZE)
+        return NULL;
+    if (!tb->chunk || tb->pos + size > w->chunk_size) {
+        if (tbuf_claim(w, tb, atomic_load_explicit(&w->seq, memory_order_relaxed), obt_now_ns()))
+            return NULL;
+    }
+    return tb->chunk + tb->pos;
+}
+
+void obt_tbuf_commit(struct obt_tbuf *tb, void *rec, uint16_t type, uint32_t size)
+{
+    struct obt_record_header *h = rec;
+    h->size = (uint16_t)size;
+    __atomic_store_n(&h->type, type, __ATOMIC_RELEASE);
+    tb->pos += size;
+}
+
+int obt_tbuf_write(struct obt_writer *w, struct obt_tbuf *tb, uint16_t type, const void *rec, uint32_t size)
+{
+    char *p = obt_tbuf_reserve(w, tb, size);
+    if (!p)
+        return -1;
+    memcpy(p + sizeof(struct obt_record_header), (const char *)rec + sizeof(struct obt_record_header),
+           size - sizeof(struct obt_record_header));
+    obt_tbuf_commit(tb, p, type, size);
+    return 0;
+}
+
+void *obt_tbuf_event_slot(struct obt_writer *w, struct obt_tbuf *tb, uint32_t size, uint64_t seq,
+                          uint64_t now_ns)
+{
+    tbuf_sync_generation(w, tb);
+    if (__builtin_expect(tb->chunk != NULL && tb->pos + size <= w->chunk_size, 1)) {
+        if (__builtin_expect(seq - tb->base_seq <= UINT32_MAX && now_ns - tb->base_ns <= UINT32_MAX, 1))
+            return tb->chunk + tb->pos;
+        if (tb->pos + size + sizeof(struct obt_rebase) <= w->chunk_size) {
+            struct obt_rebase rb;
+            memset(&rb, 0, sizeof(rb));
+            rb.base_seq = seq;
+            rb.base_ns = now_ns;
+            char *p = tb->chunk + tb->pos;
+            memcpy(p + 4, (char *)&rb + 4, sizeof(rb) - 4);
+            obt_tbuf_commit(tb, p, OBT_REC_REBASE, sizeof(rb));
+            tb->base_seq = seq;
+            tb->base_ns = now_ns;
+            return tb->chunk + tb->pos;
+        }
+    }
+    if (size > w->chunk_size - OBT_CHUNK_HEADER_SIZE || tbuf_claim(w, tb, seq, now_ns))
+        return NULL;
+    return tb->chunk + tb->pos;
+}
+
+void obt_writer_write_end(struct obt_writer *w, struct obt_tbuf *tb)
+{
+    struct obt_end end;
+    memset(&end, 0, sizeof(end));
+    end.last_seq = atomic_load(&w->seq) - 1;
+    end.dropped = atomic_load(&w->dropped);
+    end.events = end.last_seq - end.dropped; /* every seq handed out is written or counted dropped */
+    end.failures = atomic_load(&w->failures);
+    obt_tbuf_write(w, tb, OBT_REC_END, &end, sizeof(end));
+}
+
+void obt_writer_finish(struct obt_writer *w, struct obt_tbuf *tb)
+{
+    uint64_t claimed;
+
+    if (atomic_exchange(&w->finished, 1))
+        return;
+    obt_writer_write_end(w, tb);
+    /* Poison the chunk counter: a claim racing with us lands past every segment and fails. */
+    claimed = atomic_fetch_add(&w->next_chunk, (uint64_t)1 << 40);
+    pthread_mutex_lock(&w->grow_lock);
+    if (ftruncate(w->fd, (off_t)(OBT_HEADER_SIZE + claimed * w->chunk_size)) == 0)
+        w->file_size = OBT_HEADER_SIZE + claimed * w->chunk_size;
+    pthread_mutex_unlock(&w->grow_lock);
+}

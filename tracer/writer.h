@@ -1,0 +1,114 @@
+/*
+ * writer.h - the crash-safe trace file writer of libobtrace.
+ *
+ * A struct obt_writer owns one trace file: the header page and a run of
+ * fixed-size chunks, mapped MAP_SHARED in large segments. Threads claim
+ * chunks with one atomic add and fill them through their own struct
+ * obt_tbuf; every record is written in place with its type word last, so
+ * whatever a thread completed is in the file if the process dies the next
+ * instant. The global event sequence number lives here too. Nothing in the
+ * event path takes a lock or allocates: the only lock guards growing the
+ * file by a whole segment (once per OBT_SEGMENT_CHUNKS chunks).
+ */
+#ifndef OBTRACE_WRITER_H
+#define OBTRACE_WRITER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "obtrace/trace.h"
+
+#define OBT_SEGMENT_CHUNKS 1024u   /* chunks per mapped segment (64 MiB at 64 KiB chunks) */
+#define OBT_MAX_SEGMENTS 4096u
+#define OBT_EXPORT __attribute__((visibility("default")))
+
+struct obt_writer {
+    int fd;
+    uint32_t chunk_size;
+    uint32_t generation;            /* bumped when the writer is re-created (fork child) */
+    char path[4096];
+    char *header;                   /* the mapped header page */
+    char *_Atomic segments[OBT_MAX_SEGMENTS];
+    _Atomic uint64_t next_chunk;    /* chunks claimed so far */
+    _Atomic uint64_t seq;           /* the global event sequence: next value to hand out */
+    _Atomic uint64_t dropped;
+    _Atomic uint64_t failures;
+    _Atomic int finished;
+    uint64_t file_size;             /* bytes covered by ftruncate, under grow_lock */
+    pthread_mutex_t grow_lock;
+};
+
+/* One thread's position in its current chunk. Zero-initialize before use. */
+struct obt_tbuf {
+    char *chunk;        /* current chunk, NULL before the first record */
+    uint32_t pos;       /* next free byte in chunk */
+    uint32_t chunk_no;  /* this thread's chunk counter */
+    uint32_t tid;
+    uint32_t generation;
+    uint64_t base_seq;
+    uint64_t base_ns;
+};
+
+/* What the header of a new trace says about the traced process. */
+struct obt_writer_info {
+    uint32_t pid;
+    uint32_t ppid;
+    uint16_t flags;          /* OBT_FILE_* */
+    const char *cmdline;     /* NUL-separated arguments */
+    uint32_t cmdline_len;
+};
+
+/* The trace clock (CLOCK_MONOTONIC) in nanoseconds. */
+uint64_t obt_now_ns(void);
+
+/*
+ * Creates the trace file at path (O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600),
+ * writes its header and maps its first segment. chunk_size 0 means
+ * OBT_CHUNK_SIZE_DEFAULT; it is rounded up to the page size. Returns 0, or
+ * -errno with nothing created.
+ */
+int obt_writer_init(struct obt_writer *w, const char *path, uint32_t chunk_size,
+                    const struct obt_writer_info *info);
+/*
+ * Writes the END record through tb (counters as of now), stops further
+ * claims and truncates the file to the chunks in use. Events written by
+ * other threads after this are lost. Idempotent.
+ */
+void obt_writer_finish(struct obt_writer *w, struct obt_tbuf *tb);
+/*
+ * Writes an END record through tb without stopping the writer (before an
+ * exec: if the exec fails, tracing goes on and a later END supersedes it).
+ */
+void obt_writer_write_end(struct obt_writer *w, struct obt_tbuf *tb);
+/* Unmaps and closes without writing anything more (the fork child's copy of its parent's writer). */
+void obt_writer_release(struct obt_writer *w);
+
+/* Number of chunks claimed so far. */
+uint64_t obt_writer_chunks(const struct obt_writer *w);
+
+/*
+ * Reserves size bytes (a multiple of 4, at most chunk_size - 32) for a record
+ * in tb's chunk, claiming a new chunk when it does not fit. Returns where to
+ * write, or NULL when the file cannot grow (the record is lost). The record
+ * becomes visible with obt_tbuf_commit.
+ */
+void *obt_tbuf_reserve(struct obt_writer *w, struct obt_tbuf *tb, uint32_t size);
+/*
+ * Publishes a record reserved at rec: rec holds the body already; this
+ * stores the size, then the type word, and advances the buffer.
+ */
+void obt_tbuf_commit(struct obt_tbuf *tb, void *rec, uint16_t type, uint32_t size);
+/* Reserve + copy + commit of a complete record whose header is filled in except the type. */
+int obt_tbuf_write(struct obt_writer *w, struct obt_tbuf *tb, uint16_t type, const void *rec, uint32_t size);
+
+/*
+ * Prepares tb for an event of size bytes with sequence seq at time now_ns:
+ * makes room, claiming a chunk or writing an OBT_REC_REBASE record when the
+ * deltas would not fit in 32 bits. Returns where to write the event, or NULL.
+ */
+void *obt_tbuf_event_slot(struct obt_writer *w, struct obt_tbuf *tb, uint32_t size, uint64_t seq,
+                          uint64_t now_ns);
+
+#endif /* OBTRACE_WRITER_H */
