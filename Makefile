@@ -166,6 +166,18 @@ $(O)/bench/analyzer_%: bench/analyzer_%.c $(ANALYZER_OBJ) $(O)/tests/lib/synth_t
 	$(CC) $(CPPFLAGS_ALL) -Ianalyzer -Itests/lib $(call pkg_cflags,libdw json-c) $(BASE_CFLAGS) $(WARN) \
 	    -Wno-missing-prototypes -o $@ $< $(ANALYZER_OBJ) $(O)/tests/lib/synth_trace.o $(LDFLAGS_ALL) $(ANALYZER_LIBS)
 
+# The tracer benchmark's call chain (two shared objects calling each other), and a
+# build of the benchmark against the tracer tests' libntsim stand-in.
+$(O)/bench/libtrchain_%.so: bench/tracer_chain/chain.c
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) $(WARN) -Wno-missing-prototypes -DCHAIN_SIDE=$* -shared -o $@ $< $(LDFLAGS_ALL)
+$(O)/bench/tracer_bench_fake: bench/tracer_bench.c $(TT)/libfakentsim.so
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(BASE_CFLAGS) $(WARN) -Wno-missing-prototypes -fshort-wchar -DTRACER_BENCH_FAKE \
+	    $(call pkg_cflags,libunwind) -o $@ $< $(LDFLAGS_ALL) -L$(TT) -lfakentsim -Wl,-rpath,'$$ORIGIN/../tests/tracer' \
+	    $(call pkg_libs,libunwind) -ldl -lpthread
+BENCH_BIN += $(O)/bench/libtrchain_a.so $(O)/bench/libtrchain_b.so $(O)/bench/tracer_bench_fake $(LIBOBTRACE)
+
 # ---- top-level targets -------------------------------------------------------
 ALL := $(LIBNTSIM) $(NTSIM_BIN) $(SAMPLE_SO) $(TEST_DRIVER_SO)
 ALL += $(PRELOAD_SO)

@@ -33,6 +33,7 @@
 #define FREED_RING 4096
 #define MAX_INCIDENTS 10000
 #define SIM_CACHE 65536
+#define MAX_IMPLIED_REFS 64  /* references one operation may take implicitly */
 
 #define STATUS_TIMEOUT_ 0x00000102
 #define STATUS_IMAGE_ALREADY_LOADED_ ((int32_t)0xC000010E)
@@ -304,6 +305,8 @@ static void ref_reconcile(struct model *m, struct object *o, const struct tr_eve
 {
     if (count < 0)
         return;
+    if ((size_t)count > o->nrefs + MAX_IMPLIED_REFS) /* no single call takes that many: a damaged count */
+        count = (int32_t)(o->nrefs + MAX_IMPLIED_REFS);
     while (o->nrefs < (size_t)count)
         ref_push(o, ev, label, holder);
     while (o->nrefs > (size_t)count) {

@@ -23,6 +23,7 @@ typedef struct _EXP_POOL_BLOCK {
 #define EXP_BAD_POOL_DOUBLE_FREE 0x07
 #define EXP_BAD_POOL_TAG_MISMATCH 0x0A
 #define EXP_OWNER_SEARCH_DEPTH 12
+#define EXP_FREED_MEMORY 65536 /* freed addresses remembered to tell a double free */
 
 static pthread_mutex_t ExpPoolLock = PTHREAD_MUTEX_INITIALIZER;
 static RTL_PTR_MAP ExpLiveBlocks = RTL_PTR_MAP_INIT;   /* pointer -> EXP_POOL_BLOCK */
@@ -97,7 +98,8 @@ static VOID ExpFreePool(PVOID P, ULONG Tag, BOOLEAN CheckTag)
         KeBugCheckEx(BAD_POOL_CALLER, EXP_BAD_POOL_TAG_MISMATCH, (ULONG_PTR)P, block->Tag, Tag);
     }
     RtlpPtrMapRemove(&ExpLiveBlocks, P);
-    RtlpPtrMapInsert(&ExpFreedBlocks, P, NULL);
+    if (ExpFreedBlocks.Count < EXP_FREED_MEMORY) /* bounded: older frees are forgotten */
+        RtlpPtrMapInsert(&ExpFreedBlocks, P, NULL);
     if (block->Owner)
         __atomic_sub_fetch(&block->Owner->PoolAllocations, 1, __ATOMIC_SEQ_CST);
     pthread_mutex_unlock(&ExpPoolLock);

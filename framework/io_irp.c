@@ -20,18 +20,54 @@ static pthread_mutex_t IopIrpLock = PTHREAD_MUTEX_INITIALIZER;
 static RTL_PTR_MAP IopLiveIrps = RTL_PTR_MAP_INIT;
 static KSPIN_LOCK IopCancelSpinLock;
 
+/*
+ * IRPs the I/O manager finished are kept (marked Retired) for a while before
+ * their memory is released, as the completion APC would keep them on NT: a
+ * driver that touches or completes an IRP again right after completing it
+ * meets a bug check instead of freed memory.
+ */
+#define IOP_RETIRED_IRPS 64
+static PIRP IopRetiredIrps[IOP_RETIRED_IRPS];
+static ULONG IopRetiredNext;
+
 static IOP_IRP_HEADER *IopIrpHeader(PIRP Irp)
 {
     return (IOP_IRP_HEADER *)Irp - 1;
 }
 
+/* TRUE when Irp is allocated and not retired. */
 static BOOLEAN IopIsLiveIrp(PIRP Irp)
 {
     BOOLEAN found;
     pthread_mutex_lock(&IopIrpLock);
-    RtlpPtrMapLookup(&IopLiveIrps, Irp, &found);
+    IOP_IRP_HEADER *header = RtlpPtrMapLookup(&IopLiveIrps, Irp, &found);
+    BOOLEAN live = found && !header->Retired;
     pthread_mutex_unlock(&IopIrpLock);
-    return found;
+    return live;
+}
+
+static VOID IopReleaseIrpMemory(PIRP Irp)
+{
+    IOP_IRP_HEADER *header = IopIrpHeader(Irp);
+    if (header->FreeSystemBuffer)
+        free(Irp->AssociatedIrp.SystemBuffer);
+    header->Magic = 0;
+    free(header);
+}
+
+/* Retires a finished I/O-manager IRP; the oldest retired one is released. */
+static VOID IopRetireIrp(PIRP Irp)
+{
+    pthread_mutex_lock(&IopIrpLock);
+    IopIrpHeader(Irp)->Retired = TRUE;
+    PIRP oldest = IopRetiredIrps[IopRetiredNext];
+    IopRetiredIrps[IopRetiredNext] = Irp;
+    IopRetiredNext = (IopRetiredNext + 1) % IOP_RETIRED_IRPS;
+    if (oldest)
+        RtlpPtrMapRemove(&IopLiveIrps, oldest);
+    pthread_mutex_unlock(&IopIrpLock);
+    if (oldest)
+        IopReleaseIrpMemory(oldest);
 }
 
 static VOID IopInitializeIrp(PIRP Irp, CCHAR StackSize)
@@ -69,15 +105,15 @@ PIRP IoAllocateIrp(CCHAR StackSize, BOOLEAN ChargeQuota)
 VOID IoFreeIrp(PIRP Irp)
 {
     pthread_mutex_lock(&IopIrpLock);
-    BOOLEAN found = RtlpPtrMapRemove(&IopLiveIrps, Irp);
+    BOOLEAN found;
+    IOP_IRP_HEADER *header = RtlpPtrMapLookup(&IopLiveIrps, Irp, &found);
+    BOOLEAN live = found && !header->Retired;
+    if (live)
+        RtlpPtrMapRemove(&IopLiveIrps, Irp);
     pthread_mutex_unlock(&IopIrpLock);
-    if (!found)
+    if (!live)
         KeBugCheckEx(MULTIPLE_IRP_COMPLETE_REQUESTS, (ULONG_PTR)Irp, 0, 0, 0x2); /* freed twice or never allocated */
-    IOP_IRP_HEADER *header = IopIrpHeader(Irp);
-    if (header->FreeSystemBuffer)
-        free(Irp->AssociatedIrp.SystemBuffer);
-    header->Magic = 0;
-    free(header);
+    IopReleaseIrpMemory(Irp);
 }
 
 VOID IoReuseIrp(PIRP Irp, NTSTATUS Iostatus)
@@ -158,7 +194,7 @@ static VOID IopFinishOwnedIrp(PIRP Irp)
         *Irp->UserIosb = Irp->IoStatus;
     PKEVENT event = Irp->UserEvent;
     PFILE_OBJECT file = header->ReferencedFile;
-    IoFreeIrp(Irp);
+    IopRetireIrp(Irp);
     if (file)
         ObfDereferenceObject(file); /* before the waiter wakes: its view of the counts is final */
     if (event)
@@ -169,7 +205,7 @@ VOID IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
 {
     (void)PriorityBoost;
     if (!IopIsLiveIrp(Irp))
-        KeBugCheckEx(MULTIPLE_IRP_COMPLETE_REQUESTS, (ULONG_PTR)Irp, 0, 0, 0x1); /* completed and freed already */
+        KeBugCheckEx(MULTIPLE_IRP_COMPLETE_REQUESTS, (ULONG_PTR)Irp, 0, 0, 0x1); /* completed (and retired) already */
     if (Irp->CurrentLocation > Irp->StackCount + 1 || Irp->Type != IO_TYPE_IRP)
         KeBugCheckEx(MULTIPLE_IRP_COMPLETE_REQUESTS, (ULONG_PTR)Irp, 0, 0, 0);
     if (Irp->IoStatus.Status == STATUS_PENDING)

@@ -10,31 +10,13 @@
 
 #include "ntsim_internal.h"
 
-/* X(name, code) */
-#define KIP_BUGCHECK_CODES(X)                                                  \
-    X(IRQL_NOT_GREATER_OR_EQUAL, 0x00000009)                                   \
-    X(IRQL_NOT_LESS_OR_EQUAL, IRQL_NOT_LESS_OR_EQUAL)                          \
-    X(REFERENCE_BY_POINTER, REFERENCE_BY_POINTER)                              \
-    X(NO_MORE_IRP_STACK_LOCATIONS, NO_MORE_IRP_STACK_LOCATIONS)                \
-    X(DEVICE_REFERENCE_COUNT_NOT_ZERO, DEVICE_REFERENCE_COUNT_NOT_ZERO)        \
-    X(MULTIPLE_IRP_COMPLETE_REQUESTS, MULTIPLE_IRP_COMPLETE_REQUESTS)          \
-    X(ASSERTION_FAILURE, ASSERTION_FAILURE)                                    \
-    X(BAD_POOL_CALLER, BAD_POOL_CALLER)                                        \
-    X(DRIVER_VERIFIER_DETECTED_VIOLATION, DRIVER_VERIFIER_DETECTED_VIOLATION)  \
-    X(DRIVER_VERIFIER_IOMANAGER_VIOLATION, DRIVER_VERIFIER_IOMANAGER_VIOLATION) \
-    X(PNP_DETECTED_FATAL_ERROR, PNP_DETECTED_FATAL_ERROR)                      \
-    X(DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS,                   \
-      DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS)                   \
-    X(INVALID_RUNDOWN_PROTECTION_FLAGS, INVALID_RUNDOWN_PROTECTION_FLAGS)      \
-    X(MANUALLY_INITIATED_CRASH, 0x000000E2)
-
-const char *KipBugCheckName(ULONG Code)
+const char *NtsimBugCheckName(ULONG Code)
 {
 #define KIP_BUGCHECK_CASE(name, code) \
     case code:                        \
         return #name;
     switch (Code) {
-        KIP_BUGCHECK_CODES(KIP_BUGCHECK_CASE)
+        NTSIM_BUGCHECK_CODES(KIP_BUGCHECK_CASE)
     }
 #undef KIP_BUGCHECK_CASE
     return NULL;
@@ -57,11 +39,27 @@ static BOOLEAN KipDescribeObjectParameter(const ULONG_PTR *Parameters, char *Buf
     return FALSE;
 }
 
+static NTSIM_BUGCHECK_CALLBACK *KipBugCheckCallback;
+static PVOID KipBugCheckContext;
+
+VOID NtsimSetBugCheckCallback(NTSIM_BUGCHECK_CALLBACK *Callback, PVOID Context)
+{
+    __atomic_store_n(&KipBugCheckContext, Context, __ATOMIC_RELAXED);
+    __atomic_store_n(&KipBugCheckCallback, Callback, __ATOMIC_RELEASE);
+}
+
+static void KipCallBugCheckCallback(ULONG Code, const ULONG_PTR Parameters[4])
+{
+    NTSIM_BUGCHECK_CALLBACK *callback = __atomic_load_n(&KipBugCheckCallback, __ATOMIC_ACQUIRE);
+    if (callback)
+        callback(Code, Parameters, __atomic_load_n(&KipBugCheckContext, __ATOMIC_RELAXED));
+}
+
 VOID KeBugCheckEx(ULONG BugCheckCode, ULONG_PTR BugCheckParameter1, ULONG_PTR BugCheckParameter2,
                   ULONG_PTR BugCheckParameter3, ULONG_PTR BugCheckParameter4)
 {
     ULONG_PTR p[4] = { BugCheckParameter1, BugCheckParameter2, BugCheckParameter3, BugCheckParameter4 };
-    const char *name = KipBugCheckName(BugCheckCode);
+    const char *name = NtsimBugCheckName(BugCheckCode);
     char object[300];
     char line[600];
     if (KipDescribeObjectParameter(p, object, sizeof(object)))
@@ -74,6 +72,7 @@ VOID KeBugCheckEx(ULONG BugCheckCode, ULONG_PTR BugCheckParameter1, ULONG_PTR Bu
                  (unsigned long)p[3]);
     fputs(line, stderr);
     fflush(stderr);
+    KipCallBugCheckCallback(BugCheckCode, p);
     abort();
 }
 
@@ -91,7 +90,7 @@ void RtlAssert(PVOID FailedAssertion, PVOID FileName, ULONG LineNumber, PCHAR Me
 
 void DbgBreakPoint(void)
 {
-    KeBugCheckEx(0x000000E2 /* MANUALLY_INITIATED_CRASH */, 0, 0, 0, 0);
+    KeBugCheckEx(MANUALLY_INITIATED_CRASH, 0, 0, 0, 0);
 }
 
 static BOOLEAN KipEchoDebugOutput(void)

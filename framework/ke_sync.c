@@ -69,7 +69,7 @@ KIRQL KeGetCurrentIrql(void)
 VOID KeRaiseIrql(KIRQL NewIrql, PKIRQL OldIrql)
 {
     if (NewIrql < KipIrql)
-        KeBugCheckEx(0x00000009 /* IRQL_NOT_GREATER_OR_EQUAL */, KipIrql, NewIrql, 0, 0);
+        KeBugCheckEx(IRQL_NOT_GREATER_OR_EQUAL, KipIrql, NewIrql, 0, 0);
     *OldIrql = KipIrql;
     KipIrql = NewIrql;
 }

@@ -243,7 +243,6 @@ NTSIM_HIDDEN NTSTATUS KipWaitForEvent(PKEVENT Event, PLARGE_INTEGER Timeout, PVO
 /* The calling thread's simulated thread id (for reports). */
 NTSIM_HIDDEN long KipCurrentThreadId(void);
 /* Name of a bug check code ("REFERENCE_BY_POINTER"), or NULL. */
-NTSIM_HIDDEN const char *KipBugCheckName(ULONG Code);
 /* Milliseconds of the stuck-wait limit in force. */
 NTSIM_HIDDEN ULONG KipStuckWaitMs(void);
 
@@ -470,9 +469,10 @@ NTSIM_HIDDEN PLDRP_SERVICE LdrpFindServiceLocked(const char *ServiceName);
  */
 typedef struct _IOP_IRP_HEADER {
     ULONG Magic;
-    BOOLEAN Owned;                /* built by the I/O manager: freed at completion */
+    BOOLEAN Owned;                /* built by the I/O manager: retired (then freed) at completion */
     BOOLEAN CopyOut;              /* copy SystemBuffer to UserBuffer on success */
     BOOLEAN FreeSystemBuffer;
+    BOOLEAN Retired;              /* finished by the I/O manager; memory kept a while to catch reuse */
     PFILE_OBJECT ReferencedFile;  /* dereferenced at completion (ObfDereferenceObject) */
     ULONG OutputLength;
 } __attribute__((aligned(16))) IOP_IRP_HEADER;

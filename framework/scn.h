@@ -111,6 +111,38 @@ struct _SCN_RUN {
     ULONG Failed; /* and that failed */
 };
 
+/* The PnP rows (handlers in scn_pnp.c; doc/scenario.md, PnP section). */
+#define SCN_PNP_VERBS(X)                                                                               \
+    X("hardware", ScnAction, ScnDoHardware, "HWID SERVICE [upper FILTERS] [lower FILTERS] [expect STATUS]", \
+      "hardware HWID is served by function driver SERVICE and the comma-separated filter services")    \
+    X("plug", ScnAction, ScnDoPlug, "HWID INSTANCE [expect STATUS]",                                   \
+      "plugs a device of HWID into the root bus as INSTANCE: drivers loaded, AddDevice, start")        \
+    X("unplug", ScnAction, ScnDoUnplug, "INSTANCE [expect STATUS]",                                    \
+      "surprise-removes root device INSTANCE (REMOVE once its handles are closed)")                     \
+    X("disable", ScnAction, ScnDoDisable, "INSTANCE [expect STATUS]",                                  \
+      "disables INSTANCE: query-remove then remove; a veto prints its type and name")                  \
+    X("enable", ScnAction, ScnDoEnable, "INSTANCE [expect STATUS]", "enables a disabled INSTANCE again") \
+    X("eject", ScnAction, ScnDoEject, "INSTANCE [expect STATUS]",                                      \
+      "ejects INSTANCE (CM_Request_Device_Eject): query-remove, remove, IRP_MN_EJECT")                  \
+    X("notify-handle", ScnAction, ScnDoNotifyHandle, "NAME BEHAVIOUR",                                 \
+      "registers handle NAME for device notifications; on query-remove it will close|keep|veto")       \
+    X("wait-pnp", ScnAction, ScnDoWaitPnp, "", "waits until the PnP manager has nothing left to do")
+
+#define SCN_PNP_EXPECTS(X)                                                                             \
+    X("devnode", ScnExpectation, ScnExpectDevnode, "INSTANCE DNSTATE",                                 \
+      "devnode INSTANCE is in state DNSTATE (DeviceNodeStarted ...; DeviceNodeDeleted also when gone)") \
+    X("veto", ScnExpectation, ScnExpectVeto, "INSTANCE VETOTYPE [name TEXT]",                          \
+      "the last refused removal of INSTANCE was vetoed with VETOTYPE (and veto name TEXT)")
+
+#define SCN_PNP_KINDS(X)                                                                               \
+    X("HWID", ScnParseWord, NULL, NULL)                                                               \
+    X("INSTANCE", ScnParseWord, NULL, NULL)                                                           \
+    X("FILTERS", ScnParseWord, NULL, NULL)                                                            \
+    X("TEXT", ScnParseWord, NULL, NULL)                                                               \
+    X("BEHAVIOUR", ScnParseNotifyBehaviour, NULL, NULL)                                               \
+    X("DNSTATE", ScnParseDevnodeState, NULL, NULL)                                                    \
+    X("VETOTYPE", ScnParseVetoType, NULL, NULL)
+
 /* ---- the tables ------------------------------------------------------ */
 
 /* X(name, class, handler, syntax, summary) - the verbs of a scenario line. */
@@ -126,7 +158,8 @@ struct _SCN_RUN {
     X("close", ScnAction, ScnDoClose, "NAME [expect STATUS]", "closes the user-mode handle NAME")    \
     X("ioctl", ScnAction, ScnDoIoctl, "NAME CODE [in DATA] [out N] [expect STATUS]",                 \
       "DeviceIoControl on handle NAME; DATA is 0xHEXBYTES or \"text\", N the output size")            \
-    X("sleep", ScnAction, ScnDoSleep, "MS", "waits MS milliseconds (lets worker threads run)")
+    X("sleep", ScnAction, ScnDoSleep, "MS", "waits MS milliseconds (lets worker threads run)") \
+    SCN_PNP_VERBS(X)
 
 /* X(name, class, handler, syntax, summary) - the forms of an `expect` line. */
 #define SCN_EXPECTS(X)                                                                                 \
@@ -142,7 +175,8 @@ struct _SCN_RUN {
     X("pool", ScnExpectation, ScnExpectPool, "SERVICE N",                                             \
       "N pool blocks allocated by the service's image are not freed")                                 \
     X("bugcheck", ScnBugCheckArm, ScnExpectBugCheck, "BUGCHECK",                                      \
-      "the next action (the scenario's last) bug-checks with code BUGCHECK")
+      "the next action (the scenario's last) bug-checks with code BUGCHECK") \
+    SCN_PNP_EXPECTS(X)
 
 #define SCN_DECLARE_HANDLER_(name, class, handler, syntax, summary) SCN_HANDLER handler;
 SCN_VERBS(SCN_DECLARE_HANDLER_)
@@ -180,7 +214,8 @@ typedef BOOLEAN SCN_KIND_PARSER(SCN_PARSER *Parser, const char *Token, BOOLEAN D
     X("CODE", ScnParseIoctlCode, NULL, NULL)                      \
     X("DATA", ScnParseData, NULL, NULL)                           \
     X("STATE", ScnParseImageState, NULL, NULL)                    \
-    X("BUGCHECK", ScnParseBugCheck, NULL, NULL)
+    X("BUGCHECK", ScnParseBugCheck, NULL, NULL) \
+    SCN_PNP_KINDS(X)
 
 #define SCN_DECLARE_KIND_(word, parser, noun, definer) SCN_KIND_PARSER parser;
 SCN_KINDS(SCN_DECLARE_KIND_)
@@ -221,8 +256,6 @@ VOID ScnDescribeImage(const NTSIM_IMAGE_INFO *Info, char *Out, size_t OutSize);
 
 /* Parses a status name (STATUS_SUCCESS) or 0xHEX; FALSE if it is neither. */
 BOOLEAN ScnParseStatusText(const char *Text, NTSTATUS *Status);
-/* The name of a bug-check code ("REFERENCE_BY_POINTER"), or NULL. */
-const char *ScnBugCheckName(ULONG Code);
 /* "bug check 0x00000018 REFERENCE_BY_POINTER" (the name when known). */
 VOID ScnFormatBugCheck(ULONG Code, char *Out, size_t OutSize);
 /* Parses a bug-check name or number; FALSE if it is neither. */
@@ -237,8 +270,6 @@ VOID ScnFreeHandles(SCN_RUN *Run);
 
 /* ---- bug checks (scn_bugcheck.c) --------------------------------------- */
 
-/* TRUE when libntsim offers the bug-check hook `expect bugcheck` needs. */
-BOOLEAN ScnBugCheckHookAvailable(void);
 /* Installs the hook for this run. */
 VOID ScnBugCheckInstall(SCN_RUN *Run);
 /* Tells the hook which action runs now (NULL between actions). */

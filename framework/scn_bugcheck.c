@@ -14,16 +14,8 @@
 
 #include "scn.h"
 
-/* Weak until every libntsim build provides the hook; see ScnBugCheckHookAvailable. */
-extern __typeof__(NtsimSetBugCheckCallback) NtsimSetBugCheckCallback __attribute__((weak));
-
 static SCN_RUN *ScnBugCheckRun;
 static const SCN_ACTION *ScnBugCheckAction;
-
-BOOLEAN ScnBugCheckHookAvailable(void)
-{
-    return NtsimSetBugCheckCallback != NULL;
-}
 
 /* The armed action bug-checked: print its outcome and end the process. */
 static DECLSPEC_NORETURN void ScnEndInBugCheck(SCN_RUN *Run, const SCN_ACTION *Action, ULONG Code)
@@ -71,8 +63,7 @@ static VOID ScnOnBugCheck(ULONG Code, const ULONG_PTR Parameters[4], PVOID Conte
 VOID ScnBugCheckInstall(SCN_RUN *Run)
 {
     ScnBugCheckRun = Run;
-    if (ScnBugCheckHookAvailable())
-        NtsimSetBugCheckCallback(ScnOnBugCheck, Run);
+    NtsimSetBugCheckCallback(ScnOnBugCheck, Run);
 }
 
 VOID ScnBugCheckSetCurrent(const SCN_ACTION *Action)
@@ -82,7 +73,7 @@ VOID ScnBugCheckSetCurrent(const SCN_ACTION *Action)
 
 VOID ScnBugCheckRemove(void)
 {
-    if (ScnBugCheckRun && ScnBugCheckHookAvailable())
+    if (ScnBugCheckRun)
         NtsimSetBugCheckCallback(NULL, NULL);
     ScnBugCheckRun = NULL;
     ScnBugCheckSetCurrent(NULL);

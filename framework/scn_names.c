@@ -17,18 +17,11 @@ static const struct {
 } ScnStatusNames[] = { NTSIM_STATUS_CODES(SCN_STATUS_ROW_) };
 #undef SCN_STATUS_ROW_
 
-#define SCN_BUGCHECK_CODES(X)                                                                          \
-    X(IRQL_NOT_LESS_OR_EQUAL) X(REFERENCE_BY_POINTER) X(NO_MORE_IRP_STACK_LOCATIONS)                   \
-    X(DEVICE_REFERENCE_COUNT_NOT_ZERO) X(MULTIPLE_IRP_COMPLETE_REQUESTS) X(ASSERTION_FAILURE)          \
-    X(BAD_POOL_CALLER) X(DRIVER_VERIFIER_DETECTED_VIOLATION) X(DRIVER_VERIFIER_IOMANAGER_VIOLATION)    \
-    X(PNP_DETECTED_FATAL_ERROR) X(DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS)               \
-    X(INVALID_RUNDOWN_PROTECTION_FLAGS)
-
-#define SCN_BUGCHECK_ROW_(name) { #name, name },
+#define SCN_BUGCHECK_ROW_(name, code) { #name, code },
 static const struct {
     const char *Name;
     ULONG Code;
-} ScnBugCheckNames[] = { SCN_BUGCHECK_CODES(SCN_BUGCHECK_ROW_) };
+} ScnBugCheckNames[] = { NTSIM_BUGCHECK_CODES(SCN_BUGCHECK_ROW_) };
 #undef SCN_BUGCHECK_ROW_
 
 /* Parses exactly "0x" followed by 1 to 8 hex digits. */
@@ -61,13 +54,6 @@ BOOLEAN ScnParseStatusText(const char *Text, NTSTATUS *Status)
     return TRUE;
 }
 
-const char *ScnBugCheckName(ULONG Code)
-{
-    for (size_t i = 0; i < RTL_NUMBER_OF(ScnBugCheckNames); i++)
-        if (ScnBugCheckNames[i].Code == Code)
-            return ScnBugCheckNames[i].Name;
-    return NULL;
-}
 
 BOOLEAN ScnParseBugCheckText(const char *Text, ULONG *Code)
 {
@@ -81,7 +67,7 @@ BOOLEAN ScnParseBugCheckText(const char *Text, ULONG *Code)
 
 VOID ScnFormatBugCheck(ULONG Code, char *Out, size_t OutSize)
 {
-    const char *name = ScnBugCheckName(Code);
+    const char *name = NtsimBugCheckName(Code);
 
     snprintf(Out, OutSize, "bug check 0x%08lX%s%s", (unsigned long)Code, name ? " " : "", name ? name : "");
 }

@@ -660,8 +660,6 @@ static BOOLEAN ScnPlaceAction(SCN_PARSER *Parser, SCN_ACTION *Action)
         if (Parser->ArmLine)
             return ScnParseError(Parser, "expect bugcheck given twice (line %lu) without an action between",
                                  (unsigned long)Parser->ArmLine);
-        if (!ScnBugCheckHookAvailable())
-            return ScnParseError(Parser, "expect bugcheck needs NtsimSetBugCheckCallback, which this libntsim lacks");
         Parser->ArmLine = Parser->Line;
         Parser->ArmCode = (ULONG)ScnArgument(Action, "BUGCHECK", 0)->Number;
         return FALSE;

@@ -138,16 +138,40 @@ uint32_t obt_stack_intern(struct obt_tls *t, const uint64_t *frames, unsigned n)
     return stack_intern_seeded(t, frames, n, OBT_SEED_STACK, 0);
 }
 
-static int frames_equal(const uint64_t *a, unsigned na, const uint64_t *b, unsigned nb)
+/*
+ * The frame-pointer walk agrees with libunwind when it found the same
+ * frames, or the same frames up to the outermost few that libunwind alone
+ * can see: the C library's process and thread start frames
+ * (__libc_start_main, _start, start_thread, clone3), which have no frame
+ * pointer but are the same for every stack that reaches them the same way.
+ */
+#define OBT_FP_UNSEEN_OUTER_FRAMES 4u
+
+#define OBT_FP_BOGUS_OUTER_FRAMES 2u
+
+static int fp_walk_verified(const uint64_t *fp, unsigned nf, const uint64_t *dw, unsigned nd, unsigned depth)
 {
-    return na == nb && !memcmp(a, b, na * sizeof(uint64_t));
+    unsigned same = 0;
+    while (same < nf && same < nd && fp[same] == dw[same])
+        same++;
+    if (same == nf && nf == nd)
+        return 1;
+    /*
+     * A start frame without a frame pointer may leave a pointer in %rbp
+     * that the walk follows for a frame or two of garbage (start_thread
+     * keeps its struct pthread there): accept that outer tail too, when
+     * everything the program itself called agrees.
+     */
+    return same > 0 && nf < depth && nf - same <= OBT_FP_BOGUS_OUTER_FRAMES &&
+           nd - same <= OBT_FP_UNSEEN_OUTER_FRAMES;
 }
 
 /*
  * auto: the frame-pointer walk names the stack; its slot remembers whether
  * that walk was checked against libunwind (once, when first met) and
- * agreed. Agreeing stacks cost one walk and one lookup from then on; the
- * others are captured with libunwind every time.
+ * agreed. Agreeing stacks cost one walk and one lookup from then on (the
+ * record holds libunwind's frames); the others are captured with libunwind
+ * every time.
  */
 static uint32_t capture_auto(struct obt_call *c, unsigned depth)
 {
@@ -170,9 +194,9 @@ static uint32_t capture_auto(struct obt_call *c, unsigned depth)
         return obt_stack_intern(t, dw, nd);
     }
     nd = obt_unwind_dwarf(c->ret_addr, dw, depth);
-    if (nd && frames_equal(fp, nf, dw, nd)) {
+    if (fp_walk_verified(fp, nf, dw, nd, depth)) {
         atomic_store(&s->flags, OBT_STACK_FP_GOOD);
-        return stack_slot_define(t, s, fp, nf);
+        return stack_slot_define(t, s, dw, nd);
     }
     atomic_store(&s->flags, OBT_STACK_FP_BAD);
     obt_intern_publish(s, OBT_STACK_NO_RECORD);
@@ -747,6 +771,7 @@ static void atfork_child(void)
     if (atomic_load(&obt_g.state) != OBT_RUNNING)
         return;
     pthread_mutex_init(&obt_g.mods.lock, NULL);
+    obt_writer_forget_helper(&obt_g.w);
     obt_writer_release(&obt_g.w);
     tables_release();
     obt_modules_release(&obt_g.mods);

@@ -20,6 +20,7 @@
 
 #include "obtrace/trace.h"
 
+#define OBT_PREFAULT_AHEAD 16u      /* chunks the helper keeps populated ahead of the claims */
 #define OBT_SEGMENT_CHUNKS 1024u   /* chunks per mapped segment (64 MiB at 64 KiB chunks) */
 #define OBT_MAX_SEGMENTS 4096u
 #define OBT_EXPORT __attribute__((visibility("default")))
@@ -38,6 +39,12 @@ struct obt_writer {
     _Atomic int finished;
     uint64_t file_size;             /* bytes covered by ftruncate, under grow_lock */
     pthread_mutex_t grow_lock;
+    /* The pre-fault helper keeps the chunks ahead of the claims populated. */
+    _Atomic uint64_t prefaulted;    /* chunks [0, prefaulted) are populated */
+    _Atomic int helper_state;       /* 0 none, 1 starting/running, 2 stopping */
+    pthread_t helper;
+    pthread_mutex_t helper_lock;    /* held while populating: finish waits for it */
+    pthread_cond_t helper_wake;
 };
 
 /* One thread's position in its current chunk. Zero-initialize before use. */
@@ -82,8 +89,10 @@ void obt_writer_finish(struct obt_writer *w, struct obt_tbuf *tb);
  * exec: if the exec fails, tracing goes on and a later END supersedes it).
  */
 void obt_writer_write_end(struct obt_writer *w, struct obt_tbuf *tb);
-/* Unmaps and closes without writing anything more (the fork child's copy of its parent's writer). */
+/* Stops the pre-fault helper, unmaps and closes without writing anything more. */
 void obt_writer_release(struct obt_writer *w);
+/* In a fork child: the parent's pre-fault helper does not exist here; forget it before releasing. */
+void obt_writer_forget_helper(struct obt_writer *w);
 
 /* Number of chunks claimed so far. */
 uint64_t obt_writer_chunks(const struct obt_writer *w);

@@ -81,6 +81,8 @@ NTSIM_API const char *NtsimStatusName(NTSTATUS Status);
  */
 typedef VOID NTSIM_BUGCHECK_CALLBACK(ULONG BugCheckCode, const ULONG_PTR Parameters[4], PVOID Context);
 NTSIM_API VOID NtsimSetBugCheckCallback(NTSIM_BUGCHECK_CALLBACK *Callback, PVOID Context);
+/* The name of a bug-check code ("REFERENCE_BY_POINTER"), or NULL for a code the simulation never raises. */
+NTSIM_API const char *NtsimBugCheckName(ULONG BugCheckCode);
 
 /* ------------------------------------------------------------------ */
 /* Services (the service control manager)                              */

@@ -612,18 +612,7 @@ NTKERNELAPI ULONG KeQueryTimeIncrement(void);
 /* Bug checks                                                          */
 /* ------------------------------------------------------------------ */
 
-#define IRQL_NOT_LESS_OR_EQUAL 0x0000000A
-#define NO_MORE_IRP_STACK_LOCATIONS 0x00000035
-#define DEVICE_REFERENCE_COUNT_NOT_ZERO 0x00000036
-#define REFERENCE_BY_POINTER 0x00000018
-#define MULTIPLE_IRP_COMPLETE_REQUESTS 0x00000044
-#define BAD_POOL_CALLER 0x000000C2
-#define DRIVER_VERIFIER_DETECTED_VIOLATION 0x000000C4
-#define PNP_DETECTED_FATAL_ERROR 0x000000CA
-#define DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS 0x000000CE
-#define DRIVER_VERIFIER_IOMANAGER_VIOLATION 0x000000C9
-#define ASSERTION_FAILURE 0x00000074 /* simulation: RtlAssert */
-#define INVALID_RUNDOWN_PROTECTION_FLAGS 0x0000016C
+#include "bugcodes.h"
 
 /*
  * Stops the simulation: the bug check is reported (code, parameters, the

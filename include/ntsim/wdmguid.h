@@ -7,6 +7,17 @@
 #define NTSIM_WDMGUID_H
 #include "wdm.h"
 
+/*
+ * wdm.h chose DEFINE_GUID's meaning when it was first included; a file
+ * that defines INITGUID only afterwards (the simulation's one instantiating
+ * file) gets the exported definitions here all the same.
+ */
+#ifdef INITGUID
+#undef DEFINE_GUID
+#define DEFINE_GUID(name, l, w1, w2, b1, b2, b3, b4, b5, b6, b7, b8) \
+    NTSIM_API const GUID name = { l, w1, w2, { b1, b2, b3, b4, b5, b6, b7, b8 } }
+#endif
+
 DEFINE_GUID(GUID_HWPROFILE_QUERY_CHANGE, 0xcb3a4001L, 0x46f0, 0x11d0, 0xb0, 0x8f, 0x00, 0x60, 0x97, 0x13, 0x05, 0x3f);
 DEFINE_GUID(GUID_HWPROFILE_CHANGE_CANCELLED, 0xcb3a4002L, 0x46f0, 0x11d0, 0xb0, 0x8f, 0x00, 0x60, 0x97, 0x13, 0x05, 0x3f);
 DEFINE_GUID(GUID_HWPROFILE_CHANGE_COMPLETE, 0xcb3a4003L, 0x46f0, 0x11d0, 0xb0, 0x8f, 0x00, 0x60, 0x97, 0x13, 0x05, 0x3f);
