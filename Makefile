@@ -89,6 +89,9 @@ SAMPLE_SRC := $(wildcard samples/*/*.c)
 SAMPLE_SO := $(SAMPLE_SRC:%.c=$(O)/%.so)
 TEST_DRIVER_SRC := $(wildcard tests/drivers/*.c)
 TEST_DRIVER_SO := $(TEST_DRIVER_SRC:%.c=$(O)/%.so)
+# Conformance drivers written from the WDK documentation: tests/conformance/<name>/<image>.c
+CONFORMANCE_SRC := $(wildcard tests/conformance/*/*.c)
+CONFORMANCE_SO := $(CONFORMANCE_SRC:%.c=$(O)/%.so)
 
 $(O)/%.so: %.c $(LIBNTSIM)
 	@mkdir -p $(@D)
@@ -180,6 +183,7 @@ BENCH_BIN += $(O)/bench/libtrchain_a.so $(O)/bench/libtrchain_b.so $(O)/bench/tr
 
 # ---- top-level targets -------------------------------------------------------
 ALL := $(LIBNTSIM) $(NTSIM_BIN) $(SAMPLE_SO) $(TEST_DRIVER_SO)
+ALL += $(CONFORMANCE_SO)
 ALL += $(PRELOAD_SO)
 ALL += $(if $(TRACER_SRC),$(LIBOBTRACE))
 ALL += $(if $(wildcard $(ANALYZER_MAIN)),$(OBTRACE_BIN))

@@ -320,12 +320,13 @@ static int record_into(const char *path, char **prog)
         size_t n = 0;
         while (prog[n])
             n++;
-        char **args = xcalloc(n + 4, sizeof(char *));
+        char **args = xcalloc(n + 6, sizeof(char *));
         args[0] = (char *)"obtrace";
         args[1] = (char *)"record";
-        args[2] = (char *)"--";
-        memcpy(args + 3, prog, n * sizeof(char *));
-        setenv("OBTRACE_OUTPUT", path, 1);
+        args[2] = (char *)"-o";
+        args[3] = (char *)path;
+        args[4] = (char *)"--";
+        memcpy(args + 5, prog, n * sizeof(char *));
         execv("/proc/self/exe", args);
         fprintf(stderr, "obtrace check: cannot run obtrace record: %s\n", strerror(errno));
         _exit(127);

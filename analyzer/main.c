@@ -9,11 +9,7 @@
 
 #include "cli.h"
 #include "dump.h"
-
-#if __has_include("record.h")
 #include "record.h"
-#define HAVE_RECORD 1
-#endif
 
 #define OBTRACE_VERSION "0.1.0"
 
@@ -38,18 +34,6 @@ static int cmd_dump(int argc, char **argv)
     return dump_trace(argv[1], stdout, stderr);
 }
 
-static int cmd_record(int argc, char **argv)
-{
-#ifdef HAVE_RECORD
-    return obtrace_record_main(argc, argv);
-#else
-    (void)argc;
-    (void)argv;
-    fputs("obtrace: record: not built (tracer/record.h is missing)\n", stderr);
-    return EXIT_UNUSABLE;
-#endif
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -66,7 +50,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "dump"))
         return cmd_dump(argc - 1, argv + 1);
     if (!strcmp(cmd, "record"))
-        return cmd_record(argc - 1, argv + 1);
+        return obtrace_record_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "report"))
         return cli_report(argc - 1, argv + 1);
     if (!strcmp(cmd, "history"))

@@ -149,8 +149,10 @@ static int cmp_finding(const void *a, const void *b)
 void report_sort(struct report *r)
 {
     for (size_t i = 0; i < r->nverdicts; i++)
-        qsort(r->verdicts[i].findings, r->verdicts[i].nfindings, sizeof(struct finding), cmp_finding);
-    qsort(r->global, r->nglobal, sizeof(struct finding), cmp_finding);
+        if (r->verdicts[i].nfindings > 1)
+            qsort(r->verdicts[i].findings, r->verdicts[i].nfindings, sizeof(struct finding), cmp_finding);
+    if (r->nglobal > 1)
+        qsort(r->global, r->nglobal, sizeof(struct finding), cmp_finding);
 }
 
 size_t report_count(const struct report *r)

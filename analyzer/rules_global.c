@@ -32,7 +32,8 @@ void object_list_collect(const struct model *m, struct object_list *list)
     list->items = xcalloc(m->objects.len + 1, sizeof(*list->items));
     list->n = 0;
     idmap_each(&m->objects, collect_one, list);
-    qsort(list->items, list->n, sizeof(*list->items), cmp_object);
+    if (list->n > 1)
+        qsort(list->items, list->n, sizeof(*list->items), cmp_object);
 }
 
 static uint32_t total_refs_at(const struct object *o, uint32_t stack, uint32_t tag)
@@ -78,7 +79,8 @@ unsigned rules_add_ref_sites(struct finding *f, const struct object *o, unsigned
         if (s->of < s->count)
             s->of = s->count;
     }
-    qsort(f->sites + first, f->nsites - first, sizeof(*f->sites), cmp_site);
+    if (f->nsites - first > 1)
+        qsort(f->sites + first, f->nsites - first, sizeof(*f->sites), cmp_site);
     if (n && !f->attribution)
         f->attribution = tagged == n ? "exact" : "heuristic";
     else if (n && tagged != n)

@@ -225,7 +225,8 @@ static void build_index(struct sym_module *sm)
             .global = GELF_ST_BIND(sym.st_info) != STB_LOCAL,
         };
     }
-    qsort(sm->syms, sm->nsyms, sizeof(*sm->syms), cmp_sym);
+    if (sm->nsyms > 1)
+        qsort(sm->syms, sm->nsyms, sizeof(*sm->syms), cmp_sym);
     /* drop aliases at the same address; give size-0 symbols the gap up to the next one */
     size_t k = 0;
     for (size_t i = 0; i < sm->nsyms; i++)

@@ -295,7 +295,8 @@ static void index_chunks(struct trace_reader *r, uint64_t header_size)
             .base_seq = ch.base_seq, .base_ns = ch.base_ns,
         };
     }
-    qsort(r->chunks, r->nchunks, sizeof(*r->chunks), cmp_chunk);
+    if (r->nchunks > 1)
+        qsort(r->chunks, r->nchunks, sizeof(*r->chunks), cmp_chunk);
 }
 
 static void make_streams(struct trace_reader *r)

@@ -73,6 +73,7 @@ VOID IopWaitReportingHolders(PKEVENT Event, PVOID Object, IOP_DESCRIBE_HOLDERS *
     Describe(Object, what, sizeof(what));
     KiReportStuckWait(Object, what, (ULONG)(IopNowMs() - start));
     IopApplyStuckPolicy();
+    PipNoteCurrentThreadStuck(); /* a host waiting on this PnP request gets STATUS_TIMEOUT now */
     LARGE_INTEGER slice = { .QuadPart = -10000000ll }; /* keep waiting, silently, one second at a time */
     while (KipWaitForEvent(Event, &slice, Object, "wait") != STATUS_SUCCESS)
         ;

@@ -24,13 +24,20 @@ NTSTATUS PipSendPnpIrp(PDEVICE_NODE Node, UCHAR MinorFunction, const IO_STACK_LO
     ULONG parameter = MinorFunction == IRP_MN_QUERY_DEVICE_RELATIONS ? (ULONG)request.Parameters.QueryDeviceRelations.Type
                                                                     : 0;
     PDEVICE_OBJECT stack[PIP_MAX_STACK];
+    PDRIVER_OBJECT drivers[PIP_MAX_STACK];
     IopLockDatabase(); /* the devices cannot go while they are announced */
     ULONG n = PipSnapshotStack(Node, stack, PIP_MAX_STACK);
-    for (ULONG i = 0; i < n; i++)
+    for (ULONG i = 0; i < n; i++) {
         PipNotePnpIrpSent(stack[i], Node->PhysicalDeviceObject, MinorFunction, parameter);
+        drivers[i] = stack[i]->DriverObject;
+        ObfReferenceObject(drivers[i]); /* the image stays mapped until the IRP is back (§3.3: unload AFTER the REMOVE) */
+    }
     IopUnlockDatabase();
     ULONG_PTR information = 0;
     NTSTATUS status = IopSynchronousCall(Node->PhysicalDeviceObject, &request, STATUS_NOT_SUPPORTED, &information, TRUE);
+    if (status != STATUS_TIMEOUT)
+        for (ULONG i = 0; i < n; i++)
+            ObfDereferenceObject(drivers[i]);
     if (Information)
         *Information = information;
     if (status != STATUS_TIMEOUT)

@@ -129,8 +129,7 @@ VOID PipDescribeAddressContext(const void *Address, char *Buffer, size_t Size)
         snprintf(Buffer, Size, "in the extension of %s (driver %s, devnode %s%s)", device, driver,
                  search.Node->InstanceId,
                  removing && PipIsPnpWorkerThread()
-                     ? ", waited for inside IRP_MN_REMOVE_DEVICE; IRPs held below are completed only once the "
-                       "remove reaches the lower driver"
+                     ? ", waited for on the PnP thread during its removal"
                      : "");
     }
     IopUnlockDatabase();

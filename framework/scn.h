@@ -124,7 +124,7 @@ struct _SCN_RUN {
     X("enable", ScnAction, ScnDoEnable, "INSTANCE [expect STATUS]", "enables a disabled INSTANCE again") \
     X("eject", ScnAction, ScnDoEject, "INSTANCE [expect STATUS]",                                      \
       "ejects INSTANCE (CM_Request_Device_Eject): query-remove, remove, IRP_MN_EJECT")                  \
-    X("notify-handle", ScnAction, ScnDoNotifyHandle, "NAME BEHAVIOUR",                                 \
+    X("notify-handle", ScnAction, ScnDoNotifyHandle, "NAME BEHAVIOUR [expect STATUS]",                               \
       "registers handle NAME for device notifications; on query-remove it will close|keep|veto")       \
     X("wait-pnp", ScnAction, ScnDoWaitPnp, "", "waits until the PnP manager has nothing left to do")
 
