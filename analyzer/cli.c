@@ -1,6 +1,8 @@
 /*
- * cli.c - `obtrace report`, `obtrace history` and `obtrace check`: option
- * parsing, loading the trace into the model, and the exit codes (cli.h).
+ * cli.c - `obtrace report`, `obtrace graph`, `obtrace history` and
+ * `obtrace check`: option parsing (one parser; each command says which
+ * options and formats it takes), loading the trace into the model, CI
+ * gating around the report, and the exit codes (cli.h).
  */
 #include "cli.h"
 
@@ -15,6 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "gate.h"
+#include "graph.h"
 #include "model.h"
 #include "render.h"
 #include "rules.h"
@@ -22,63 +26,152 @@
 #include "xalloc.h"
 
 #define MAX_DEBUG_PATHS 16
+#define MAX_SUPPRESS 16
+
+const char cli_usage_text[] =
+    "usage: obtrace report [--format text|json|sarif|junit] [-o FILE] [--suppress FILE]... [--baseline FILE]\n"
+    "                      [--write-baseline FILE] [--debug-path DIR]... [--sysroot DIR] TRACE\n"
+    "       obtrace graph [--format dot|svg] [-o FILE] [--at SEQ] [--debug-path DIR]... [--sysroot DIR] TRACE\n"
+    "       obtrace history [--debug-path DIR]... [--sysroot DIR] TRACE OBJECT\n"
+    "       obtrace check [report options] -- PROGRAM [ARGS...]\n"
+    "       obtrace dump TRACE\n"
+    "       obtrace record [options] -- PROGRAM [ARGS...]\n"
+    "       obtrace --help | --version\n";
+
+/* What a command accepts besides --debug-path and --sysroot. */
+struct command_spec {
+    const char *name;
+    const char *const *formats; /* the first is the default; NULL = no --format and no -o */
+    const char *formats_text;   /* for the error message */
+    bool gate;                  /* --suppress, --baseline, --write-baseline */
+    bool at;                    /* --at SEQ */
+};
+
+static const char *const report_formats[] = { "text", "json", "sarif", "junit", NULL };
+static const char *const graph_formats[] = { "dot", "svg", NULL };
+static const struct command_spec report_spec = { "report", report_formats, "text, json, sarif or junit", true, false };
+static const struct command_spec check_spec = { "check", report_formats, "text, json, sarif or junit", true, false };
+static const struct command_spec graph_spec = { "graph", graph_formats, "dot or svg", false, true };
+static const struct command_spec history_spec = { "history", NULL, NULL, false, false };
 
 struct report_opts {
-    const char *format; /* "text" | "json" */
+    const char *format;
     const char *output; /* NULL = stdout */
     const char *debug_paths[MAX_DEBUG_PATHS + 1];
     int ndebug;
     const char *sysroot;
+    const char *suppress[MAX_SUPPRESS];
+    int nsuppress;
+    const char *baseline, *write_baseline;
+    uint64_t at; /* UINT64_MAX = the end of the trace */
+};
+
+/* The renderers behind report --format. */
+static const struct {
+    const char *name;
+    render_fn *render;
+} renderers[] = {
+    { "text", render_text }, { "json", render_json }, { "sarif", render_sarif }, { "junit", render_junit },
 };
 
 static int usage_error(const char *cmd, const char *what)
 {
     fprintf(stderr, "obtrace %s: %s\n", cmd, what);
-    fprintf(stderr, "usage: obtrace report [--format text|json] [-o FILE] [--debug-path DIR] [--sysroot DIR] TRACE\n"
-                    "       obtrace history [--debug-path DIR] [--sysroot DIR] TRACE OBJECT\n"
-                    "       obtrace check [report options] -- PROGRAM [ARGS...]\n");
+    fputs(cli_usage_text, stderr);
     return EXIT_USAGE;
 }
 
-/* Parses report options from argv (getopt state reset); returns 0 or the usage exit code. */
-static int parse_report_opts(int argc, char **argv, struct report_opts *o, bool allow_format)
+static bool format_known(const struct command_spec *spec, const char *format)
+{
+    for (const char *const *f = spec->formats; f && *f; f++)
+        if (!strcmp(*f, format))
+            return true;
+    return false;
+}
+
+/* Parses a decimal sequence number; false when s is not one. */
+static bool parse_seq(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (!*s || *end || errno || s[0] == '-')
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Handles one option that only some commands accept; returns 0 or the usage exit code. */
+static int parse_command_opt(int c, const struct command_spec *spec, struct report_opts *o)
+{
+    char what[128];
+    switch (c) {
+    case 'f':
+        if (!spec->formats || !format_known(spec, optarg)) {
+            snprintf(what, sizeof(what), "--format must be %s", spec->formats ? spec->formats_text : "absent");
+            return usage_error(spec->name, what);
+        }
+        o->format = optarg;
+        return 0;
+    case 'o':
+        if (!spec->formats)
+            return usage_error(spec->name, "-o is not an option of this command");
+        o->output = optarg;
+        return 0;
+    case 'S':
+    case 'b':
+    case 'w':
+        if (!spec->gate)
+            return usage_error(spec->name, "--suppress, --baseline and --write-baseline are options of report and check");
+        if (c == 'S' && o->nsuppress == MAX_SUPPRESS)
+            return usage_error(spec->name, "too many --suppress options");
+        if (c == 'S')
+            o->suppress[o->nsuppress++] = optarg;
+        else if (c == 'b')
+            o->baseline = optarg;
+        else
+            o->write_baseline = optarg;
+        return 0;
+    case 'a':
+        if (!spec->at)
+            return usage_error(spec->name, "--at is an option of graph");
+        if (!parse_seq(optarg, &o->at))
+            return usage_error(spec->name, "--at expects a sequence number");
+        return 0;
+    }
+    return usage_error(spec->name, c == 'h' ? "help" : "unknown option");
+}
+
+/* Parses the options of a command from argv (getopt state reset); returns 0 or the usage exit code. */
+static int parse_report_opts(int argc, char **argv, struct report_opts *o, const struct command_spec *spec)
 {
     static const struct option longopts[] = {
         { "format", required_argument, NULL, 'f' },
         { "output", required_argument, NULL, 'o' },
         { "debug-path", required_argument, NULL, 'd' },
         { "sysroot", required_argument, NULL, 's' },
+        { "suppress", required_argument, NULL, 'S' },
+        { "baseline", required_argument, NULL, 'b' },
+        { "write-baseline", required_argument, NULL, 'w' },
+        { "at", required_argument, NULL, 'a' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     memset(o, 0, sizeof(*o));
-    o->format = "text";
+    o->format = spec->formats ? spec->formats[0] : NULL;
+    o->at = UINT64_MAX;
     optind = 1;
     opterr = 0;
-    int c;
+    int c, rc;
     while ((c = getopt_long(argc, argv, "+f:o:d:s:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'f':
-            if (!allow_format || (strcmp(optarg, "text") && strcmp(optarg, "json")))
-                return usage_error(argv[0], "--format must be text or json");
-            o->format = optarg;
-            break;
-        case 'o':
-            if (!allow_format)
-                return usage_error(argv[0], "-o is not an option of this command");
-            o->output = optarg;
-            break;
-        case 'd':
+        if (c == 'd') {
             if (o->ndebug == MAX_DEBUG_PATHS)
-                return usage_error(argv[0], "too many --debug-path options");
+                return usage_error(spec->name, "too many --debug-path options");
             o->debug_paths[o->ndebug++] = optarg;
-            break;
-        case 's':
+        } else if (c == 's') {
             o->sysroot = optarg;
-            break;
-        case 'h':
-        default:
-            return usage_error(argv[0], c == 'h' ? "help" : "unknown option");
+        } else if ((rc = parse_command_opt(c, spec, o)) != 0) {
+            return rc;
         }
     }
     return 0;
@@ -90,12 +183,12 @@ static struct symbolizer *make_symbolizer(const struct report_opts *o)
     return symbolizer_new(&so);
 }
 
-/* Loads trace into m; on failure prints "obtrace: TRACE: what" and returns false. */
-static bool load_trace(struct model *m, const char *trace)
+/* Loads trace into m up to seq until; on failure prints "obtrace: TRACE: what" and returns false. */
+static bool load_trace(struct model *m, const char *trace, uint64_t until)
 {
     char err[512];
     model_init(m);
-    if (model_load(m, trace, err, sizeof(err)) < 0) {
+    if (model_load_until(m, trace, until, err, sizeof(err)) < 0) {
         fprintf(stderr, "obtrace: %s: %s\n", trace, err);
         model_release(m);
         return false;
@@ -103,46 +196,150 @@ static bool load_trace(struct model *m, const char *trace)
     return true;
 }
 
+/* Reads the suppression and baseline files of o into g; returns 0 or EXIT_USAGE after one error line. */
+static int load_gate(struct gate *g, const struct report_opts *o)
+{
+    char err[1024];
+    int rc = 0;
+    for (int i = 0; i < o->nsuppress && !rc; i++)
+        rc = gate_load_suppressions(g, o->suppress[i], err, sizeof(err));
+    if (!rc && o->baseline)
+        rc = gate_load_baseline(g, o->baseline, err, sizeof(err));
+    if (rc)
+        fprintf(stderr, "obtrace: %s\n", err);
+    return rc ? EXIT_USAGE : 0;
+}
+
+/* Opens -o FILE (or stdout); NULL after an error line. */
+static FILE *open_output(const struct report_opts *o)
+{
+    FILE *out = o->output ? fopen(o->output, "w") : stdout;
+    if (!out)
+        fprintf(stderr, "obtrace: %s: %s\n", o->output, strerror(errno));
+    return out;
+}
+
+static render_fn *renderer_for(const char *format)
+{
+    for (size_t i = 0; i < sizeof(renderers) / sizeof(renderers[0]); i++)
+        if (!strcmp(renderers[i].name, format))
+            return renderers[i].render;
+    return render_text;
+}
+
+/* Gates r (suppressions, then the baseline), writing --write-baseline in between; returns 0 or EXIT_UNUSABLE. */
+static int gate_report(struct gate *g, struct report *r, const struct model *m, struct symbolizer *sym,
+                       const struct report_opts *o)
+{
+    char err[1024];
+    gate_suppress(g, r, m, sym);
+    if (o->write_baseline && gate_write_baseline(r, m, sym, o->write_baseline, err, sizeof(err)) < 0) {
+        fprintf(stderr, "obtrace: %s\n", err);
+        return EXIT_UNUSABLE;
+    }
+    gate_drop_baselined(g, r, m, sym);
+    return 0;
+}
+
 static int run_report(const char *trace, const struct report_opts *o)
 {
+    struct gate g;
+    gate_init(&g);
+    int rc = load_gate(&g, o);
     struct model m;
-    if (!load_trace(&m, trace))
-        return EXIT_UNUSABLE;
+    if (rc || !load_trace(&m, trace, UINT64_MAX)) {
+        gate_release(&g);
+        return rc ? rc : EXIT_UNUSABLE;
+    }
     struct report r;
     report_init(&r, trace);
     rules_run(&m, &r);
-    FILE *out = stdout;
-    if (o->output && !(out = fopen(o->output, "w"))) {
-        fprintf(stderr, "obtrace: %s: %s\n", o->output, strerror(errno));
-        report_release(&r);
-        model_release(&m);
-        return EXIT_UNUSABLE;
-    }
     struct symbolizer *sym = make_symbolizer(o);
-    if (!strcmp(o->format, "json"))
-        render_json(out, &r, &m, sym);
-    else
-        render_text(out, &r, &m, sym);
-    int rc = report_exit_code(&r);
-    if (out != stdout)
-        fclose(out);
-    if (r.incomplete)
-        fprintf(stderr, "obtrace: %s: the trace is incomplete; the verdict covers only what was recorded\n", trace);
+    FILE *out = NULL;
+    rc = gate_report(&g, &r, &m, sym, o);
+    if (!rc && !(out = open_output(o)))
+        rc = EXIT_UNUSABLE;
+    if (!rc) {
+        renderer_for(o->format)(out, &r, &m, sym);
+        rc = report_exit_code(&r);
+        if (out != stdout)
+            fclose(out);
+        if (r.incomplete)
+            fprintf(stderr, "obtrace: %s: the trace is incomplete; the verdict covers only what was recorded\n",
+                    trace);
+    }
     symbolizer_free(sym);
     report_release(&r);
     model_release(&m);
+    gate_release(&g);
     return rc;
 }
 
 int cli_report(int argc, char **argv)
 {
     struct report_opts o;
-    int rc = parse_report_opts(argc, argv, &o, true);
+    int rc = parse_report_opts(argc, argv, &o, &report_spec);
     if (rc)
         return rc;
     if (argc - optind != 1)
         return usage_error("report", "expects exactly one TRACE");
     return run_report(argv[optind], &o);
+}
+
+/* ---- graph ------------------------------------------------------------------------------------------ */
+
+/* Writes the graph of m (DOT, or SVG through dot) to out; returns 0 or EXIT_UNUSABLE after an error line. */
+static int write_graph(FILE *out, const struct report_opts *o, const struct model *m, const struct report *r,
+                       struct symbolizer *sym)
+{
+    if (!strcmp(o->format, "dot")) {
+        graph_write_dot(out, m, r, sym);
+        return 0;
+    }
+    char *dot = NULL, err[512];
+    size_t len = 0;
+    FILE *mem = open_memstream(&dot, &len);
+    if (!mem) {
+        fputs("obtrace: out of memory\n", stderr);
+        return EXIT_UNUSABLE;
+    }
+    graph_write_dot(mem, m, r, sym);
+    fclose(mem);
+    int rc = graph_dot_to_svg(dot, len, out, err, sizeof(err));
+    free(dot);
+    if (rc < 0)
+        fprintf(stderr, "obtrace graph: %s\n", err);
+    return rc < 0 ? EXIT_UNUSABLE : 0;
+}
+
+int cli_graph(int argc, char **argv)
+{
+    struct report_opts o;
+    int rc = parse_report_opts(argc, argv, &o, &graph_spec);
+    if (rc)
+        return rc;
+    if (argc - optind != 1)
+        return usage_error("graph", "expects exactly one TRACE");
+    const char *trace = argv[optind];
+    struct model m;
+    if (!load_trace(&m, trace, o.at))
+        return EXIT_UNUSABLE;
+    struct report r;
+    report_init(&r, trace);
+    rules_run(&m, &r);
+    struct symbolizer *sym = make_symbolizer(&o);
+    FILE *out = open_output(&o);
+    rc = out ? write_graph(out, &o, &m, &r, sym) : EXIT_UNUSABLE;
+    if (out && out != stdout)
+        fclose(out);
+    if (!rc && r.incomplete) {
+        fprintf(stderr, "obtrace: %s: %s\n", trace, m.damage ? m.damage : "the trace is incomplete");
+        rc = EXIT_UNUSABLE;
+    }
+    symbolizer_free(sym);
+    report_release(&r);
+    model_release(&m);
+    return rc;
 }
 
 /* ---- history ----------------------------------------------------------------------------------- */
@@ -275,7 +472,7 @@ static void history_parse_query(struct history *h, const char *q)
 int cli_history(int argc, char **argv)
 {
     struct report_opts o;
-    int rc = parse_report_opts(argc, argv, &o, false);
+    int rc = parse_report_opts(argc, argv, &o, &history_spec);
     if (rc)
         return rc;
     if (argc - optind != 2)
@@ -341,7 +538,7 @@ static int record_into(const char *path, char **prog)
 int cli_check(int argc, char **argv)
 {
     struct report_opts o;
-    int rc = parse_report_opts(argc, argv, &o, true);
+    int rc = parse_report_opts(argc, argv, &o, &check_spec);
     if (rc)
         return rc;
     if (optind >= argc || strcmp(argv[optind - 1], "--"))

@@ -1,5 +1,5 @@
 /*
- * cli.h - the analyzer subcommands behind `obtrace report|history|check`,
+ * cli.h - the analyzer subcommands behind `obtrace report|graph|history|check`,
  * and the exit codes they return (a contract, doc/obtrace.md).
  */
 #ifndef OBTRACE_CLI_H
@@ -16,5 +16,9 @@
 int cli_report(int argc, char **argv);
 int cli_history(int argc, char **argv);
 int cli_check(int argc, char **argv);
+int cli_graph(int argc, char **argv);
+
+/* The usage lines of every command (main.c prints them too). */
+extern const char cli_usage_text[];
 
 #endif /* OBTRACE_CLI_H */

@@ -1,6 +1,6 @@
 /*
- * main.c - the `obtrace` command: dispatches to report, history, check,
- * dump and record, and owns the exit-code contract (doc/obtrace.md):
+ * main.c - the `obtrace` command: dispatches to report, graph, history,
+ * check, dump and record, and owns the exit-code contract (doc/obtrace.md):
  * 0 nothing to report, 1 findings, 2 trace unusable or incomplete,
  * 64 usage.
  */
@@ -10,20 +10,11 @@
 #include "cli.h"
 #include "dump.h"
 #include "record.h"
-
-#define OBTRACE_VERSION "0.1.0"
-
-static const char usage_text[] =
-    "usage: obtrace report [--format text|json] [-o FILE] [--debug-path DIR] [--sysroot DIR] TRACE\n"
-    "       obtrace history [--debug-path DIR] [--sysroot DIR] TRACE OBJECT\n"
-    "       obtrace check [report options] -- PROGRAM [ARGS...]\n"
-    "       obtrace dump TRACE\n"
-    "       obtrace record [options] -- PROGRAM [ARGS...]\n"
-    "       obtrace --help | --version\n";
+#include "render.h"
 
 static int usage(void)
 {
-    fputs(usage_text, stderr);
+    fputs(cli_usage_text, stderr);
     return EXIT_USAGE;
 }
 
@@ -40,7 +31,7 @@ int main(int argc, char **argv)
         return usage();
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
-        fputs(usage_text, stdout);
+        fputs(cli_usage_text, stdout);
         return 0;
     }
     if (!strcmp(cmd, "--version")) {
@@ -57,6 +48,8 @@ int main(int argc, char **argv)
         return cli_history(argc - 1, argv + 1);
     if (!strcmp(cmd, "check"))
         return cli_check(argc - 1, argv + 1);
+    if (!strcmp(cmd, "graph"))
+        return cli_graph(argc - 1, argv + 1);
     fprintf(stderr, "obtrace: unknown command '%s'\n", cmd);
     return usage();
 }

@@ -1340,17 +1340,31 @@ void model_set_damage(struct model *m, const char *damage)
     m->damage = damage ? xstrdup(damage) : NULL;
 }
 
-int model_load(struct model *m, const char *path, char *err, size_t errlen)
+/* True when rec belongs to the trace up to event until: other records carry the seq of the event before them. */
+static bool record_before(const struct tr_record *rec, uint64_t until)
+{
+    if (until == UINT64_MAX || rec->type == OBT_REC_END || rec->type == OBT_REC_DROPPED)
+        return true;
+    return rec->type == OBT_REC_EVENT ? rec->seq <= until : rec->seq < until;
+}
+
+int model_load_until(struct model *m, const char *path, uint64_t until, char *err, size_t errlen)
 {
     struct trace_reader *r;
     if (trace_reader_open(&r, path, 0, err, errlen) < 0)
         return -1;
     struct tr_record rec;
     while (trace_reader_next(r, &rec))
-        model_apply(m, &rec);
+        if (record_before(&rec, until))
+            model_apply(m, &rec);
     model_set_damage(m, trace_reader_damage(r));
     trace_reader_free(r);
     return 0;
+}
+
+int model_load(struct model *m, const char *path, char *err, size_t errlen)
+{
+    return model_load_until(m, path, UINT64_MAX, err, errlen);
 }
 
 /* ---- lifetime ----------------------------------------------------------------------------------------------- */

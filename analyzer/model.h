@@ -210,6 +210,13 @@ void model_set_damage(struct model *m, const char *damage);
  * Returns 0, or -1 with err filled when the trace cannot be opened.
  */
 int model_load(struct model *m, const char *path, char *err, size_t errlen);
+/*
+ * Like model_load, but the model stops at the event with sequence number
+ * until (and the records before the next event): the state "as of" until.
+ * The rest of the trace is still read for its completeness (end record,
+ * drops, damage), so an incomplete trace stays incomplete.
+ */
+int model_load_until(struct model *m, const char *path, uint64_t until, char *err, size_t errlen);
 
 /* Lookups; NULL when unknown. model_freed_object finds recently freed objects. */
 struct object *model_object(const struct model *m, uint32_t id);

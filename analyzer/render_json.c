@@ -81,6 +81,7 @@ static json_object *finding_json(const struct finding *f, struct symbolizer *sym
         json_object_array_add(notes, jstr(f->notes[i]));
     json_object_object_add(o, "notes", notes);
     json_object_object_add(o, "fix", jstr(f->fix));
+    json_object_object_add(o, "suppressed", jstr(f->suppressed));
     return o;
 }
 
@@ -114,6 +115,8 @@ void render_json(FILE *out, const struct report *r, const struct model *m, struc
     for (size_t k = 0; k < r->nglobal; k++)
         json_object_array_add(global, finding_json(&r->global[k], sym, m));
     json_object_object_add(root, "findings", global);
+    json_object_object_add(root, "suppressed", json_object_new_int64((int64_t)r->nsuppressed));
+    json_object_object_add(root, "baselined", json_object_new_int64((int64_t)r->nbaselined));
     fputs(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                    JSON_C_TO_STRING_NOSLASHESCAPE),
           out);

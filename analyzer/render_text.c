@@ -43,20 +43,28 @@ static void frame_function(const struct sym_frame *f, char *buf, size_t len)
         frame_location(f, buf, len);
 }
 
+int render_stack_frames(struct symbolizer *sym, const struct model *m, uint32_t stack, uint64_t seq,
+                        struct sym_frame *out, int max, int *first)
+{
+    int n = symbolizer_stack(sym, m, stack, seq, out, max);
+    *first = 0;
+    while (*first < n && out[*first].framework)
+        (*first)++;
+    if (*first == n)
+        *first = 0;
+    return n;
+}
+
 char *render_stack_line(struct symbolizer *sym, const struct model *m, uint32_t stack, uint64_t seq, char *buf,
                         size_t len)
 {
     struct sym_frame frames[MAX_FRAMES];
-    int n = symbolizer_stack(sym, m, stack, seq, frames, MAX_FRAMES);
+    int first;
+    int n = render_stack_frames(sym, m, stack, seq, frames, MAX_FRAMES, &first);
     if (!n) {
         snprintf(buf, len, "(no stack)");
         return buf;
     }
-    int first = 0;
-    while (first < n && frames[first].framework)
-        first++;
-    if (first == n)
-        first = 0;
     char loc[256], fn[256];
     size_t used = 0;
     if (frames[first].file && frames[first].line) { /* else the chain's first entry says it all */
@@ -95,11 +103,15 @@ static void print_site(FILE *out, const struct site *s, const struct model *m, s
     fputc('\n', out);
 }
 
-static void print_finding(FILE *out, const struct finding *f, const struct model *m, struct symbolizer *sym,
-                          const char *indent)
+void render_text_finding(FILE *out, const struct finding *f, const struct model *m, struct symbolizer *sym,
+                         const char *indent)
 {
     char deeper[16];
     snprintf(deeper, sizeof(deeper), "%s    ", indent);
+    if (f->suppressed) { /* listed, not explained: it does not count */
+        fprintf(out, "%s[%s] (suppressed: %s) %s\n", indent, finding_name(f->id), f->suppressed, f->subject);
+        return;
+    }
     fprintf(out, "%s[%s] %s%s", indent, finding_name(f->id), f->consequence ? "(consequence) " : "", f->subject);
     if (f->attribution && f->nsites)
         fprintf(out, " [%s]", f->attribution);
@@ -112,23 +124,29 @@ static void print_finding(FILE *out, const struct finding *f, const struct model
         fprintf(out, "%sfix: %s\n", indent, f->fix);
 }
 
+void render_text_verdict(FILE *out, const struct verdict *v, const struct model *m, struct symbolizer *sym)
+{
+    fprintf(out, "image %s %s\n", v->image, v->headline);
+    if (v->reason)
+        fprintf(out, "  %s\n", v->reason);
+    for (size_t k = 0; k < v->nfindings; k++)
+        render_text_finding(out, &v->findings[k], m, sym, "  ");
+}
+
 void render_text(FILE *out, const struct report *r, const struct model *m, struct symbolizer *sym)
 {
     for (size_t k = 0; k < r->nglobal; k++) /* what the trace could not show qualifies everything below */
         if (r->global[k].id == F_TRACE_INCOMPLETE)
-            print_finding(out, &r->global[k], m, sym, "");
-    for (size_t i = 0; i < r->nverdicts; i++) {
-        const struct verdict *v = &r->verdicts[i];
-        fprintf(out, "image %s %s\n", v->image, v->headline);
-        if (v->reason)
-            fprintf(out, "  %s\n", v->reason);
-        for (size_t k = 0; k < v->nfindings; k++)
-            print_finding(out, &v->findings[k], m, sym, "  ");
-    }
+            render_text_finding(out, &r->global[k], m, sym, "");
+    for (size_t i = 0; i < r->nverdicts; i++)
+        render_text_verdict(out, &r->verdicts[i], m, sym);
     for (size_t k = 0; k < r->nglobal; k++)
         if (r->global[k].id != F_TRACE_INCOMPLETE)
-            print_finding(out, &r->global[k], m, sym, "");
+            render_text_finding(out, &r->global[k], m, sym, "");
     if (!report_count(r) && !r->nverdicts)
         fprintf(out, "no findings: %u driver image%s loaded, %u unloaded\n", r->images_seen,
                 r->images_seen == 1 ? "" : "s", r->images_unloaded);
+    if (r->nsuppressed || r->nbaselined)
+        fprintf(out, "gating: %zu finding%s suppressed, %zu in the baseline (not shown)\n", r->nsuppressed,
+                r->nsuppressed == 1 ? "" : "s", r->nbaselined);
 }

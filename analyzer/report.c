@@ -41,22 +41,26 @@ static void finding_release(struct finding *f)
     free(f->object_name);
     free(f->object_type);
     free(f->fix);
+    free(f->suppressed);
+}
+
+static void verdict_release(struct verdict *v)
+{
+    for (size_t j = 0; j < v->nfindings; j++)
+        finding_release(&v->findings[j]);
+    free(v->findings);
+    free(v->image);
+    free(v->path);
+    free(v->driver);
+    free(v->state);
+    free(v->headline);
+    free(v->reason);
 }
 
 void report_release(struct report *r)
 {
-    for (size_t i = 0; i < r->nverdicts; i++) {
-        struct verdict *v = &r->verdicts[i];
-        for (size_t j = 0; j < v->nfindings; j++)
-            finding_release(&v->findings[j]);
-        free(v->findings);
-        free(v->image);
-        free(v->path);
-        free(v->driver);
-        free(v->state);
-        free(v->headline);
-        free(v->reason);
-    }
+    for (size_t i = 0; i < r->nverdicts; i++)
+        verdict_release(&r->verdicts[i]);
     free(r->verdicts);
     for (size_t i = 0; i < r->nglobal; i++)
         finding_release(&r->global[i]);
@@ -163,9 +167,65 @@ size_t report_count(const struct report *r)
     return n;
 }
 
+size_t report_counted(const struct report *r)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < r->nglobal; k++)
+        n += !r->global[k].suppressed;
+    for (size_t i = 0; i < r->nverdicts; i++)
+        for (size_t k = 0; k < r->verdicts[i].nfindings; k++)
+            n += !r->verdicts[i].findings[k].suppressed;
+    return n;
+}
+
+bool verdict_counts(const struct verdict *v)
+{
+    for (size_t k = 0; k < v->nfindings; k++)
+        if (!v->findings[k].suppressed)
+            return true;
+    return v->nfindings == 0;
+}
+
 int report_exit_code(const struct report *r)
 {
     if (r->incomplete)
         return 2;
-    return report_count(r) || r->nverdicts ? 1 : 0;
+    for (size_t i = 0; i < r->nverdicts; i++)
+        if (verdict_counts(&r->verdicts[i]))
+            return 1;
+    return report_counted(r) ? 1 : 0;
+}
+
+/* Drops the findings of list[*n] that drop() selects; returns how many. */
+static size_t drop_findings(struct finding *list, size_t *n, const struct verdict *v,
+                            bool (*drop)(const struct verdict *, const struct finding *, void *), void *ctx)
+{
+    size_t kept = 0, dropped = 0;
+    for (size_t k = 0; k < *n; k++) {
+        if (drop(v, &list[k], ctx)) {
+            finding_release(&list[k]);
+            dropped++;
+        } else {
+            list[kept++] = list[k];
+        }
+    }
+    *n = kept;
+    return dropped;
+}
+
+size_t report_drop(struct report *r, bool (*drop)(const struct verdict *v, const struct finding *f, void *ctx),
+                   void *ctx)
+{
+    size_t dropped = drop_findings(r->global, &r->nglobal, NULL, drop, ctx), kept = 0;
+    for (size_t i = 0; i < r->nverdicts; i++) {
+        struct verdict *v = &r->verdicts[i];
+        size_t n = drop_findings(v->findings, &v->nfindings, v, drop, ctx);
+        dropped += n;
+        if (n && !v->nfindings)
+            verdict_release(v);
+        else
+            r->verdicts[kept++] = *v;
+    }
+    r->nverdicts = kept;
+    return dropped;
 }

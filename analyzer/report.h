@@ -40,6 +40,7 @@ struct finding {
     char *object_name;
     char *object_type;
     char *fix;
+    char *suppressed;     /* why it is not counted (suppression reason); NULL = counted (gate.h) */
 };
 
 struct verdict {
@@ -63,6 +64,9 @@ struct report {
     bool incomplete;
     unsigned images_seen, images_unloaded;
     uint64_t events;
+    /* CI gating (gate.h): how many findings were suppressed / matched the baseline and were dropped */
+    size_t nsuppressed, nbaselined;
+    bool baseline_applied;
 };
 
 /* Initializes an empty report for trace path. */
@@ -85,10 +89,24 @@ void finding_object(struct finding *f, uint32_t id, const char *name, const char
 
 /* Sorts each verdict's findings: root causes by rank, then consequences. */
 void report_sort(struct report *r);
-/* Number of findings in the whole report. */
+/* Number of findings in the whole report (suppressed ones included). */
 size_t report_count(const struct report *r);
-/* The exit code the report stands for: 2 incomplete, 1 findings, 0 nothing to report. */
+/* Number of findings that count for the exit code (not suppressed). */
+size_t report_counted(const struct report *r);
+/* True when a verdict stands for a failure: a counted finding, or no finding at all to explain it. */
+bool verdict_counts(const struct verdict *v);
+/*
+ * The exit code the report stands for: 2 incomplete (whatever was suppressed),
+ * 1 a counted finding or an unexplained verdict, 0 nothing to report.
+ */
 int report_exit_code(const struct report *r);
+/*
+ * Drops (frees) every finding for which drop(v, f, ctx) is true; v is NULL
+ * for findings not tied to an image. A verdict left without findings by
+ * this goes too. Returns the number of findings dropped.
+ */
+size_t report_drop(struct report *r, bool (*drop)(const struct verdict *v, const struct finding *f, void *ctx),
+                   void *ctx);
 
 /* printf into a new string. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

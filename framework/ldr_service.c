@@ -238,10 +238,12 @@ NTSTATUS IopReferenceOrLoadServiceDriver(const char *ServiceName, PDRIVER_OBJECT
 static NTSTATUS LdrpRequestUnloadLocked(PDRIVER_OBJECT Driver, IOP_COMPLETION *Completion)
 {
     PIOP_DRIVER_STATE state = IopGetDriverState(Driver);
-    if (state->UnloadClaimed || state->UnloadInvoked || state->UnloadPending)
-        return STATUS_DELETE_PENDING;
+    if (state->UnloadClaimed || state->UnloadInvoked)
+        return STATUS_DELETE_PENDING; /* nt-semantics §3.2 step 3 */
     if (state->IsPnp || !Driver->DriverUnload)
         return STATUS_INVALID_DEVICE_REQUEST;
+    if (state->UnloadPending)
+        return STATUS_SUCCESS; /* already accepted and still deferred (§3.2 step 6) */
     state->UnloadPending = TRUE;
     for (PDEVICE_OBJECT d = Driver->DeviceObject; d; d = d->NextDevice)
         IopGetDeviceState(d)->Public.ExtensionFlags |= DOE_UNLOAD_PENDING;

@@ -76,18 +76,17 @@ static BOOLEAN PipInExtension(PDEVICE_OBJECT Device, const void *Address)
     return ext && a >= ext && a < ext + 65536;
 }
 
+/* Keeps, over every stack of the tree, the device whose extension starts nearest below the address. */
 static VOID PipSearchStacks(PDEVICE_NODE Node, PIP_ADDRESS_SEARCH *Search)
 {
-    for (PDEVICE_NODE n = Node; n && !Search->Device; n = n->Sibling) {
+    for (PDEVICE_NODE n = Node; n; n = n->Sibling) {
         if (n->InTree && n->PhysicalDeviceObject) {
-            PDEVICE_OBJECT best = NULL;
-            for (PDEVICE_OBJECT d = n->PhysicalDeviceObject; d; d = d->AttachedDevice)
+            for (PDEVICE_OBJECT d = n->PhysicalDeviceObject; d; d = d->AttachedDevice) {
                 if (PipInExtension(d, Search->Address) &&
-                    (!best || (char *)d->DeviceExtension > (char *)best->DeviceExtension))
-                    best = d;
-            if (best) {
-                Search->Device = best;
-                Search->Node = n;
+                    (!Search->Device || (char *)d->DeviceExtension > (char *)Search->Device->DeviceExtension)) {
+                    Search->Device = d;
+                    Search->Node = n;
+                }
             }
         }
         if (n->Child)

@@ -140,14 +140,24 @@ static NTSTATUS PipRootDispatchPnp(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     return status;
 }
 
-/* Opens of a bare PDO (raw access, or through a device interface link) succeed. */
+/*
+ * An open that reaches the bare PDO (no function driver above it: a raw
+ * device, or a stack already removed while the opener was resolving an
+ * interface link) succeeds only for a started raw devnode; otherwise there
+ * is no device to talk to. Cleanup and close always succeed.
+ */
 static NTSTATUS PipRootDispatchCreateClose(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 {
-    (void)DeviceObject;
-    Irp->IoStatus.Status = STATUS_SUCCESS;
+    NTSTATUS status = STATUS_SUCCESS;
+    if (IoGetCurrentIrpStackLocation(Irp)->MajorFunction == IRP_MJ_CREATE) {
+        PDEVICE_NODE node = PipGetDevnode(DeviceObject);
+        if (!node || !node->Raw || node->State != DeviceNodeStarted)
+            status = STATUS_NO_SUCH_DEVICE;
+    }
+    Irp->IoStatus.Status = status;
     Irp->IoStatus.Information = 0;
     IofCompleteRequest(Irp, IO_NO_INCREMENT);
-    return STATUS_SUCCESS;
+    return status;
 }
 
 /* ---- the driver and its PDOs ------------------------------------------- */

@@ -39,6 +39,7 @@ static pthread_cond_t PipQueueChanged = PTHREAD_COND_INITIALIZER; /* work queued
 static PIP_REQUEST *PipQueueHead, *PipQueueTail;
 static PIP_REQUEST *PipCurrentRequest;
 static BOOLEAN PipWorkerStarted;
+static BOOLEAN PipWorkerStuck; /* the PnP thread reported a stuck wait in its current request */
 static __thread BOOLEAN PipOnWorker;
 
 #define PIP_POLL_NS 5000000ll /* re-check pending closes every 5 ms */
@@ -165,6 +166,7 @@ static VOID PipFinishRequest(PIP_REQUEST *Request, NTSTATUS Status)
     Request->Status = Status;
     Request->Done = TRUE;
     PipCurrentRequest = NULL;
+    PipWorkerStuck = FALSE;
     BOOLEAN free_it = !Request->Waited || Request->Abandoned;
     pthread_cond_broadcast(&PipQueueChanged);
     pthread_mutex_unlock(&PipQueueLock);
@@ -239,6 +241,7 @@ VOID PipNoteCurrentThreadStuck(void)
     pthread_mutex_lock(&PipQueueLock);
     if (PipCurrentRequest)
         PipCurrentRequest->Stuck = TRUE;
+    PipWorkerStuck = TRUE;
     pthread_cond_broadcast(&PipQueueChanged);
     pthread_mutex_unlock(&PipQueueLock);
 }
@@ -258,13 +261,13 @@ static NTSTATUS PipWaitForRequestLocked(PIP_REQUEST *Request)
     long long limitNs = 2ll * KipStuckWaitMs() * 1000000ll;
     deadline.tv_sec = start.tv_sec + (time_t)((start.tv_nsec + limitNs) / 1000000000ll);
     deadline.tv_nsec = (start.tv_nsec + limitNs) % 1000000000ll;
-    while (!Request->Done && !Request->Stuck) {
+    while (!Request->Done && !Request->Stuck && !PipWorkerStuck) {
         if (pthread_cond_timedwait(&PipQueueChanged, &PipQueueLock, &deadline) == ETIMEDOUT)
             break;
     }
     if (Request->Done)
         return Request->Status;
-    BOOLEAN reported = Request->Stuck;
+    BOOLEAN reported = Request->Stuck || PipWorkerStuck;
     Request->Abandoned = TRUE;
     if (!reported) {
         char what[300];

@@ -103,10 +103,10 @@ NTSIM_API NTSTATUS NtsimInstallService(const char *ServiceName, const char *Imag
 NTSIM_API NTSTATUS NtsimStartService(const char *ServiceName);
 /*
  * Stops the service (ZwUnloadDriver): STATUS_INVALID_DEVICE_REQUEST for a
- * PnP driver or one without DriverUnload, STATUS_DELETE_PENDING when an
- * unload is already under way, else STATUS_SUCCESS with DriverUnload called
- * now or deferred until its devices have no open file objects and nothing
- * attached.
+ * PnP driver or one without DriverUnload, STATUS_DELETE_PENDING once
+ * DriverUnload was called, else STATUS_SUCCESS with DriverUnload called now
+ * or deferred until its devices have no open file objects and nothing
+ * attached (a repeated stop of a deferred unload succeeds again).
  */
 NTSIM_API NTSTATUS NtsimStopService(const char *ServiceName);
 /* Removes the service definition; the image stays as it is. */

@@ -111,6 +111,97 @@ extern "C" {
 #define _Null_terminated_
 #define _Maybenull_
 #define _Interlocked_operand_
+/* More annotations found in WDK-documented driver code (sal.h, driverspecs.h): ignored too. */
+#define _In_opt_z_
+#define _Inout_z_
+#define _Inout_updates_(x)
+#define _Inout_updates_opt_(x)
+#define _Inout_updates_bytes_(x)
+#define _Inout_updates_bytes_opt_(x)
+#define _In_reads_opt_(x)
+#define _Out_writes_opt_(x)
+#define _Out_writes_all_(x)
+#define _Out_writes_bytes_all_(x)
+#define _Out_writes_to_(x, y)
+#define _Out_writes_bytes_to_(x, y)
+#define _Out_writes_bytes_to_opt_(x, y)
+#define _Outptr_result_buffer_(x)
+#define _Outptr_result_bytebuffer_(x)
+#define _Outptr_opt_result_maybenull_
+#define _Outptr_result_nullonfailure_
+#define _Frees_ptr_
+#define _Frees_ptr_opt_
+#define _Pre_satisfies_(x)
+#define _Post_satisfies_(x)
+#define _Pre_valid_
+#define _Post_valid_
+#define _Valid_
+#define _Pre_maybenull_
+#define _Post_maybenull_
+#define _Post_ptr_invalid_
+#define _Notnull_
+#define _Ret_notnull_
+#define _Ret_z_
+#define _In_range_(lb, ub)
+#define _Out_range_(lb, ub)
+#define _Ret_range_(lb, ub)
+#define _Deref_out_range_(lb, ub)
+#define _Field_range_(lb, ub)
+#define _Printf_format_string_
+#define _Return_type_success_(x)
+#define _Strict_type_match_
+#define _Literal_
+#define _Notliteral_
+#define _Points_to_data_
+#define _Interlocked_
+#define _Guarded_by_(lock)
+#define _Write_guarded_by_(lock)
+#define _Has_lock_kind_(kind)
+#define _Requires_exclusive_lock_held_(x)
+#define _Requires_shared_lock_held_(x)
+#define _Acquires_exclusive_lock_(x)
+#define _Acquires_shared_lock_(x)
+#define _Releases_exclusive_lock_(x)
+#define _Releases_shared_lock_(x)
+#define _Post_same_lock_(a, b)
+#define _Analysis_assume_lock_held_(x)
+#define _Analysis_assume_lock_not_held_(x)
+#define _Analysis_assume_lock_acquired_(x)
+#define _Analysis_assume_lock_released_(x)
+#define _No_competing_thread_
+#define _Benign_race_begin_
+#define _Benign_race_end_
+#define _IRQL_saves_global_(kind, param)
+#define _IRQL_restores_global_(kind, param)
+#define _IRQL_uses_cancel_
+#define _IRQL_is_cancel_
+#define _Kernel_requires_resource_not_held_(x)
+#define _Kernel_acquires_resource_(x)
+#define _Kernel_releases_resource_(x)
+#define _Kernel_float_used_
+#define __drv_useCancelIRQL
+#define __drv_savesIRQLGlobal(kind, param)
+#define __drv_restoresIRQLGlobal(kind, param)
+#define __drv_setsIRQL(x)
+#define __drv_raisesIRQL(x)
+#define __drv_minIRQL(x)
+#define __drv_sameIRQL
+#define __drv_functionClass(x)
+#define __drv_completionType(x)
+#define __drv_isObjectPointer
+#define __drv_strictTypeMatch(x)
+#define __drv_at(a, b)
+#define __drv_arg(a, b)
+#define __drv_inTry
+#define __drv_clearDoInit(x)
+#define __drv_acquiresResource(x)
+#define __drv_releasesResource(x)
+#define __drv_mustHold(x)
+#define __drv_neverHold(x)
+#define __drv_acquiresCancelSpinLock
+#define __drv_releasesCancelSpinLock
+#define __drv_mustHoldCancelSpinLock
+#define __drv_neverHoldCancelSpinLock
 
 /* ------------------------------------------------------------------ */
 /* Basic types                                                         */
@@ -187,6 +278,8 @@ typedef enum _MODE { KernelMode, UserMode, MaximumMode } MODE;
 #define FIELD_OFFSET(type, field) ((LONG)offsetof(type, field))
 #define RTL_FIELD_SIZE(type, field) (sizeof(((type *)0)->field))
 #define RTL_NUMBER_OF(A) (sizeof(A) / sizeof((A)[0]))
+/* Compile-time assertion (ntdef.h). */
+#define C_ASSERT(e) typedef char __C_ASSERT__[(e) ? 1 : -1]
 #define ARRAYSIZE(A) RTL_NUMBER_OF(A)
 #define CONTAINING_RECORD(address, type, field) \
     ((type *)((PCHAR)(address) - (ULONG_PTR)(&((type *)0)->field)))
@@ -410,6 +503,39 @@ FORCEINLINE LONG64 InterlockedDecrement64(LONG64 volatile *Addend)
 {
     return __atomic_sub_fetch(Addend, 1, __ATOMIC_SEQ_CST);
 }
+FORCEINLINE LONG InterlockedAdd(LONG volatile *Addend, LONG Value)
+{
+    return __atomic_add_fetch(Addend, Value, __ATOMIC_SEQ_CST);
+}
+FORCEINLINE LONG InterlockedXor(LONG volatile *Destination, LONG Value)
+{
+    return __atomic_fetch_xor(Destination, Value, __ATOMIC_SEQ_CST);
+}
+FORCEINLINE SHORT InterlockedIncrement16(SHORT volatile *Addend)
+{
+    return __atomic_add_fetch(Addend, 1, __ATOMIC_SEQ_CST);
+}
+FORCEINLINE SHORT InterlockedDecrement16(SHORT volatile *Addend)
+{
+    return __atomic_sub_fetch(Addend, 1, __ATOMIC_SEQ_CST);
+}
+FORCEINLINE LONG64 InterlockedAdd64(LONG64 volatile *Addend, LONG64 Value)
+{
+    return __atomic_add_fetch(Addend, Value, __ATOMIC_SEQ_CST);
+}
+FORCEINLINE LONG64 InterlockedExchange64(LONG64 volatile *Target, LONG64 Value)
+{
+    return __atomic_exchange_n(Target, Value, __ATOMIC_SEQ_CST);
+}
+FORCEINLINE LONG64 InterlockedExchangeAdd64(LONG64 volatile *Addend, LONG64 Value)
+{
+    return __atomic_fetch_add(Addend, Value, __ATOMIC_SEQ_CST);
+}
+FORCEINLINE LONG64 InterlockedCompareExchange64(LONG64 volatile *Destination, LONG64 Exchange, LONG64 Comparand)
+{
+    __atomic_compare_exchange_n(Destination, &Comparand, Exchange, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    return Comparand;
+}
 FORCEINLINE PVOID InterlockedExchangePointer(PVOID volatile *Target, PVOID Value)
 {
     return __atomic_exchange_n(Target, Value, __ATOMIC_SEQ_CST);
@@ -497,6 +623,14 @@ typedef ULONG DEVICE_TYPE;
 #define FILE_DEVICE_SECURE_OPEN 0x00000100
 #define FILE_CHARACTERISTIC_PNP_DEVICE 0x00000800
 
+/* IoStatus.Information values of a completed IRP_MJ_CREATE (create dispositions). */
+#define FILE_SUPERSEDED 0x00000000
+#define FILE_OPENED 0x00000001
+#define FILE_CREATED 0x00000002
+#define FILE_OVERWRITTEN 0x00000003
+#define FILE_EXISTS 0x00000004
+#define FILE_DOES_NOT_EXIST 0x00000005
+
 /* ------------------------------------------------------------------ */
 /* IRQL, processor and synchronization                                 */
 /* ------------------------------------------------------------------ */
@@ -541,6 +675,19 @@ typedef struct _KEVENT {
 
 #define IO_NO_INCREMENT 0
 #define EVENT_INCREMENT 1
+/* Priority boosts for IoCompleteRequest (accepted; the simulation has no scheduler priorities). */
+#define IO_CD_ROM_INCREMENT 1
+#define IO_DISK_INCREMENT 1
+#define IO_KEYBOARD_INCREMENT 6
+#define IO_MAILSLOT_INCREMENT 2
+#define IO_MOUSE_INCREMENT 6
+#define IO_NAMED_PIPE_INCREMENT 2
+#define IO_NETWORK_INCREMENT 2
+#define IO_PARALLEL_INCREMENT 1
+#define IO_SERIAL_INCREMENT 2
+#define IO_SOUND_INCREMENT 8
+#define IO_VIDEO_INCREMENT 1
+#define SEMAPHORE_INCREMENT 1
 
 /* Initializes an event object of the given type and initial state. */
 NTKERNELAPI VOID KeInitializeEvent(PRKEVENT Event, EVENT_TYPE Type, BOOLEAN State);

@@ -40,7 +40,7 @@ scenario() {
 touch "$tmp/drv.so"
 
 scenario unknown_verb "# a comment" "install svc drv.so" "instal svc drv.so"
-expect_error 2 "$tmp/unknown_verb.ntsim:3: unknown verb 'instal' (verbs: install start stop open close ioctl sleep expect)" \
+expect_error 2 "$tmp/unknown_verb.ntsim:3: unknown verb 'instal' (verbs: install start stop open close ioctl sleep hardware plug unplug disable enable eject notify-handle wait-pnp expect)" \
     -- "$tmp/unknown_verb.ntsim"
 
 scenario missing_argument "install svc drv.so" "start"
@@ -72,7 +72,7 @@ expect_error 2 "$tmp/unknown_handle.ntsim:2: unknown handle 'app' (no earlier 'o
     -- "$tmp/unknown_handle.ntsim"
 
 scenario unknown_expectation "expect imag svc mapped"
-expect_error 2 "$tmp/unknown_expectation.ntsim:1: unknown expectation 'imag' (one of: image refs absent devices driver-refs pool bugcheck)" \
+expect_error 2 "$tmp/unknown_expectation.ntsim:1: unknown expectation 'imag' (one of: image refs absent devices driver-refs pool bugcheck devnode veto)" \
     -- "$tmp/unknown_expectation.ntsim"
 
 scenario unknown_state "install svc drv.so" "expect image svc gone"

@@ -65,9 +65,11 @@ struct tp_trace {
     size_t chunks;
 };
 
+/* Appends item, growing arr geometrically when n reaches a power of two. */
 #define TP_PUSH(arr, n, item)                                              \
     do {                                                                   \
-        arr = realloc(arr, ((n) + 1) * sizeof(*(arr)));                    \
+        if (((n) & ((n) - 1)) == 0)                                        \
+            arr = realloc(arr, ((n) ? (n) * 2 : 16) * sizeof(*(arr)));     \
         (arr)[(n)++] = (item);                                             \
     } while (0)
 
