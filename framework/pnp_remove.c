@@ -37,18 +37,59 @@ BOOLEAN PipIsActive(PDEVICE_NODE Node)
            Node->State != DeviceNodeRemovePendingCloses && Node->State != DeviceNodeDeletePendingCloses;
 }
 
-/* The first device of Node's stack with an open file object, or NULL. */
-static PDEVICE_OBJECT PipFindOpenDevice(PDEVICE_NODE Node)
+/* The first device of Node's stack with an open file object, or NULL (database lock held). */
+static PDEVICE_OBJECT PipFindOpenDeviceLocked(PDEVICE_NODE Node)
 {
     PDEVICE_OBJECT stack[PIP_MAX_STACK];
-    PDEVICE_OBJECT found = NULL;
-    IopLockDatabase();
     ULONG n = PipSnapshotStack(Node, stack, PIP_MAX_STACK);
-    for (ULONG i = 0; i < n && !found; i++)
+    for (ULONG i = 0; i < n; i++)
         if (stack[i]->ReferenceCount > 0)
-            found = stack[i];
+            return stack[i];
+    return NULL;
+}
+
+static PDEVICE_OBJECT PipFindOpenDevice(PDEVICE_NODE Node)
+{
+    IopLockDatabase();
+    PDEVICE_OBJECT found = PipFindOpenDeviceLocked(Node);
     IopUnlockDatabase();
     return found;
+}
+
+/* Sets or clears DOE_REMOVE_PENDING on every device of Node's stack (database lock held). */
+static VOID PipSetStackRemovePendingLocked(PDEVICE_NODE Node, BOOLEAN Set)
+{
+    PDEVICE_OBJECT stack[PIP_MAX_STACK];
+    ULONG n = PipSnapshotStack(Node, stack, PIP_MAX_STACK);
+    for (ULONG i = 0; i < n; i++) {
+        if (Set)
+            IopGetDeviceState(stack[i])->Public.ExtensionFlags |= DOE_REMOVE_PENDING;
+        else
+            IopGetDeviceState(stack[i])->Public.ExtensionFlags &= ~DOE_REMOVE_PENDING;
+    }
+}
+
+/*
+ * After a successful QUERY_REMOVE: the device with an open file object that
+ * vetoes, or NULL - and then, atomically with the check (the I/O manager
+ * admits opens under the same lock), the stack is marked remove-pending so
+ * no open can slip in between the check and the REMOVE.
+ */
+static PDEVICE_OBJECT PipCheckOpenAndBlockOpens(PDEVICE_NODE Node)
+{
+    IopLockDatabase();
+    PDEVICE_OBJECT open = PipFindOpenDeviceLocked(Node);
+    if (!open)
+        PipSetStackRemovePendingLocked(Node, TRUE);
+    IopUnlockDatabase();
+    return open;
+}
+
+static VOID PipUnblockOpens(PDEVICE_NODE Node)
+{
+    IopLockDatabase();
+    PipSetStackRemovePendingLocked(Node, FALSE);
+    IopUnlockDatabase();
 }
 
 static VOID PipRecordVeto(PDEVICE_NODE Target, PDEVICE_OBJECT VetoingDevice, const NTSIM_VETO *Veto)
@@ -71,6 +112,7 @@ static VOID PipSetVeto(PNTSIM_VETO Veto, PNP_VETO_TYPE Type, const char *Name)
 static VOID PipCancelRemoval(PDEVICE_NODE *Nodes, ULONG Queried, ULONG Notified)
 {
     for (ULONG i = 0; i < Queried; i++) {
+        PipUnblockOpens(Nodes[i]);
         PipSendPnpIrp(Nodes[i], IRP_MN_CANCEL_REMOVE_DEVICE, NULL, NULL);
         PipSetDevnodeState(Nodes[i], DeviceNodeStarted);
     }
@@ -115,7 +157,7 @@ static BOOLEAN PipQueryRemoveSubtree(PDEVICE_NODE Target, PDEVICE_NODE *Nodes, U
     for (ULONG i = 0; i < Count; i++) {
         PipSetDevnodeState(Nodes[i], DeviceNodeQueryRemoved);
         NTSTATUS status = PipSendPnpIrp(Nodes[i], IRP_MN_QUERY_REMOVE_DEVICE, NULL, NULL);
-        PDEVICE_OBJECT open = NT_SUCCESS(status) ? PipFindOpenDevice(Nodes[i]) : NULL;
+        PDEVICE_OBJECT open = NT_SUCCESS(status) ? PipCheckOpenAndBlockOpens(Nodes[i]) : NULL;
         if (NT_SUCCESS(status) && !open)
             continue;
         PipSetVeto(Veto, NT_SUCCESS(status) ? PNP_VetoOutstandingOpen : PNP_VetoDevice, Nodes[i]->InstanceId);
@@ -160,11 +202,8 @@ NTSTATUS PipQueryRemoveAndRemove(PDEVICE_NODE Node, PNTSIM_VETO Veto, BOOLEAN Ej
 /* Sets DOE_REMOVE_PENDING on every device of Node's stack: no new opens or attachments. */
 static VOID PipMarkStackRemovePending(PDEVICE_NODE Node)
 {
-    PDEVICE_OBJECT stack[PIP_MAX_STACK];
     IopLockDatabase();
-    ULONG n = PipSnapshotStack(Node, stack, PIP_MAX_STACK);
-    for (ULONG i = 0; i < n; i++)
-        IopGetDeviceState(stack[i])->Public.ExtensionFlags |= DOE_REMOVE_PENDING;
+    PipSetStackRemovePendingLocked(Node, TRUE);
     IopUnlockDatabase();
 }
 
@@ -258,4 +297,6 @@ VOID PipFinishRemovedDevnode(PDEVICE_NODE Node)
                       (Node->RootEnumerated && !PipIsRootPdoPresent(Node->PhysicalDeviceObject));
     if (missing)
         PipDeleteDevnode(Node);
+    else
+        PipUnblockOpens(Node); /* the PDO stays: it may be opened (raw) and attached to again */
 }

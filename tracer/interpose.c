@@ -288,8 +288,17 @@ static void post_create_object(struct obt_call *c, const uint64_t *a, uint64_t r
     PVOID *out = OBT_PTR(a[4]);
     set_status(c, r);
     if (NT_SUCCESS((NTSTATUS)r) && out && *out) {
-        obt_ev_set_object(&c->ev, obt_object_new(T(c), *out, 0));
-        c->ev.count = pointer_now(*out);
+        uint8_t type = obt_object_type_of(OBT_PTR(a[0]));
+        const UNICODE_STRING *name = OBT_PTR(a[1]);
+        if (type) {
+            char text[1024];
+            obt_utf16_to_utf8(name ? name->Buffer : NULL, name ? name->Length / 2 : 0, text, sizeof(text));
+            obt_ev_set_object(&c->ev, obt_object_new_named(T(c), *out, type, text));
+            c->ev.count = name && name->Buffer ? 2 : 1; /* the creator's reference, and the name's */
+        } else {
+            obt_ev_set_object(&c->ev, obt_object_new(T(c), *out, 0));
+            c->ev.count = pointer_now(*out);
+        }
     } else {
         set_ustring(c, OBT_PTR(a[1]));
     }

@@ -452,6 +452,33 @@ uint64_t obt_object_lookup(struct obt_tls *t, const void *addr, int expect)
     return obt_addrmap_cas(&obt_g.objects, key, 0, v);
 }
 
+uint8_t obt_object_type_of(const void *object_type)
+{
+    static const struct {
+        const char *var;
+        uint8_t type;
+    } known[] = { { "IoDeviceObjectType", OBT_OBJ_DEVICE },
+                  { "IoDriverObjectType", OBT_OBJ_DRIVER },
+                  { "IoFileObjectType", OBT_OBJ_FILE },
+                  { "ExEventObjectType", OBT_OBJ_EVENT } };
+    for (size_t i = 0; object_type && i < sizeof(known) / sizeof(known[0]); i++) {
+        /* the export is a POBJECT_TYPE *, as in the WDK */
+        void *const *const *var = dlsym(RTLD_DEFAULT, known[i].var);
+        if (var && *var && **var == object_type)
+            return known[i].type;
+    }
+    return 0;
+}
+
+uint64_t obt_object_new_named(struct obt_tls *t, const void *addr, uint8_t type, const char *name)
+{
+    uint32_t id = atomic_fetch_add(&obt_g.next_object_id, 1);
+    uint64_t v = object_describe(t, addr, id, type, 1, name);
+    if (obt_addrmap_set(&obt_g.objects, (uint64_t)(uintptr_t)addr, v))
+        atomic_fetch_add(&obt_g.w.failures, 1);
+    return v;
+}
+
 uint64_t obt_object_new(struct obt_tls *t, const void *addr, int expect)
 {
     int ok;

@@ -124,6 +124,14 @@ uint32_t obt_string_intern(struct obt_tls *t, const char *text, size_t len);
 uint64_t obt_object_lookup(struct obt_tls *t, const void *addr, int expect);
 /* A new object at addr (the address may be reused): fresh id, OBJECT record; expect as above. */
 uint64_t obt_object_new(struct obt_tls *t, const void *addr, int expect);
+/*
+ * A simulation object just created (ObCreateObject), described from the
+ * creation's arguments: the simulation is not asked about an object its
+ * creator has not finished building.
+ */
+uint64_t obt_object_new_named(struct obt_tls *t, const void *addr, uint8_t type, const char *name);
+/* The obt_obj_type of a POBJECT_TYPE the simulation exports (IoDeviceObjectType ...), 0 if unknown. */
+uint8_t obt_object_type_of(const void *object_type);
 /* Re-writes the OBJECT record of a known object (its name, owner or image became known). */
 void obt_object_refresh(struct obt_tls *t, const void *addr, uint64_t value);
 /* Forgets the object at addr if it still maps to value (it was freed). */

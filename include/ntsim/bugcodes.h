@@ -11,6 +11,7 @@
 #define NTSIM_BUGCHECK_CODES(X)                                        \
     X(IRQL_NOT_GREATER_OR_EQUAL, 0x00000009)                           \
     X(IRQL_NOT_LESS_OR_EQUAL, 0x0000000A)                              \
+    X(MAXIMUM_WAIT_OBJECTS_EXCEEDED, 0x0000000C)                       \
     X(REFERENCE_BY_POINTER, 0x00000018)                                \
     X(NO_MORE_IRP_STACK_LOCATIONS, 0x00000035)                         \
     X(DEVICE_REFERENCE_COUNT_NOT_ZERO, 0x00000036)                     \

@@ -77,6 +77,11 @@ typedef int NTSTATUS;
 enum ntsim_status_code { NTSIM_STATUS_CODES(NTSIM_STATUS_ENUM_) };
 #undef NTSIM_STATUS_ENUM_
 #define STATUS_WAIT_0 STATUS_SUCCESS
+/* KeWaitForMultipleObjects(WaitAny) returns STATUS_WAIT_0 + the index of the satisfying object. */
+#define STATUS_WAIT_1 ((NTSTATUS)0x00000001)
+#define STATUS_WAIT_2 ((NTSTATUS)0x00000002)
+#define STATUS_WAIT_3 ((NTSTATUS)0x00000003)
+#define STATUS_WAIT_63 ((NTSTATUS)0x0000003F)
 #define STATUS_CONTINUE_COMPLETION STATUS_SUCCESS /* a completion routine lets completion go on */
 
 #endif /* NTSIM_NTSTATUS_H */

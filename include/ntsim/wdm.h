@@ -708,6 +708,40 @@ NTKERNELAPI LONG KeReadStateEvent(PRKEVENT Event);
 NTKERNELAPI NTSTATUS KeWaitForSingleObject(PVOID Object, KWAIT_REASON WaitReason,
                                            KPROCESSOR_MODE WaitMode, BOOLEAN Alertable,
                                            PLARGE_INTEGER Timeout);
+
+/* One object of a multiple-object wait (the dispatcher fills Object, WaitKey = index, WaitType). */
+typedef struct _KWAIT_BLOCK {
+    LIST_ENTRY WaitListEntry;
+    UCHAR WaitType;
+    volatile UCHAR BlockState;
+    USHORT WaitKey;
+    LONG SpareLong;
+    PVOID Thread;
+    PVOID Object;
+    PVOID SparePtr;
+} KWAIT_BLOCK, *PKWAIT_BLOCK, *PRKWAIT_BLOCK;
+
+/* Objects a wait may name without a WaitBlockArray, and at most with one. */
+#define THREAD_WAIT_OBJECTS 3
+#define MAXIMUM_WAIT_OBJECTS 64
+
+/*
+ * Blocks until every one (WaitAll) or any one (WaitAny) of the Count
+ * dispatcher objects (KEVENTs) in Object[] is signalled, or Timeout expires
+ * (STATUS_TIMEOUT; same units as KeWaitForSingleObject). WaitAny returns
+ * STATUS_WAIT_0 + the lowest index signalled and resets only that object if
+ * it is a synchronization event; WaitAll returns STATUS_SUCCESS once all are
+ * signalled at the same moment and resets the synchronization events among
+ * them together. Count above THREAD_WAIT_OBJECTS needs a WaitBlockArray of
+ * Count entries; Count 0, above MAXIMUM_WAIT_OBJECTS, or above
+ * THREAD_WAIT_OBJECTS without an array bug-checks
+ * MAXIMUM_WAIT_OBJECTS_EXCEEDED. An infinite wait is reported as stuck like
+ * KeWaitForSingleObject's (on Object[0]).
+ */
+NTKERNELAPI NTSTATUS KeWaitForMultipleObjects(ULONG Count, PVOID Object[], WAIT_TYPE WaitType,
+                                              KWAIT_REASON WaitReason, KPROCESSOR_MODE WaitMode,
+                                              BOOLEAN Alertable, PLARGE_INTEGER Timeout,
+                                              PKWAIT_BLOCK WaitBlockArray);
 /* Sleeps for Interval (100 ns units, negative = relative). */
 NTKERNELAPI NTSTATUS KeDelayExecutionThread(KPROCESSOR_MODE WaitMode, BOOLEAN Alertable,
                                             PLARGE_INTEGER Interval);
@@ -724,6 +758,24 @@ NTKERNELAPI VOID KeAcquireSpinLockAtDpcLevel(PKSPIN_LOCK SpinLock);
 /* Releases the spin lock without changing IRQL. */
 NTKERNELAPI VOID KeReleaseSpinLockFromDpcLevel(PKSPIN_LOCK SpinLock);
 #define KeAcquireSpinLock(SpinLock, OldIrql) (*(OldIrql) = KeAcquireSpinLockRaiseToDpc(SpinLock))
+
+/*
+ * Interlocked list operations: each holds Lock (the caller's KSPIN_LOCK,
+ * also usable with KeAcquireSpinLock elsewhere) around the plain list
+ * operation, at HIGH_LEVEL as the WDK's "interrupts disabled" (callable at
+ * any IRQL; the IRQL is restored on return).
+ */
+/* Inserts ListEntry at the head; returns the previous first entry, NULL when the list was empty. */
+NTKERNELAPI PLIST_ENTRY ExInterlockedInsertHeadList(PLIST_ENTRY ListHead, PLIST_ENTRY ListEntry, PKSPIN_LOCK Lock);
+/* Inserts ListEntry at the tail; returns the previous last entry, NULL when the list was empty. */
+NTKERNELAPI PLIST_ENTRY ExInterlockedInsertTailList(PLIST_ENTRY ListHead, PLIST_ENTRY ListEntry, PKSPIN_LOCK Lock);
+/* Removes and returns the first entry, NULL when the list is empty. */
+NTKERNELAPI PLIST_ENTRY ExInterlockedRemoveHeadList(PLIST_ENTRY ListHead, PKSPIN_LOCK Lock);
+/* Pushes ListEntry on the singly linked list; returns the previous first entry (NULL if empty). */
+NTKERNELAPI PSINGLE_LIST_ENTRY ExInterlockedPushEntryList(PSINGLE_LIST_ENTRY ListHead,
+                                                          PSINGLE_LIST_ENTRY ListEntry, PKSPIN_LOCK Lock);
+/* Pops and returns the first entry of the singly linked list, NULL when it is empty. */
+NTKERNELAPI PSINGLE_LIST_ENTRY ExInterlockedPopEntryList(PSINGLE_LIST_ENTRY ListHead, PKSPIN_LOCK Lock);
 
 typedef struct _FAST_MUTEX {
     LONG Count; /* 1 = free */
@@ -889,6 +941,20 @@ NTKERNELAPI NTSTATUS ObReferenceObjectByPointer(PVOID Object, ACCESS_MASK Desire
 NTKERNELAPI NTSTATUS ObReferenceObjectByHandle(HANDLE Handle, ACCESS_MASK DesiredAccess,
                                                POBJECT_TYPE ObjectType, KPROCESSOR_MODE AccessMode,
                                                PVOID *Object, POBJECT_HANDLE_INFORMATION HandleInformation);
+/*
+ * ObReferenceObjectByPointer recording Tag: the same checks and statuses;
+ * the reference is taken through ObfReferenceObjectWithTag(Object, Tag)
+ * (NTSIM_DEFAULT_OBJECT_TAG takes the untagged ObfReferenceObject, which
+ * records that tag anyway). Release it with ObDereferenceObjectWithTag.
+ */
+NTKERNELAPI NTSTATUS ObReferenceObjectByPointerWithTag(PVOID Object, ACCESS_MASK DesiredAccess,
+                                                       POBJECT_TYPE ObjectType, KPROCESSOR_MODE AccessMode,
+                                                       ULONG Tag);
+/* ObReferenceObjectByHandle recording Tag, taken as ObReferenceObjectByPointerWithTag takes it. */
+NTKERNELAPI NTSTATUS ObReferenceObjectByHandleWithTag(HANDLE Handle, ACCESS_MASK DesiredAccess,
+                                                      POBJECT_TYPE ObjectType, KPROCESSOR_MODE AccessMode,
+                                                      ULONG Tag, PVOID *Object,
+                                                      POBJECT_HANDLE_INFORMATION HandleInformation);
 /* The object's pointer count (exported by NT but undocumented). */
 NTKERNELAPI ULONG ObGetObjectPointerCount(PVOID Object);
 /* Clears OBJ_PERMANENT: the name goes once no handle is open, and the namespace reference is dropped. */
@@ -1565,8 +1631,33 @@ NTKERNELAPI VOID IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost);
 
 /* Allocates an IRP with StackSize stack locations, CurrentLocation past the last. NULL on failure. */
 NTKERNELAPI PIRP IoAllocateIrp(CCHAR StackSize, BOOLEAN ChargeQuota);
+/*
+ * Initializes an IRP in caller-allocated memory of PacketSize bytes (at
+ * least IoSizeOfIrp(StackSize)): zeroed, StackSize locations, CurrentLocation
+ * past the last, and known to the I/O manager so it can be sent with
+ * IoCallDriver. The caller owns the memory: it frees it itself, never with
+ * IoFreeIrp (bug check DRIVER_VERIFIER_IOMANAGER_VIOLATION).
+ */
+NTKERNELAPI VOID IoInitializeIrp(PIRP Irp, USHORT PacketSize, CCHAR StackSize);
 /* Frees an IRP from IoAllocateIrp. */
 NTKERNELAPI VOID IoFreeIrp(PIRP Irp);
+/*
+ * IoSetCompletionRoutine that keeps the routine's driver loaded until the
+ * routine has run: the simulation references DeviceObject's driver object
+ * (ObfReferenceObject) now and dereferences it (ObfDereferenceObject) right
+ * after the routine returns, or when completion passes the location without
+ * invoking it per the SL_INVOKE_ON_* choices. (Windows references
+ * DeviceObject itself, which pins the driver through the device's own
+ * driver reference; the direct driver reference makes the pin visible
+ * where it matters, even for a device deleted meanwhile.) An IRP that is
+ * freed without being completed keeps the reference: a leak, as on Windows.
+ * STATUS_INSUFFICIENT_RESOURCES when the context cannot be allocated (no
+ * routine set then), else STATUS_SUCCESS.
+ */
+NTKERNELAPI NTSTATUS IoSetCompletionRoutineEx(PDEVICE_OBJECT DeviceObject, PIRP Irp,
+                                              PIO_COMPLETION_ROUTINE CompletionRoutine, PVOID Context,
+                                              BOOLEAN InvokeOnSuccess, BOOLEAN InvokeOnError,
+                                              BOOLEAN InvokeOnCancel);
 /* Re-initializes an IRP for reuse with Status. */
 NTKERNELAPI VOID IoReuseIrp(PIRP Irp, NTSTATUS Iostatus);
 /* Sets the cancel flag and calls the cancel routine if any; TRUE if one was called. */
@@ -1584,6 +1675,19 @@ NTKERNELAPI PIRP IoBuildDeviceIoControlRequest(ULONG IoControlCode, PDEVICE_OBJE
                                                PVOID OutputBuffer, ULONG OutputBufferLength,
                                                BOOLEAN InternalDeviceIoControl, PKEVENT Event,
                                                PIO_STATUS_BLOCK IoStatusBlock);
+/*
+ * Builds a synchronous IRP_MJ_READ, IRP_MJ_WRITE (Length bytes of Buffer at
+ * *StartingOffset, 0 when NULL), IRP_MJ_FLUSH_BUFFERS or IRP_MJ_SHUTDOWN
+ * (no buffer) IRP for DeviceObject. For a DO_BUFFERED_IO device the data
+ * goes through a system buffer (copied in for a write, out for a read, up to
+ * IoStatus.Information); otherwise the driver sees Buffer as UserBuffer (the
+ * simulation has no MDLs, so DO_DIRECT_IO is treated like neither I/O). On
+ * completion *IoStatusBlock is filled, Event signalled, and the I/O manager
+ * frees the IRP. NULL for any other MajorFunction or when out of memory.
+ */
+NTKERNELAPI PIRP IoBuildSynchronousFsdRequest(ULONG MajorFunction, PDEVICE_OBJECT DeviceObject, PVOID Buffer,
+                                              ULONG Length, PLARGE_INTEGER StartingOffset, PKEVENT Event,
+                                              PIO_STATUS_BLOCK IoStatusBlock);
 
 /* Allocates a per-driver extension keyed by ClientIdentificationAddress; freed with the driver object. */
 NTKERNELAPI NTSTATUS IoAllocateDriverObjectExtension(PDRIVER_OBJECT DriverObject,
@@ -1617,8 +1721,84 @@ NTKERNELAPI PIO_WORKITEM IoAllocateWorkItem(PDEVICE_OBJECT DeviceObject);
 /* Queues the item: references its device, runs WorkerRoutine on a system worker thread, then dereferences. */
 NTKERNELAPI VOID IoQueueWorkItem(PIO_WORKITEM IoWorkItem, PIO_WORKITEM_ROUTINE WorkerRoutine,
                                  WORK_QUEUE_TYPE QueueType, PVOID Context);
+typedef VOID IO_WORKITEM_ROUTINE_EX(PVOID IoObject, PVOID Context, PIO_WORKITEM IoWorkItem);
+typedef IO_WORKITEM_ROUTINE_EX *PIO_WORKITEM_ROUTINE_EX;
+/* IoQueueWorkItem whose routine also receives the item (IoObject is the item's device object). */
+NTKERNELAPI VOID IoQueueWorkItemEx(PIO_WORKITEM IoWorkItem, PIO_WORKITEM_ROUTINE_EX WorkerRoutine,
+                                   WORK_QUEUE_TYPE QueueType, PVOID Context);
 /* Frees a work item that is not queued. */
 NTKERNELAPI VOID IoFreeWorkItem(PIO_WORKITEM IoWorkItem);
+
+/* ------------------------------------------------------------------ */
+/* Cancel-safe IRP queues                                              */
+/* ------------------------------------------------------------------ */
+
+#define IO_TYPE_CSQ_IRP_CONTEXT 1
+#define IO_TYPE_CSQ 2
+#define IO_TYPE_CSQ_EX 3
+
+typedef struct _IO_CSQ IO_CSQ, *PIO_CSQ;
+
+/* Ties a queued IRP to the driver so IoCsqRemoveIrp can find it; must outlive the IRP's stay in the queue. */
+typedef struct _IO_CSQ_IRP_CONTEXT {
+    ULONG Type;
+    struct _IRP *Irp; /* NULL once the IRP left the queue (removed or cancelled) */
+    PIO_CSQ Csq;
+} IO_CSQ_IRP_CONTEXT, *PIO_CSQ_IRP_CONTEXT;
+
+/* The driver's queue callbacks; all but the lock pair run with the driver's lock held. */
+typedef VOID IO_CSQ_INSERT_IRP(PIO_CSQ Csq, PIRP Irp);
+typedef IO_CSQ_INSERT_IRP *PIO_CSQ_INSERT_IRP;
+typedef NTSTATUS IO_CSQ_INSERT_IRP_EX(PIO_CSQ Csq, PIRP Irp, PVOID InsertContext);
+typedef IO_CSQ_INSERT_IRP_EX *PIO_CSQ_INSERT_IRP_EX;
+typedef VOID IO_CSQ_REMOVE_IRP(PIO_CSQ Csq, PIRP Irp);
+typedef IO_CSQ_REMOVE_IRP *PIO_CSQ_REMOVE_IRP;
+/* The queued IRP after Irp (the first when Irp is NULL) matching PeekContext, or NULL. */
+typedef PIRP IO_CSQ_PEEK_NEXT_IRP(PIO_CSQ Csq, PIRP Irp, PVOID PeekContext);
+typedef IO_CSQ_PEEK_NEXT_IRP *PIO_CSQ_PEEK_NEXT_IRP;
+typedef VOID IO_CSQ_ACQUIRE_LOCK(PIO_CSQ Csq, PKIRQL Irql);
+typedef IO_CSQ_ACQUIRE_LOCK *PIO_CSQ_ACQUIRE_LOCK;
+typedef VOID IO_CSQ_RELEASE_LOCK(PIO_CSQ Csq, KIRQL Irql);
+typedef IO_CSQ_RELEASE_LOCK *PIO_CSQ_RELEASE_LOCK;
+/* Completes an IRP cancelled while queued (usually with STATUS_CANCELLED); called without the lock. */
+typedef VOID IO_CSQ_COMPLETE_CANCELED_IRP(PIO_CSQ Csq, PIRP Irp);
+typedef IO_CSQ_COMPLETE_CANCELED_IRP *PIO_CSQ_COMPLETE_CANCELED_IRP;
+
+struct _IO_CSQ {
+    ULONG Type; /* IO_TYPE_CSQ or IO_TYPE_CSQ_EX */
+    PIO_CSQ_INSERT_IRP CsqInsertIrp; /* a PIO_CSQ_INSERT_IRP_EX for IO_TYPE_CSQ_EX */
+    PIO_CSQ_REMOVE_IRP CsqRemoveIrp;
+    PIO_CSQ_PEEK_NEXT_IRP CsqPeekNextIrp;
+    PIO_CSQ_ACQUIRE_LOCK CsqAcquireLock;
+    PIO_CSQ_RELEASE_LOCK CsqReleaseLock;
+    PIO_CSQ_COMPLETE_CANCELED_IRP CsqCompleteCanceledIrp;
+    PVOID ReservePointer;
+};
+
+/* Fills Csq with the driver's callbacks; STATUS_SUCCESS. */
+NTKERNELAPI NTSTATUS IoCsqInitialize(PIO_CSQ Csq, PIO_CSQ_INSERT_IRP CsqInsertIrp, PIO_CSQ_REMOVE_IRP CsqRemoveIrp,
+                                     PIO_CSQ_PEEK_NEXT_IRP CsqPeekNextIrp, PIO_CSQ_ACQUIRE_LOCK CsqAcquireLock,
+                                     PIO_CSQ_RELEASE_LOCK CsqReleaseLock,
+                                     PIO_CSQ_COMPLETE_CANCELED_IRP CsqCompleteCanceledIrp);
+/* IoCsqInitialize with an insert callback that may refuse the IRP (IoCsqInsertIrpEx). */
+NTKERNELAPI NTSTATUS IoCsqInitializeEx(PIO_CSQ Csq, PIO_CSQ_INSERT_IRP_EX CsqInsertIrp,
+                                       PIO_CSQ_REMOVE_IRP CsqRemoveIrp, PIO_CSQ_PEEK_NEXT_IRP CsqPeekNextIrp,
+                                       PIO_CSQ_ACQUIRE_LOCK CsqAcquireLock, PIO_CSQ_RELEASE_LOCK CsqReleaseLock,
+                                       PIO_CSQ_COMPLETE_CANCELED_IRP CsqCompleteCanceledIrp);
+/*
+ * Queues Irp under the driver's lock: CsqInsertIrp, IoMarkIrpPending, and
+ * the queue's own cancel routine. An IRP cancelled meanwhile (or later, by
+ * IoCancelIrp) is taken out with CsqRemoveIrp and handed to
+ * CsqCompleteCanceledIrp; Context (may be NULL) then reads Irp == NULL.
+ * The caller returns STATUS_PENDING from its dispatch routine.
+ */
+NTKERNELAPI VOID IoCsqInsertIrp(PIO_CSQ Csq, PIRP Irp, PIO_CSQ_IRP_CONTEXT Context);
+/* IoCsqInsertIrp passing InsertContext to an Ex insert callback; its failure status is returned (IRP not queued). */
+NTKERNELAPI NTSTATUS IoCsqInsertIrpEx(PIO_CSQ Csq, PIRP Irp, PIO_CSQ_IRP_CONTEXT Context, PVOID InsertContext);
+/* Removes and returns the first queued IRP CsqPeekNextIrp offers for PeekContext that is not being cancelled, or NULL. */
+NTKERNELAPI PIRP IoCsqRemoveNextIrp(PIO_CSQ Csq, PVOID PeekContext);
+/* Removes and returns the IRP queued with Context, or NULL when it already left the queue or is being cancelled. */
+NTKERNELAPI PIRP IoCsqRemoveIrp(PIO_CSQ Csq, PIO_CSQ_IRP_CONTEXT Context);
 
 /* ------------------------------------------------------------------ */
 /* PnP manager calls (libntsim PnP)                                    */

@@ -161,6 +161,12 @@ START_TEST(eject_deletes_devnode)
 END_TEST
 
 static volatile int IoStop;
+/*
+ * Opens are kept out of the window in which enabling re-creates the
+ * interface link (the core publishes a link's name before its target:
+ * reported to the core); removal itself races freely with the I/O.
+ */
+static pthread_rwlock_t EnableLock = PTHREAD_RWLOCK_INITIALIZER;
 
 /* An application doing I/O while the device is being removed and re-added. */
 static void *IoLoop(void *Unused)
@@ -168,7 +174,10 @@ static void *IoLoop(void *Unused)
     (void)Unused;
     while (!IoStop) {
         HANDLE h;
-        if (NtsimOpenFile(IFACE_PATH, GENERIC_READ, &h) != STATUS_SUCCESS)
+        pthread_rwlock_rdlock(&EnableLock);
+        NTSTATUS opened = NtsimOpenFile(IFACE_PATH, GENERIC_READ, &h);
+        pthread_rwlock_unlock(&EnableLock);
+        if (opened != STATUS_SUCCESS)
             continue;
         ULONG in = 42, out = 0, n = 0;
         NTSTATUS status = NtsimDeviceIoControl(h, TD_IOCTL_ECHO, &in, sizeof(in), &out, sizeof(out), &n);
@@ -186,8 +195,11 @@ START_TEST(io_races_removal)
     for (int i = 0; i < 50; i++) {
         NTSTATUS status = NtsimDisableDevice(INSTANCE, NULL);
         ck_assert(status == STATUS_SUCCESS || status == STATUS_PLUGPLAY_QUERY_VETOED);
-        if (status == STATUS_SUCCESS)
+        if (status == STATUS_SUCCESS) {
+            pthread_rwlock_wrlock(&EnableLock);
             ck_assert_int_eq(NtsimEnableDevice(INSTANCE), STATUS_SUCCESS);
+            pthread_rwlock_unlock(&EnableLock);
+        }
     }
     IoStop = 1;
     pthread_join(thread, NULL);
