@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <sched.h>
+#include <string.h>
 #include <time.h>
 
 #include "ntsim_internal.h"
@@ -184,19 +185,56 @@ static VOID KipApplyStuckPolicy(void)
     }
 }
 
-NTSTATUS KipWaitForEvent(PKEVENT Event, PLARGE_INTEGER Timeout, PVOID ReportObject, const char *What)
+/* Takes one signal from Event: a synchronization event resets as its wait is satisfied. Dispatcher lock held. */
+static VOID KipConsumeEvent(PKEVENT Event)
+{
+    if (Event->Header.Type == SynchronizationEvent)
+        Event->Header.SignalState = 0;
+}
+
+/*
+ * Satisfies the wait now if it can (dispatcher lock held): WaitAny takes the
+ * lowest signalled index, WaitAll needs every event signalled and consumes
+ * them together. *Index receives the satisfying index (0 for WaitAll).
+ */
+static BOOLEAN KipTrySatisfyWait(ULONG Count, PVOID *Objects, WAIT_TYPE WaitType, ULONG *Index)
+{
+    for (ULONG i = 0; i < Count; i++) {
+        BOOLEAN signalled = ((PKEVENT)Objects[i])->Header.SignalState > 0;
+        if (WaitType == WaitAny && signalled) {
+            KipConsumeEvent(Objects[i]);
+            *Index = i;
+            return TRUE;
+        }
+        if (WaitType == WaitAll && !signalled)
+            return FALSE;
+    }
+    if (WaitType == WaitAny)
+        return FALSE;
+    for (ULONG i = 0; i < Count; i++)
+        KipConsumeEvent(Objects[i]);
+    *Index = 0;
+    return TRUE;
+}
+
+/*
+ * The one wait loop: STATUS_WAIT_0 + index once satisfied, STATUS_TIMEOUT
+ * when Timeout expires; an infinite wait past the stuck limit is reported
+ * with ReportObject and What, then handled by the stuck policy.
+ */
+static NTSTATUS KipWaitForObjects(ULONG Count, PVOID *Objects, WAIT_TYPE WaitType, PLARGE_INTEGER Timeout,
+                                  PVOID ReportObject, const char *What)
 {
     if (KipIrql >= DISPATCH_LEVEL && !(Timeout && Timeout->QuadPart == 0))
-        KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)Event, KipIrql, 0, 0);
+        KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)Objects[0], KipIrql, 0, 0);
     ULONG64 start = KipMonotonicNs();
     ULONG64 deadline = Timeout ? KipDeadlineFromTimeout(Timeout) : start + (ULONG64)KipStuckWaitMs() * 1000000ull;
+    ULONG index;
     KipLockDispatcher();
     for (;;) {
-        if (Event->Header.SignalState > 0) {
-            if (Event->Header.Type == SynchronizationEvent)
-                Event->Header.SignalState = 0;
+        if (KipTrySatisfyWait(Count, Objects, WaitType, &index)) {
             KipUnlockDispatcher();
-            return STATUS_SUCCESS;
+            return STATUS_WAIT_0 + (NTSTATUS)index;
         }
         if (KipMonotonicNs() >= deadline)
             break;
@@ -210,6 +248,12 @@ NTSTATUS KipWaitForEvent(PKEVENT Event, PLARGE_INTEGER Timeout, PVOID ReportObje
     return STATUS_TIMEOUT;
 }
 
+NTSTATUS KipWaitForEvent(PKEVENT Event, PLARGE_INTEGER Timeout, PVOID ReportObject, const char *What)
+{
+    PVOID object = Event;
+    return KipWaitForObjects(1, &object, WaitAny, Timeout, ReportObject, What);
+}
+
 NTSTATUS KeWaitForSingleObject(PVOID Object, KWAIT_REASON WaitReason, KPROCESSOR_MODE WaitMode, BOOLEAN Alertable,
                                PLARGE_INTEGER Timeout)
 {
@@ -217,6 +261,35 @@ NTSTATUS KeWaitForSingleObject(PVOID Object, KWAIT_REASON WaitReason, KPROCESSOR
     (void)WaitMode;
     (void)Alertable;
     return KipWaitForEvent((PKEVENT)Object, Timeout, Object, "event");
+}
+
+/* Records the wait in the caller's wait blocks, as the dispatcher links them. */
+static VOID KipFillWaitBlocks(ULONG Count, PVOID *Objects, WAIT_TYPE WaitType, PKWAIT_BLOCK WaitBlocks)
+{
+    for (ULONG i = 0; i < Count; i++) {
+        memset(&WaitBlocks[i], 0, sizeof(WaitBlocks[i]));
+        InitializeListHead(&WaitBlocks[i].WaitListEntry);
+        WaitBlocks[i].WaitType = (UCHAR)WaitType;
+        WaitBlocks[i].WaitKey = (USHORT)i;
+        WaitBlocks[i].Object = Objects[i];
+    }
+}
+
+NTSTATUS KeWaitForMultipleObjects(ULONG Count, PVOID Object[], WAIT_TYPE WaitType, KWAIT_REASON WaitReason,
+                                  KPROCESSOR_MODE WaitMode, BOOLEAN Alertable, PLARGE_INTEGER Timeout,
+                                  PKWAIT_BLOCK WaitBlockArray)
+{
+    (void)WaitReason;
+    (void)WaitMode;
+    (void)Alertable;
+    if (Count == 0 || Count > MAXIMUM_WAIT_OBJECTS || (Count > THREAD_WAIT_OBJECTS && !WaitBlockArray))
+        KeBugCheckEx(MAXIMUM_WAIT_OBJECTS_EXCEEDED, Count, (ULONG_PTR)WaitBlockArray, 0, 0);
+    if (WaitType != WaitAll && WaitType != WaitAny)
+        KeBugCheckEx(DRIVER_VERIFIER_DETECTED_VIOLATION, 0x1001 /* invalid wait type */, WaitType, 0, 0);
+    if (WaitBlockArray)
+        KipFillWaitBlocks(Count, Object, WaitType, WaitBlockArray);
+    return KipWaitForObjects(Count, Object, WaitType, Timeout, Object[0],
+                             WaitType == WaitAll ? "all of several events" : "any of several events");
 }
 
 NTSTATUS KeDelayExecutionThread(KPROCESSOR_MODE WaitMode, BOOLEAN Alertable, PLARGE_INTEGER Interval)

@@ -167,6 +167,14 @@ NTSIM_HIDDEN LONG_PTR ObpDereferenceObjectLeaf(PVOID Object, BOOLEAN Defer);
  * a reference (a service's current driver object).
  */
 NTSIM_HIDDEN BOOLEAN ObpReferenceIfAlive(PVOID Object);
+/*
+ * Adds one pointer reference through the exported leaf that records Tag:
+ * ObfReferenceObject for NTSIM_DEFAULT_OBJECT_TAG (what untagged calls
+ * record), else ObfReferenceObjectWithTag. The composite
+ * ObReferenceObjectBy{Pointer,Handle}[WithTag] take their reference here.
+ * Returns the new count; may be called with ObpLock held.
+ */
+NTSIM_HIDDEN LONG_PTR ObpReferenceObjectTagged(PVOID Object, ULONG Tag);
 /* TRUE when Object is a live object (optionally of Type); never dereferences a dead pointer. Caller holds ObpLock. */
 NTSIM_HIDDEN BOOLEAN ObpIsLiveObjectLocked(PVOID Object, POBJECT_TYPE Type);
 /* ObpIsLiveObjectLocked taking ObpLock itself. */

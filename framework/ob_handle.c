@@ -119,12 +119,10 @@ NTSTATUS ZwClose(HANDLE Handle)
     return STATUS_SUCCESS;
 }
 
-NTSTATUS ObReferenceObjectByHandle(HANDLE Handle, ACCESS_MASK DesiredAccess, POBJECT_TYPE ObjectType,
-                                   KPROCESSOR_MODE AccessMode, PVOID *Object,
-                                   POBJECT_HANDLE_INFORMATION HandleInformation)
+/* ObReferenceObjectByHandle[WithTag]: the reference goes through the leaf matching Tag. */
+static NTSTATUS ObpReferenceObjectByHandle(HANDLE Handle, POBJECT_TYPE ObjectType, ULONG Tag, PVOID *Object,
+                                           POBJECT_HANDLE_INFORMATION HandleInformation)
 {
-    (void)DesiredAccess;
-    (void)AccessMode;
     if (!Object)
         return STATUS_INVALID_PARAMETER;
     pthread_mutex_lock(&ObpLock);
@@ -142,8 +140,26 @@ NTSTATUS ObReferenceObjectByHandle(HANDLE Handle, ACCESS_MASK DesiredAccess, POB
         HandleInformation->HandleAttributes = entry->Attributes;
         HandleInformation->GrantedAccess = entry->GrantedAccess;
     }
-    ObfReferenceObject(object); /* under the (recursive) lock: the handle cannot close meanwhile */
+    ObpReferenceObjectTagged(object, Tag); /* under the (recursive) lock: the handle cannot close meanwhile */
     pthread_mutex_unlock(&ObpLock);
     *Object = object;
     return STATUS_SUCCESS;
+}
+
+NTSTATUS ObReferenceObjectByHandle(HANDLE Handle, ACCESS_MASK DesiredAccess, POBJECT_TYPE ObjectType,
+                                   KPROCESSOR_MODE AccessMode, PVOID *Object,
+                                   POBJECT_HANDLE_INFORMATION HandleInformation)
+{
+    (void)DesiredAccess;
+    (void)AccessMode;
+    return ObpReferenceObjectByHandle(Handle, ObjectType, NTSIM_DEFAULT_OBJECT_TAG, Object, HandleInformation);
+}
+
+NTSTATUS ObReferenceObjectByHandleWithTag(HANDLE Handle, ACCESS_MASK DesiredAccess, POBJECT_TYPE ObjectType,
+                                          KPROCESSOR_MODE AccessMode, ULONG Tag, PVOID *Object,
+                                          POBJECT_HANDLE_INFORMATION HandleInformation)
+{
+    (void)DesiredAccess;
+    (void)AccessMode;
+    return ObpReferenceObjectByHandle(Handle, ObjectType, Tag, Object, HandleInformation);
 }

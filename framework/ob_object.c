@@ -9,6 +9,8 @@
  * ObfReferenceObject, ObfDereferenceObject (and the tagged and deferred
  * variants) and ObMakeTemporaryObject are leaves: each changes the pointer
  * count once, so a tracer interposing them sees each change exactly once.
+ * ObReferenceObjectByPointer[WithTag] check the type and take their
+ * reference through the leaf matching the tag (ObpReferenceObjectTagged).
  */
 #include <string.h>
 
@@ -259,18 +261,42 @@ VOID ObDereferenceObjectDeferDeleteWithTag(PVOID Object, ULONG Tag)
     ObpDereferenceObjectLeaf(Object, TRUE);
 }
 
+LONG_PTR ObpReferenceObjectTagged(PVOID Object, ULONG Tag)
+{
+    if (Tag == NTSIM_DEFAULT_OBJECT_TAG)
+        return ObfReferenceObject(Object);
+    return ObfReferenceObjectWithTag(Object, Tag);
+}
+
+/* ObReferenceObjectByPointer[WithTag]: type check and reference under ObpLock, so the object cannot die between. */
+static NTSTATUS ObpReferenceObjectByPointer(PVOID Object, POBJECT_TYPE ObjectType, ULONG Tag)
+{
+    NTSTATUS status = STATUS_SUCCESS;
+    ObpLockObjects();
+    if (!ObpIsLiveObjectLocked(Object, NULL))
+        status = STATUS_INVALID_PARAMETER;
+    else if (ObjectType && OBJECT_TO_OBJECT_HEADER(Object)->Type != ObjectType)
+        status = STATUS_OBJECT_TYPE_MISMATCH;
+    else
+        ObpReferenceObjectTagged(Object, Tag); /* an exported leaf, under the (recursive) lock */
+    ObpUnlockObjects();
+    return status;
+}
+
 NTSTATUS ObReferenceObjectByPointer(PVOID Object, ACCESS_MASK DesiredAccess, POBJECT_TYPE ObjectType,
                                     KPROCESSOR_MODE AccessMode)
 {
     (void)DesiredAccess;
     (void)AccessMode;
-    POBJECT_TYPE type = ObpGetObjectType(Object);
-    if (!type)
-        return STATUS_INVALID_PARAMETER;
-    if (ObjectType && type != ObjectType)
-        return STATUS_OBJECT_TYPE_MISMATCH;
-    ObfReferenceObject(Object);
-    return STATUS_SUCCESS;
+    return ObpReferenceObjectByPointer(Object, ObjectType, NTSIM_DEFAULT_OBJECT_TAG);
+}
+
+NTSTATUS ObReferenceObjectByPointerWithTag(PVOID Object, ACCESS_MASK DesiredAccess, POBJECT_TYPE ObjectType,
+                                           KPROCESSOR_MODE AccessMode, ULONG Tag)
+{
+    (void)DesiredAccess;
+    (void)AccessMode;
+    return ObpReferenceObjectByPointer(Object, ObjectType, Tag);
 }
 
 BOOLEAN ObpReferenceIfAlive(PVOID Object)
@@ -309,8 +335,11 @@ VOID ObMakeTemporaryObject(PVOID Object)
 
 static ULONG ObpExtensionFlagsLocked(PVOID Object, POBJECT_TYPE Type)
 {
-    if (Type == &IopDeviceObjectTypeBody)
-        return ((PDEVICE_OBJECT)Object)->DeviceObjectExtension->ExtensionFlags;
+    if (Type == &IopDeviceObjectTypeBody) {
+        /* NULL between ObCreateObject and the rest of IoCreateDevice */
+        PDEVOBJ_EXTENSION extension = ((PDEVICE_OBJECT)Object)->DeviceObjectExtension;
+        return extension ? extension->ExtensionFlags : 0;
+    }
     if (Type == &IopDriverObjectTypeBody)
         return ((PDRIVER_OBJECT)Object)->Flags;
     return 0;

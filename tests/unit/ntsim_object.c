@@ -55,6 +55,20 @@ START_TEST(pointer_and_handle_counts)
 }
 END_TEST
 
+/* A tracer queries the object ObCreateObject returned before IoCreateDevice has filled it in. */
+START_TEST(query_of_a_device_body_not_yet_initialized)
+{
+    TtInit(0);
+    PVOID device;
+    ck_assert_int_eq(ObCreateObject(*IoDeviceObjectType, NULL, 0, sizeof(DEVICE_OBJECT), &device), STATUS_SUCCESS);
+    NTSIM_OBJECT_INFO info;
+    ck_assert_int_eq(NtsimQueryObject(device, &info), STATUS_SUCCESS);
+    ck_assert_str_eq(info.TypeName, "Device");
+    ck_assert_int_eq(info.PointerCount, 1);
+    ck_assert_int_eq(info.ExtensionFlags, 0);
+}
+END_TEST
+
 START_TEST(ids_are_stable_and_unique)
 {
     TtInit(0);
@@ -214,6 +228,7 @@ int main(void)
     Suite *s = suite_create("ntsim_object");
     TCase *tc = tcase_create("object");
     tcase_add_test(tc, pointer_and_handle_counts);
+    tcase_add_test(tc, query_of_a_device_body_not_yet_initialized);
     tcase_add_test(tc, ids_are_stable_and_unique);
     tcase_add_test(tc, permanent_named_object);
     tcase_add_test(tc, symbolic_links);
