@@ -7,10 +7,18 @@
  *   tracer_bench malloc STACKS THREADS ITERS   malloc + free (the heaptrack twin, 2 events)
  *   tracer_bench unw    STACKS THREADS ITERS   one bare unw_backtrace of 32 frames
  *   tracer_bench fp     STACKS THREADS ITERS   one bare frame-pointer walk of 32 frames
+ *   tracer_bench none   STACKS THREADS ITERS   nothing: the cost of the chain itself
  *
  * STACKS distinct call paths (1 or a power of two) are cycled through.
- * Prints "ns_per_event=X events=N" measured around the loop only (so the
- * preloaded tool's start-up and exit are not counted).
+ * Each thread first warms up on its own stack (every path met twice, so a
+ * tracer has interned them and primed its per-thread state), then all
+ * threads start the measured loop together. Prints
+ *   ns_per_event=X events=N events_per_sec=R calls=C
+ * X = wall time of the measured loops / events one thread handled in them
+ * (per event, per thread), N = events of all threads in the measured loops,
+ * R = N / that wall time, C = every lifetime call made, warm-up and object
+ * creations included (what a trace of the run holds). The preloaded tool's
+ * start-up and exit are not counted.
  */
 #define UNW_LOCAL_ONLY
 #include <dlfcn.h>
@@ -36,12 +44,15 @@ static unsigned long long iters;
 static uint32_t stacks;
 static chain_leaf_fn *leaf;
 static int events_per_leaf;
+static unsigned long long warm_iters;
+static pthread_barrier_t start_line;
 
 struct thread_ctx {
     void *obj;
     uintptr_t lo, hi;
     volatile uint64_t sink;
-};
+    struct timespec t0, t1;
+} __attribute__((aligned(64)));
 
 __attribute__((noinline)) static void leaf_ref(void *p)
 {
@@ -87,6 +98,12 @@ __attribute__((noinline)) static void leaf_fp(void *p)
     __asm__ volatile("" ::: "memory");
 }
 
+__attribute__((noinline)) static void leaf_none(void *p)
+{
+    (void)p;
+    __asm__ volatile("" ::: "memory");
+}
+
 static void *object_new(void)
 {
     void *obj = NULL;
@@ -99,12 +116,10 @@ static void *object_new(void)
     return obj;
 }
 
-static void *thread_main(void *p)
+static void run_loop(struct thread_ctx *c, unsigned long long n)
 {
-    struct thread_ctx *c = p;
-    for (unsigned long long i = 0; i < iters; i++)
+    for (unsigned long long i = 0; i < n; i++)
         step_a(CHAIN_DEPTH, (uint32_t)i & (stacks - 1), leaf, c);
-    return NULL;
 }
 
 static void stack_bounds(struct thread_ctx *c)
@@ -119,10 +134,22 @@ static void stack_bounds(struct thread_ctx *c)
     c->hi = (uintptr_t)addr + size;
 }
 
+/* Warm-up on this thread's own stack, then the measured loop, started together. */
 static void *thread_start(void *p)
 {
-    stack_bounds(p);
-    return thread_main(p);
+    struct thread_ctx *c = p;
+    stack_bounds(c);
+    run_loop(c, warm_iters);
+    pthread_barrier_wait(&start_line);
+    clock_gettime(CLOCK_MONOTONIC, &c->t0);
+    run_loop(c, iters);
+    clock_gettime(CLOCK_MONOTONIC, &c->t1);
+    return NULL;
+}
+
+static double ts_ns(struct timespec t)
+{
+    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
 }
 
 static void load_chain(const char *self)
@@ -151,7 +178,7 @@ static void load_chain(const char *self)
 int main(int argc, char **argv)
 {
     if (argc < 5) {
-        fprintf(stderr, "usage: tracer_bench ref|malloc|unw|fp STACKS THREADS ITERS\n");
+        fprintf(stderr, "usage: tracer_bench ref|malloc|unw|fp|none STACKS THREADS ITERS\n");
         return 64;
     }
     const char *mode = argv[1];
@@ -162,9 +189,9 @@ int main(int argc, char **argv)
         return 64;
     load_chain(argv[0]);
     leaf = !strcmp(mode, "ref") ? leaf_ref : !strcmp(mode, "malloc") ? leaf_malloc
-           : !strcmp(mode, "unw") ? leaf_unw : leaf_fp;
+           : !strcmp(mode, "unw") ? leaf_unw : !strcmp(mode, "fp") ? leaf_fp : leaf_none;
     events_per_leaf = (leaf == leaf_ref || leaf == leaf_malloc) ? 2 : 1;
-    struct thread_ctx ctx[16];
+    static struct thread_ctx ctx[16];
     memset(ctx, 0, sizeof(ctx));
     if (leaf == leaf_ref) {
 #ifndef TRACER_BENCH_FAKE
@@ -173,25 +200,23 @@ int main(int argc, char **argv)
         for (unsigned i = 0; i < threads; i++)
             ctx[i].obj = object_new();
     }
-    /* warm-up: every stack interned once, chunks and caches primed */
-    unsigned long long keep = iters;
-    iters = stacks * 2 > 4096 ? stacks * 2 : 4096;
-    stack_bounds(&ctx[0]);
-    thread_main(&ctx[0]);
-    iters = keep;
-
-    struct timespec t0, t1;
+    warm_iters = stacks * 2 > 4096 ? stacks * 2 : 4096;
+    pthread_barrier_init(&start_line, NULL, threads);
     pthread_t th[16];
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (unsigned i = 0; i < threads; i++)
         pthread_create(&th[i], NULL, thread_start, &ctx[i]);
     for (unsigned i = 0; i < threads; i++)
         pthread_join(th[i], NULL);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double ns = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
+    double start = ts_ns(ctx[0].t0), end = ts_ns(ctx[0].t1);
+    for (unsigned i = 1; i < threads; i++) {
+        start = ts_ns(ctx[i].t0) < start ? ts_ns(ctx[i].t0) : start;
+        end = ts_ns(ctx[i].t1) > end ? ts_ns(ctx[i].t1) : end;
+    }
+    double ns = end - start;
     unsigned long long events = iters * threads * (unsigned long long)events_per_leaf;
-    /* per event per thread: wall time / events handled by one thread */
-    printf("ns_per_event=%.2f events=%llu events_per_sec=%.0f\n", ns / (double)(iters * events_per_leaf),
-           events, (double)events / ns * 1e9);
+    unsigned long long calls = (iters + warm_iters) * threads * (unsigned long long)events_per_leaf +
+                               (leaf == leaf_ref ? threads : 0);
+    printf("ns_per_event=%.2f events=%llu events_per_sec=%.0f calls=%llu\n", ns / (double)(iters * events_per_leaf),
+           events, (double)events / ns * 1e9, calls);
     return 0;
 }

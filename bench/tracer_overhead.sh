@@ -1,80 +1,130 @@
 #!/usr/bin/env bash
-# The tracer's cost per event, measured side by side in one run (medians of
-# $RUNS runs each): the workload is bench/tracer_bench.c, a ~25-frame call
-# chain across two shared objects ending in ObfReferenceObject +
-# ObfDereferenceObject (2 events per iteration), with one stack repeated or
-# 2048 stacks alternating. Tracer costs are the traced time minus the
-# untraced time of the same workload. Uses the real libntsim when
-# $O/bench/tracer_bench exists, else the tracer tests' stand-in.
+# The tracer's cost per event, measured side by side in one run: every
+# configuration below runs once per round, rounds are repeated $RUNS times
+# (interleaved, so a load change on the machine hits all of them alike) and
+# each row is the median over the rounds. The workload is
+# bench/tracer_bench.c: a ~25-frame call chain across two shared objects
+# ending in ObfReferenceObject + ObfDereferenceObject (2 events per
+# iteration), with one stack repeated or 2048 stacks alternating; every
+# thread warms up on its own stack before its measured loop.
+#
+# What the rows mean (ns per event = wall time of the measured loop / events
+# one thread handled in it):
+#   untraced        the same workload without the tracer
+#   fp/auto         traced; "added" = traced - untraced, per event
+#   dwarf           added cost per event / one bare unw_backtrace, where the
+#                   bare unw_backtrace is the "unw" leaf minus the "none"
+#                   leaf (the chain alone), i.e. the unwinder call by itself
+#   fp walk         the same for a bare 32-frame frame-pointer walk
+#   heaptrack       heaptrack on the malloc + free twin at the same depth:
+#                   added ns per heaptrack event (malloc or free) / added ns
+#                   per tracer event (auto mode, repeated stack)
+#   trace size      file bytes / lifetime calls the run made (warm-up included)
+#   threads         events/s with 2 threads / 1 thread, each thread doing
+#                   the same work (ITERS iterations); shown untraced and
+#                   traced on libntsim (whose object manager takes one global
+#                   lock per call, so it caps scaling whatever the tracer
+#                   does) and traced on the tracer tests' lock-free libntsim
+#                   stand-in, which isolates the tracer's own scaling
+# Uses the real libntsim when $O/bench/tracer_bench exists, else the stand-in.
 set -uo pipefail
 O=${O:-build}
 RUNS=${RUNS:-5}
 ITERS=${ITERS:-200000}
 bin=$O/bench/tracer_bench
 [ -x "$bin" ] || bin=$O/bench/tracer_bench_fake
+fake=$O/bench/tracer_bench_fake
 lib=$(realpath "$O/lib/libobtrace.so")
 [ -x "$bin" ] && [ -f "$lib" ] || { echo "  tracer benchmark not built"; exit 1; }
+[ -x "$fake" ] || fake=
 tmp=$(mktemp -d /tmp/obt-bench-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
-median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+median() { sort -g | awk '{a[NR]=$1} END {if (!NR) print "nan"; else print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
 
-# measure KEY FIELD [VAR=VALUE...] -- ARGS...: median of FIELD over RUNS runs
-measure() {
-    local field=$1; shift
+# one NAME FIELD BIN [VAR=VALUE...] -- ARGS...: runs once, appends FIELD to $tmp/v.NAME
+one() {
+    local name=$1 fld=$2 prog=$3; shift 3
     local envs=()
     while [ "$1" != "--" ]; do envs+=("$1"); shift; done
     shift
-    for _ in $(seq "$RUNS"); do
-        env "${envs[@]}" "$bin" "$@" | field "$field"
-        rm -f "$tmp"/t-*.obt
-    done | median
+    env "${envs[@]}" "$prog" "$@" | field "$fld" >>"$tmp/v.$name"
+    rm -f "$tmp"/t-*.obt
+}
+tenv() { echo LD_PRELOAD="$lib" OBTRACE_OUTPUT="$tmp/t-%p.obt" OBTRACE_UNWIND="$1"; }
+
+heaptrack_one() {
+    command -v heaptrack >/dev/null || return 0
+    (cd "$tmp" && heaptrack -o "$tmp/h" "$(realpath "$OLDPWD/$bin")" malloc 1 1 "$ITERS" 2>/dev/null) |
+        field ns_per_event >>"$tmp/v.heap"
+    rm -f "$tmp"/h*
 }
 
-traced() { measure ns_per_event LD_PRELOAD="$lib" OBTRACE_OUTPUT="$tmp/t-%p.obt" OBTRACE_UNWIND="$1" -- ref "$2" 1 "$ITERS"; }
+size_one() {
+    LD_PRELOAD="$lib" OBTRACE_OUTPUT="$tmp/size-%p.obt" OBTRACE_UNWIND=auto "$bin" ref 1 1 "$ITERS" |
+        field calls >"$tmp/calls"
+    echo "$(stat -c %s "$tmp"/size-*.obt) $(cat "$tmp/calls")" | awk '{print $1 / $2}' >>"$tmp/v.size"
+    rm -f "$tmp"/size-*.obt
+}
 
-base1=$(measure ns_per_event X=1 -- ref 1 1 "$ITERS")
-base2k=$(measure ns_per_event X=1 -- ref 2048 1 "$ITERS")
-fp1=$(traced fp 1);      fp2k=$(traced fp 2048)
-auto1=$(traced auto 1);  auto2k=$(traced auto 2048)
-dw1=$(traced dwarf 1)
-unw=$(measure ns_per_event X=1 -- unw 1 1 "$ITERS")
-fpwalk=$(measure ns_per_event X=1 -- fp 1 1 "$ITERS")
-malloc0=$(measure ns_per_event X=1 -- malloc 1 1 "$ITERS")
-if command -v heaptrack >/dev/null; then
-    heap=$(for _ in $(seq "$RUNS"); do
-        (cd "$tmp" && heaptrack -o "$tmp/h" "$(realpath "$OLDPWD/$bin")" malloc 1 1 "$ITERS" 2>/dev/null) | field ns_per_event
-        rm -f "$tmp"/h*
-    done | median)
-else
-    heap=nan
-fi
-# trace size: one traced run, file bytes per event
-LD_PRELOAD="$lib" OBTRACE_OUTPUT="$tmp/size-%p.obt" OBTRACE_UNWIND=auto "$bin" ref 1 1 "$ITERS" >/dev/null
-size_bytes=$(stat -c %s "$tmp"/size-*.obt)
-size_events=$((ITERS * 2 + 2 * 4096 + 1))
-# threads: events/s with 1 and 2 threads (fp mode)
-eps1=$(measure events_per_sec LD_PRELOAD="$lib" OBTRACE_OUTPUT="$tmp/t-%p.obt" OBTRACE_UNWIND=fp -- ref 1 1 "$ITERS")
-eps2=$(measure events_per_sec LD_PRELOAD="$lib" OBTRACE_OUTPUT="$tmp/t-%p.obt" OBTRACE_UNWIND=fp -- ref 1 2 "$ITERS")
+round() {
+    one base1 ns_per_event "$bin" X=1 -- ref 1 1 "$ITERS"
+    one base2k ns_per_event "$bin" X=1 -- ref 2048 1 "$ITERS"
+    one fp1 ns_per_event "$bin" $(tenv fp) -- ref 1 1 "$ITERS"
+    one fp2k ns_per_event "$bin" $(tenv fp) -- ref 2048 1 "$ITERS"
+    one auto1 ns_per_event "$bin" $(tenv auto) -- ref 1 1 "$ITERS"
+    one auto2k ns_per_event "$bin" $(tenv auto) -- ref 2048 1 "$ITERS"
+    one dw1 ns_per_event "$bin" $(tenv dwarf) -- ref 1 1 "$ITERS"
+    one chain ns_per_event "$bin" X=1 -- none 1 1 "$ITERS"
+    one unw ns_per_event "$bin" X=1 -- unw 1 1 "$ITERS"
+    one fpwalk ns_per_event "$bin" X=1 -- fp 1 1 "$ITERS"
+    one malloc0 ns_per_event "$bin" X=1 -- malloc 1 1 "$ITERS"
+    heaptrack_one
+    size_one
+    one ue1 events_per_sec "$bin" X=1 -- ref 1 1 "$ITERS"
+    one ue2 events_per_sec "$bin" X=1 -- ref 1 2 "$ITERS"
+    one e1 events_per_sec "$bin" $(tenv fp) -- ref 1 1 "$ITERS"
+    one e2 events_per_sec "$bin" $(tenv fp) -- ref 1 2 "$ITERS"
+    if [ -n "$fake" ]; then
+        one fe1 events_per_sec "$fake" $(tenv fp) -- ref 1 1 "$ITERS"
+        one fe2 events_per_sec "$fake" $(tenv fp) -- ref 1 2 "$ITERS"
+        one fue1 events_per_sec "$fake" X=1 -- ref 1 1 "$ITERS"
+        one fue2 events_per_sec "$fake" X=1 -- ref 1 2 "$ITERS"
+    fi
+}
 
-awk -v b1="$base1" -v b2k="$base2k" -v fp1="$fp1" -v fp2k="$fp2k" -v a1="$auto1" -v a2k="$auto2k" \
-    -v dw1="$dw1" -v unw="$unw" -v fpw="$fpwalk" -v m0="$malloc0" -v heap="$heap" \
-    -v sb="$size_bytes" -v se="$size_events" -v e1="$eps1" -v e2="$eps2" -v bin="$(basename "$bin")" 'BEGIN {
-    printf "  workload %s, medians of %s runs (ns per event, per thread)\n", bin, ENVIRON["RUNS"] ? ENVIRON["RUNS"] : 5
-    printf "  %-44s %10s %10s  %s\n", "measure", "ns/event", "measured", "target"
-    printf "  %-44s %10.1f\n", "untraced call (repeated stack)", b1
-    printf "  %-44s %10.1f\n", "untraced call (2048 stacks)", b2k
-    printf "  %-44s %10.1f %10.1f  <= 80 ns added\n", "fp mode, repeated stack", fp1, fp1 - b1
-    printf "  %-44s %10.1f %10.1f  <= 150 ns added\n", "fp mode, 2048 stacks", fp2k, fp2k - b2k
-    printf "  %-44s %10.1f %10.1f  <= 80 ns added\n", "auto mode, repeated stack", a1, a1 - b1
-    printf "  %-44s %10.1f %10.1f  <= 150 ns added\n", "auto mode, 2048 stacks", a2k, a2k - b2k
-    printf "  %-44s %10.1f %9.2fx  <= 1.25x one unw_backtrace\n", "dwarf mode, repeated stack", dw1, (dw1 - b1) / unw
-    printf "  %-44s %10.1f\n", "one bare unw_backtrace, 32 frames", unw
-    printf "  %-44s %10.1f %9.2fx  (fp walk 5-9x cheaper)\n", "one bare frame-pointer walk, 32 frames", fpw, unw / fpw
-    printf "  %-44s %10.1f\n", "malloc twin, untraced", m0
-    if (heap == "nan") printf "  %-44s %10s\n", "malloc twin under heaptrack", "n/a"
-    else printf "  %-44s %10.1f %9.2fx  >= 3x tracer (auto) cost\n", "malloc twin under heaptrack", heap, (heap - m0) / (a1 - b1)
-    printf "  %-44s %10s %10.1f  < 32 bytes/event\n", "trace size, repeated stacks", "", sb / se
-    printf "  %-44s %10s %9.2fx  >= 1.8x\n", "2 threads vs 1 thread, events/s (fp)", "", e2 / e1
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+for _ in $(seq "$RUNS"); do round; done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+m() { [ -f "$tmp/v.$1" ] && median <"$tmp/v.$1" || echo nan; }
+awk -v b1="$(m base1)" -v b2k="$(m base2k)" -v fp1="$(m fp1)" -v fp2k="$(m fp2k)" -v a1="$(m auto1)" \
+    -v a2k="$(m auto2k)" -v dw1="$(m dw1)" -v chain="$(m chain)" -v unw="$(m unw)" -v fpw="$(m fpwalk)" \
+    -v m0="$(m malloc0)" -v heap="$(m heap)" -v size="$(m size)" -v ue1="$(m ue1)" -v ue2="$(m ue2)" \
+    -v e1="$(m e1)" -v e2="$(m e2)" -v fe1="$(m fe1)" -v fe2="$(m fe2)" -v fue1="$(m fue1)" -v fue2="$(m fue2)" \
+    -v bin="$(basename "$bin")" -v runs="$RUNS" -v iters="$ITERS" -v l0="$load_before" -v l1="$load_after" 'BEGIN {
+    printf "  workload %s, %s iterations, medians of %s interleaved rounds; load average %s -> %s\n", bin, iters, runs, l0, l1
+    printf "  %-46s %10s %10s  %s\n", "measure", "ns/event", "measured", "target"
+    printf "  %-46s %10.1f\n", "untraced call (repeated stack)", b1
+    printf "  %-46s %10.1f\n", "untraced call (2048 stacks)", b2k
+    printf "  %-46s %10.1f %10.1f  <= 80 ns added\n", "fp mode, repeated stack", fp1, fp1 - b1
+    printf "  %-46s %10.1f %10.1f  <= 150 ns added\n", "fp mode, 2048 stacks", fp2k, fp2k - b2k
+    printf "  %-46s %10.1f %10.1f  <= 80 ns added\n", "auto mode, repeated stack", a1, a1 - b1
+    printf "  %-46s %10.1f %10.1f  <= 150 ns added\n", "auto mode, 2048 stacks", a2k, a2k - b2k
+    bare_unw = unw - chain; bare_fp = fpw - chain
+    printf "  %-46s %10.1f %9.2fx  <= 1.25x one unw_backtrace\n", "dwarf mode, repeated stack", dw1, (dw1 - b1) / bare_unw
+    printf "  %-46s %10.1f\n", "the chain alone (per iteration)", chain
+    printf "  %-46s %10.1f\n", "one bare unw_backtrace, 32 frames", bare_unw
+    printf "  %-46s %10.1f %9.2fx  (fp walk 5-9x cheaper)\n", "one bare frame-pointer walk, 32 frames", bare_fp, bare_unw / bare_fp
+    printf "  %-46s %10.1f\n", "malloc twin, untraced", m0
+    if (heap == "nan") printf "  %-46s %10s\n", "malloc twin under heaptrack", "n/a"
+    else printf "  %-46s %10.1f %9.2fx  >= 3x tracer (auto) cost\n", "malloc twin under heaptrack", heap, (heap - m0) / (a1 - b1)
+    printf "  %-46s %10s %10.1f  < 32 bytes/event\n", "trace size, repeated stacks", "", size
+    printf "  %-46s %10s %9.2fx\n", "2 threads vs 1, events/s, untraced (libntsim)", "", ue2 / ue1
+    printf "  %-46s %10s %9.2fx\n", "2 threads vs 1, events/s, fp (libntsim)", "", e2 / e1
+    if (fe1 != "nan") {
+        printf "  %-46s %10s %9.2fx\n", "2 threads vs 1, events/s, untraced (stand-in)", "", fue2 / fue1
+        printf "  %-46s %10s %9.2fx  >= 1.8x\n", "2 threads vs 1, events/s, fp (stand-in)", "", fe2 / fe1
+    }
 }'

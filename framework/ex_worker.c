@@ -119,6 +119,14 @@ VOID ExpWaitForWorkersIdle(void)
     pthread_mutex_unlock(&ExpWorkLock);
 }
 
+BOOLEAN ExpAreWorkersIdle(void)
+{
+    pthread_mutex_lock(&ExpWorkLock);
+    BOOLEAN idle = !ExpQueueHead && ExpRunning <= (ExpOnWorker ? 1u : 0u);
+    pthread_mutex_unlock(&ExpWorkLock);
+    return idle;
+}
+
 VOID ExpStopWorkers(void)
 {
     ExpWaitForWorkersIdle();

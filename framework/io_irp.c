@@ -6,7 +6,9 @@
  * STATUS_MORE_PROCESSING_REQUIRED and propagating PendingReturned, the I/O
  * manager's final step for IRPs it built (copy-out, UserIosb, UserEvent,
  * file object released, IRP freed), cancellation, IoBuildDeviceIoControlRequest
- * and the synchronous call helper the I/O and PnP managers use.
+ * and IoBuildSynchronousFsdRequest, IRPs in caller memory (IoInitializeIrp),
+ * unload-safe completion routines (IoSetCompletionRoutineEx) and the
+ * synchronous call helper the I/O and PnP managers use.
  * Every live IRP is in a table, so completing or freeing one twice is
  * diagnosed rather than a use after free.
  */
@@ -30,20 +32,34 @@ static KSPIN_LOCK IopCancelSpinLock;
 static PIRP IopRetiredIrps[IOP_RETIRED_IRPS];
 static ULONG IopRetiredNext;
 
+/* The header in front of an IRP IoAllocateIrp allocated (not for IoInitializeIrp's: see IopLiveIrpHeader). */
 static IOP_IRP_HEADER *IopIrpHeader(PIRP Irp)
 {
     return (IOP_IRP_HEADER *)Irp - 1;
 }
 
-/* TRUE when Irp is allocated and not retired. */
-static BOOLEAN IopIsLiveIrp(PIRP Irp)
+/* The header of any known IRP, retired or not, or NULL (IopIrpLock held). */
+static IOP_IRP_HEADER *IopLookupIrpLocked(PIRP Irp)
 {
     BOOLEAN found;
-    pthread_mutex_lock(&IopIrpLock);
     IOP_IRP_HEADER *header = RtlpPtrMapLookup(&IopLiveIrps, Irp, &found);
-    BOOLEAN live = found && !header->Retired;
+    return found ? header : NULL;
+}
+
+/* The header of Irp when it is allocated (or initialized) and not retired, else NULL. */
+static IOP_IRP_HEADER *IopLiveIrpHeader(PIRP Irp)
+{
+    pthread_mutex_lock(&IopIrpLock);
+    IOP_IRP_HEADER *header = IopLookupIrpLocked(Irp);
+    if (header && header->Retired)
+        header = NULL;
     pthread_mutex_unlock(&IopIrpLock);
-    return live;
+    return header;
+}
+
+static BOOLEAN IopIsLiveIrp(PIRP Irp)
+{
+    return IopLiveIrpHeader(Irp) != NULL;
 }
 
 static VOID IopReleaseIrpMemory(PIRP Irp)
@@ -70,11 +86,11 @@ static VOID IopRetireIrp(PIRP Irp)
         IopReleaseIrpMemory(oldest);
 }
 
-static VOID IopInitializeIrp(PIRP Irp, CCHAR StackSize)
+static VOID IopInitializeIrp(PIRP Irp, USHORT PacketSize, CCHAR StackSize)
 {
-    memset(Irp, 0, IoSizeOfIrp(StackSize));
+    memset(Irp, 0, PacketSize);
     Irp->Type = IO_TYPE_IRP;
-    Irp->Size = IoSizeOfIrp(StackSize);
+    Irp->Size = PacketSize;
     Irp->StackCount = StackSize;
     Irp->CurrentLocation = (CHAR)(StackSize + 1);
     Irp->Tail.Overlay.CurrentStackLocation = (PIO_STACK_LOCATION)(Irp + 1) + StackSize;
@@ -91,7 +107,7 @@ PIRP IoAllocateIrp(CCHAR StackSize, BOOLEAN ChargeQuota)
         return NULL;
     header->Magic = IOP_IRP_MAGIC;
     PIRP irp = (PIRP)(header + 1);
-    IopInitializeIrp(irp, StackSize);
+    IopInitializeIrp(irp, IoSizeOfIrp(StackSize), StackSize);
     pthread_mutex_lock(&IopIrpLock);
     BOOLEAN ok = RtlpPtrMapInsert(&IopLiveIrps, irp, header);
     pthread_mutex_unlock(&IopIrpLock);
@@ -102,15 +118,49 @@ PIRP IoAllocateIrp(CCHAR StackSize, BOOLEAN ChargeQuota)
     return irp;
 }
 
+/*
+ * Registers an IRP in caller memory with a header of its own; a repeated
+ * IoInitializeIrp of the same memory reuses it. An IRP of IoAllocateIrp is
+ * refused (bug check DRIVER_VERIFIER_IOMANAGER_VIOLATION 0x100, simulation
+ * code): it is re-initialized with IoReuseIrp.
+ */
+static VOID IopRegisterCallerIrp(PIRP Irp)
+{
+    pthread_mutex_lock(&IopIrpLock);
+    IOP_IRP_HEADER *header = IopLookupIrpLocked(Irp);
+    if (header && !header->CallerAllocated) {
+        pthread_mutex_unlock(&IopIrpLock);
+        KeBugCheckEx(DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x100, (ULONG_PTR)Irp, 0, 0);
+    }
+    if (!header) {
+        header = RtlpAllocZero(sizeof(*header));
+        header->Magic = IOP_IRP_MAGIC;
+        header->CallerAllocated = TRUE;
+        if (!RtlpPtrMapInsert(&IopLiveIrps, Irp, header))
+            abort(); /* framework bookkeeping never fails */
+    }
+    pthread_mutex_unlock(&IopIrpLock);
+}
+
+VOID IoInitializeIrp(PIRP Irp, USHORT PacketSize, CCHAR StackSize)
+{
+    if (StackSize < 1 || PacketSize < IoSizeOfIrp(StackSize))
+        KeBugCheckEx(DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x101 /* simulation: packet too small */, (ULONG_PTR)Irp,
+                     PacketSize, (ULONG_PTR)StackSize);
+    IopRegisterCallerIrp(Irp);
+    IopInitializeIrp(Irp, PacketSize, StackSize);
+}
+
 VOID IoFreeIrp(PIRP Irp)
 {
     pthread_mutex_lock(&IopIrpLock);
-    BOOLEAN found;
-    IOP_IRP_HEADER *header = RtlpPtrMapLookup(&IopLiveIrps, Irp, &found);
-    BOOLEAN live = found && !header->Retired;
+    IOP_IRP_HEADER *header = IopLookupIrpLocked(Irp);
+    BOOLEAN live = header && !header->Retired && !header->CallerAllocated;
     if (live)
         RtlpPtrMapRemove(&IopLiveIrps, Irp);
     pthread_mutex_unlock(&IopIrpLock);
+    if (header && header->CallerAllocated) /* the caller's memory: it frees it itself */
+        KeBugCheckEx(DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x102 /* simulation code */, (ULONG_PTR)Irp, 0, 0);
     if (!live)
         KeBugCheckEx(MULTIPLE_IRP_COMPLETE_REQUESTS, (ULONG_PTR)Irp, 0, 0, 0x2); /* freed twice or never allocated */
     IopReleaseIrpMemory(Irp);
@@ -118,8 +168,7 @@ VOID IoFreeIrp(PIRP Irp)
 
 VOID IoReuseIrp(PIRP Irp, NTSTATUS Iostatus)
 {
-    CCHAR stackSize = Irp->StackCount;
-    IopInitializeIrp(Irp, stackSize);
+    IopInitializeIrp(Irp, Irp->Size, Irp->StackCount);
     Irp->IoStatus.Status = Iostatus;
 }
 
@@ -159,15 +208,19 @@ NTSTATUS IofCallDriver(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     return dispatch(DeviceObject, Irp);
 }
 
-/* TRUE when the completion routine of Location should run for Irp's outcome. */
-static BOOLEAN IopShouldInvokeCompletion(PIRP Irp, const IO_STACK_LOCATION *Location)
+/* TRUE when Control's SL_INVOKE_ON_* flags ask for a completion routine on Irp's outcome. */
+static BOOLEAN IopInvokeOnOutcome(PIRP Irp, UCHAR Control)
 {
-    if (!Location->CompletionRoutine)
-        return FALSE;
     NTSTATUS status = Irp->IoStatus.Status;
-    return (NT_SUCCESS(status) && (Location->Control & SL_INVOKE_ON_SUCCESS)) ||
-           (!NT_SUCCESS(status) && (Location->Control & SL_INVOKE_ON_ERROR)) ||
-           (Irp->Cancel && (Location->Control & SL_INVOKE_ON_CANCEL));
+    return (NT_SUCCESS(status) && (Control & SL_INVOKE_ON_SUCCESS)) ||
+           (!NT_SUCCESS(status) && (Control & SL_INVOKE_ON_ERROR)) || (Irp->Cancel && (Control & SL_INVOKE_ON_CANCEL));
+}
+
+/* What completion does at a location whose routine is not invoked: carry the pending mark upwards. */
+static VOID IopPropagatePending(PIRP Irp)
+{
+    if (Irp->PendingReturned && Irp->CurrentLocation <= Irp->StackCount)
+        IoMarkIrpPending(Irp);
 }
 
 static VOID IopClearStackLocation(PIO_STACK_LOCATION Location)
@@ -204,7 +257,8 @@ static VOID IopFinishOwnedIrp(PIRP Irp)
 VOID IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
 {
     (void)PriorityBoost;
-    if (!IopIsLiveIrp(Irp))
+    IOP_IRP_HEADER *header = IopLiveIrpHeader(Irp);
+    if (!header)
         KeBugCheckEx(MULTIPLE_IRP_COMPLETE_REQUESTS, (ULONG_PTR)Irp, 0, 0, 0x1); /* completed (and retired) already */
     if (Irp->CurrentLocation > Irp->StackCount + 1 || Irp->Type != IO_TYPE_IRP)
         KeBugCheckEx(MULTIPLE_IRP_COMPLETE_REQUESTS, (ULONG_PTR)Irp, 0, 0, 0);
@@ -215,7 +269,7 @@ VOID IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
     for (Irp->CurrentLocation++, Irp->Tail.Overlay.CurrentStackLocation++; Irp->CurrentLocation <= Irp->StackCount + 1;
          sp++, Irp->CurrentLocation++, Irp->Tail.Overlay.CurrentStackLocation++) {
         Irp->PendingReturned = (sp->Control & SL_PENDING_RETURNED) != 0;
-        if (IopShouldInvokeCompletion(Irp, sp)) {
+        if (sp->CompletionRoutine && IopInvokeOnOutcome(Irp, sp->Control)) {
             PIO_COMPLETION_ROUTINE routine = sp->CompletionRoutine;
             PVOID context = sp->Context;
             IopClearStackLocation(sp);
@@ -225,13 +279,58 @@ VOID IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
             if (routine(device, Irp, context) == STATUS_MORE_PROCESSING_REQUIRED)
                 return; /* the routine's owner takes the IRP back */
         } else {
-            if (Irp->PendingReturned && Irp->CurrentLocation <= Irp->StackCount)
-                IoMarkIrpPending(Irp);
+            IopPropagatePending(Irp);
             IopClearStackLocation(sp);
         }
     }
-    if (IopIrpHeader(Irp)->Owned)
+    if (header->Owned)
         IopFinishOwnedIrp(Irp);
+}
+
+/* ---- unload-safe completion routines ---------------------------------- */
+
+/* IoSetCompletionRoutineEx's context: the driver's routine and the driver reference that pins it. */
+typedef struct _IOP_UNLOAD_SAFE_COMPLETION {
+    PIO_COMPLETION_ROUTINE Routine;
+    PVOID Context;
+    UCHAR Control;                /* the caller's SL_INVOKE_ON_* choice */
+    PDRIVER_OBJECT DriverObject;  /* referenced until the routine ran (or was passed over) */
+} IOP_UNLOAD_SAFE_COMPLETION;
+
+/* Always invoked: applies the caller's choice itself, then releases the driver. */
+static NTSTATUS IopUnloadSafeCompletion(PDEVICE_OBJECT DeviceObject, PIRP Irp, PVOID Context)
+{
+    IOP_UNLOAD_SAFE_COMPLETION *safe = Context;
+    NTSTATUS status = STATUS_CONTINUE_COMPLETION;
+    if (IopInvokeOnOutcome(Irp, safe->Control)) {
+        IopCheckCallTarget((PVOID)safe->Routine, "completion routine", DeviceObject);
+        status = safe->Routine(DeviceObject, Irp, safe->Context);
+    } else {
+        IopPropagatePending(Irp);
+    }
+    PDRIVER_OBJECT driver = safe->DriverObject;
+    free(safe);
+    ObfDereferenceObject(driver); /* may unload the image: its routine has returned */
+    return status;
+}
+
+NTSTATUS IoSetCompletionRoutineEx(PDEVICE_OBJECT DeviceObject, PIRP Irp, PIO_COMPLETION_ROUTINE CompletionRoutine,
+                                  PVOID Context, BOOLEAN InvokeOnSuccess, BOOLEAN InvokeOnError,
+                                  BOOLEAN InvokeOnCancel)
+{
+    if (!IopIsDeviceObject(DeviceObject))
+        return STATUS_INVALID_DEVICE_OBJECT_PARAMETER;
+    IOP_UNLOAD_SAFE_COMPLETION *safe = calloc(1, sizeof(*safe));
+    if (!safe)
+        return STATUS_INSUFFICIENT_RESOURCES;
+    safe->Routine = CompletionRoutine;
+    safe->Context = Context;
+    safe->Control = (UCHAR)((InvokeOnSuccess ? SL_INVOKE_ON_SUCCESS : 0) | (InvokeOnError ? SL_INVOKE_ON_ERROR : 0) |
+                            (InvokeOnCancel ? SL_INVOKE_ON_CANCEL : 0));
+    safe->DriverObject = DeviceObject->DriverObject;
+    ObfReferenceObject(safe->DriverObject);
+    IoSetCompletionRoutine(Irp, IopUnloadSafeCompletion, safe, TRUE, TRUE, TRUE);
+    return STATUS_SUCCESS;
 }
 
 /* ---- cancellation ----------------------------------------------------- */
@@ -266,6 +365,26 @@ BOOLEAN IoCancelIrp(PIRP Irp)
 
 /* ---- building IRPs ---------------------------------------------------- */
 
+/*
+ * Gives an I/O-manager IRP a zeroed system buffer of Size bytes starting
+ * with InputLength bytes of Input; up to OutputLength bytes are copied back
+ * to UserBuffer at completion (0: nothing). FALSE when out of memory.
+ */
+static BOOLEAN IopAllocateSystemBuffer(PIRP Irp, ULONG Size, const void *Input, ULONG InputLength, ULONG OutputLength)
+{
+    PVOID buffer = calloc(1, Size);
+    if (!buffer)
+        return FALSE;
+    if (Input && InputLength)
+        memcpy(buffer, Input, InputLength);
+    IOP_IRP_HEADER *header = IopIrpHeader(Irp);
+    Irp->AssociatedIrp.SystemBuffer = buffer;
+    header->FreeSystemBuffer = TRUE;
+    header->CopyOut = OutputLength != 0;
+    header->OutputLength = OutputLength;
+    return TRUE;
+}
+
 PIRP IoBuildDeviceIoControlRequest(ULONG IoControlCode, PDEVICE_OBJECT DeviceObject, PVOID InputBuffer,
                                    ULONG InputBufferLength, PVOID OutputBuffer, ULONG OutputBufferLength,
                                    BOOLEAN InternalDeviceIoControl, PKEVENT Event, PIO_STATUS_BLOCK IoStatusBlock)
@@ -273,7 +392,6 @@ PIRP IoBuildDeviceIoControlRequest(ULONG IoControlCode, PDEVICE_OBJECT DeviceObj
     PIRP irp = IopBuildOwnedIrp(DeviceObject->StackSize, Event, IoStatusBlock);
     if (!irp)
         return NULL;
-    IOP_IRP_HEADER *header = IopIrpHeader(irp);
     PIO_STACK_LOCATION sp = IoGetNextIrpStackLocation(irp);
     sp->MajorFunction = InternalDeviceIoControl ? IRP_MJ_INTERNAL_DEVICE_CONTROL : IRP_MJ_DEVICE_CONTROL;
     sp->Parameters.DeviceIoControl.IoControlCode = IoControlCode;
@@ -285,18 +403,48 @@ PIRP IoBuildDeviceIoControlRequest(ULONG IoControlCode, PDEVICE_OBJECT DeviceObj
         return irp;
     }
     ULONG size = InputBufferLength > OutputBufferLength ? InputBufferLength : OutputBufferLength;
-    if (size) {
-        PVOID buffer = calloc(1, size);
-        if (!buffer) {
-            IoFreeIrp(irp);
-            return NULL;
-        }
-        if (InputBuffer && InputBufferLength)
-            memcpy(buffer, InputBuffer, InputBufferLength);
-        irp->AssociatedIrp.SystemBuffer = buffer;
-        header->FreeSystemBuffer = TRUE;
-        header->CopyOut = OutputBuffer != NULL;
-        header->OutputLength = OutputBufferLength;
+    if (size && !IopAllocateSystemBuffer(irp, size, InputBuffer, InputBufferLength,
+                                         OutputBuffer ? OutputBufferLength : 0)) {
+        IoFreeIrp(irp);
+        return NULL;
+    }
+    return irp;
+}
+
+/* Read/write parameters and buffer of a synchronous FSD request (system buffer for DO_BUFFERED_IO). */
+static BOOLEAN IopSetTransfer(PIRP Irp, PIO_STACK_LOCATION Location, PDEVICE_OBJECT DeviceObject, PVOID Buffer,
+                              ULONG Length, const LARGE_INTEGER *StartingOffset)
+{
+    LARGE_INTEGER offset = { .QuadPart = StartingOffset ? StartingOffset->QuadPart : 0 };
+    BOOLEAN write = Location->MajorFunction == IRP_MJ_WRITE;
+    if (write) {
+        Location->Parameters.Write.Length = Length;
+        Location->Parameters.Write.ByteOffset = offset;
+    } else {
+        Location->Parameters.Read.Length = Length;
+        Location->Parameters.Read.ByteOffset = offset;
+    }
+    Irp->UserBuffer = Buffer;
+    if (!(DeviceObject->Flags & DO_BUFFERED_IO) || !Length)
+        return TRUE;
+    return write ? IopAllocateSystemBuffer(Irp, Length, Buffer, Length, 0)
+                 : IopAllocateSystemBuffer(Irp, Length, NULL, 0, Length);
+}
+
+PIRP IoBuildSynchronousFsdRequest(ULONG MajorFunction, PDEVICE_OBJECT DeviceObject, PVOID Buffer, ULONG Length,
+                                  PLARGE_INTEGER StartingOffset, PKEVENT Event, PIO_STATUS_BLOCK IoStatusBlock)
+{
+    BOOLEAN transfer = MajorFunction == IRP_MJ_READ || MajorFunction == IRP_MJ_WRITE;
+    if (!transfer && MajorFunction != IRP_MJ_FLUSH_BUFFERS && MajorFunction != IRP_MJ_SHUTDOWN)
+        return NULL;
+    PIRP irp = IopBuildOwnedIrp(DeviceObject->StackSize, Event, IoStatusBlock);
+    if (!irp)
+        return NULL;
+    PIO_STACK_LOCATION sp = IoGetNextIrpStackLocation(irp);
+    sp->MajorFunction = (UCHAR)MajorFunction;
+    if (transfer && !IopSetTransfer(irp, sp, DeviceObject, Buffer, Length, StartingOffset)) {
+        IoFreeIrp(irp);
+        return NULL;
     }
     return irp;
 }

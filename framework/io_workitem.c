@@ -2,7 +2,8 @@
  * io_workitem.c - I/O work items: a queued item holds a pointer reference
  * on its device object (so the driver cannot unload under it) from
  * IoQueueWorkItem until its routine has returned on a system worker thread
- * (nt-semantics §2.6; D:IoQueueWorkItem).
+ * (nt-semantics §2.6; D:IoQueueWorkItem). IoQueueWorkItemEx is the same
+ * queueing with a routine that also receives the item.
  */
 #include "ntsim_internal.h"
 
@@ -12,7 +13,8 @@ typedef struct _IO_WORKITEM {
     ULONG Magic;
     BOOLEAN Queued;
     PDEVICE_OBJECT DeviceObject;
-    PIO_WORKITEM_ROUTINE Routine;
+    PIO_WORKITEM_ROUTINE Routine;       /* one of Routine and RoutineEx is set while queued */
+    PIO_WORKITEM_ROUTINE_EX RoutineEx;
     PVOID Context;
 } IO_WORKITEM;
 
@@ -34,25 +36,44 @@ static VOID IopRunWorkItem(PVOID Context)
     PIO_WORKITEM item = Context;
     PDEVICE_OBJECT device = item->DeviceObject;
     PIO_WORKITEM_ROUTINE routine = item->Routine;
+    PIO_WORKITEM_ROUTINE_EX routineEx = item->RoutineEx;
     PVOID routineContext = item->Context;
     item->Queued = FALSE;
-    IopCheckCallTarget((PVOID)routine, "work item routine", device);
-    routine(device, routineContext);
+    IopCheckCallTarget(routineEx ? (PVOID)routineEx : (PVOID)routine, "work item routine", device);
+    if (routineEx)
+        routineEx(device, routineContext, item);
+    else
+        routine(device, routineContext);
     ObfDereferenceObject(device); /* the queued item's reference */
+}
+
+/* Both queue calls: references the item's device and hands the item to a worker. */
+static VOID IopQueueWorkItem(PIO_WORKITEM IoWorkItem, PIO_WORKITEM_ROUTINE Routine, PIO_WORKITEM_ROUTINE_EX RoutineEx,
+                             PVOID Context)
+{
+    if (!IoWorkItem || IoWorkItem->Magic != IOP_WORKITEM_MAGIC || IoWorkItem->Queued)
+        KeBugCheckEx(DRIVER_VERIFIER_DETECTED_VIOLATION, 0xE4 /* work item queued twice or invalid */,
+                     (ULONG_PTR)IoWorkItem, RoutineEx ? (ULONG_PTR)RoutineEx : (ULONG_PTR)Routine, 0);
+    ObfReferenceObject(IoWorkItem->DeviceObject);
+    IoWorkItem->Routine = Routine;
+    IoWorkItem->RoutineEx = RoutineEx;
+    IoWorkItem->Context = Context;
+    IoWorkItem->Queued = TRUE;
+    ExpQueueWorkerRoutine(IopRunWorkItem, IoWorkItem);
 }
 
 VOID IoQueueWorkItem(PIO_WORKITEM IoWorkItem, PIO_WORKITEM_ROUTINE WorkerRoutine, WORK_QUEUE_TYPE QueueType,
                      PVOID Context)
 {
     (void)QueueType;
-    if (!IoWorkItem || IoWorkItem->Magic != IOP_WORKITEM_MAGIC || IoWorkItem->Queued)
-        KeBugCheckEx(DRIVER_VERIFIER_DETECTED_VIOLATION, 0xE4 /* work item queued twice or invalid */,
-                     (ULONG_PTR)IoWorkItem, (ULONG_PTR)WorkerRoutine, 0);
-    ObfReferenceObject(IoWorkItem->DeviceObject);
-    IoWorkItem->Routine = WorkerRoutine;
-    IoWorkItem->Context = Context;
-    IoWorkItem->Queued = TRUE;
-    ExpQueueWorkerRoutine(IopRunWorkItem, IoWorkItem);
+    IopQueueWorkItem(IoWorkItem, WorkerRoutine, NULL, Context);
+}
+
+VOID IoQueueWorkItemEx(PIO_WORKITEM IoWorkItem, PIO_WORKITEM_ROUTINE_EX WorkerRoutine, WORK_QUEUE_TYPE QueueType,
+                       PVOID Context)
+{
+    (void)QueueType;
+    IopQueueWorkItem(IoWorkItem, NULL, WorkerRoutine, Context);
 }
 
 VOID IoFreeWorkItem(PIO_WORKITEM IoWorkItem)

@@ -1,8 +1,8 @@
 /*
  * ke_sync.c - the dispatcher and the processor state drivers see: a
  * per-thread simulated IRQL, notification and synchronization events with
- * real blocking waits (one global mutex and condition variable serve every
- * dispatcher object), fast mutexes, spin locks, critical regions, sleeps
+ * real blocking waits on one or several objects (WaitAll / WaitAny; one
+ * global mutex and condition variable serve every dispatcher object), fast mutexes, spin locks, critical regions, sleeps
  * and clocks. An infinite wait that outlasts NTSIM_CONFIG.StuckWaitMs is
  * reported through KiReportStuckWait and then handled by the configured
  * policy, so the simulation never hangs silently.

@@ -233,6 +233,8 @@ typedef VOID EXP_WORKER_ROUTINE(PVOID Context);
 NTSIM_HIDDEN VOID ExpQueueWorkerRoutine(EXP_WORKER_ROUTINE *Routine, PVOID Context);
 /* Blocks until no worker routine is queued or running. */
 NTSIM_HIDDEN VOID ExpWaitForWorkersIdle(void);
+/* TRUE when no work item is queued or running (the calling worker's own item aside). */
+NTSIM_HIDDEN BOOLEAN ExpAreWorkersIdle(void);
 /* Waits for the workers to go idle, then stops them (NtsimShutdown). */
 NTSIM_HIDDEN VOID ExpStopWorkers(void);
 /* TRUE when the calling thread is a system worker thread. */
@@ -470,7 +472,9 @@ NTSIM_HIDDEN PLDRP_SERVICE LdrpFindServiceLocked(const char *ServiceName);
 /* ====================================================================== */
 
 /*
- * I/O manager bookkeeping in front of every IRP (same allocation). An IRP
+ * I/O manager bookkeeping in front of every IRP (same allocation; apart,
+ * found through the live-IRP table, for an IRP in caller memory set up by
+ * IoInitializeIrp). An IRP
  * built by the I/O manager (Owned) is finished by IofCompleteRequest: the
  * system buffer is copied to UserBuffer, *UserIosb set, UserEvent signalled,
  * the referenced file object released and the IRP freed.
@@ -481,6 +485,7 @@ typedef struct _IOP_IRP_HEADER {
     BOOLEAN CopyOut;              /* copy SystemBuffer to UserBuffer on success */
     BOOLEAN FreeSystemBuffer;
     BOOLEAN Retired;              /* finished by the I/O manager; memory kept a while to catch reuse */
+    BOOLEAN CallerAllocated;      /* IoInitializeIrp: this header lives apart, the caller owns the IRP's memory */
     PFILE_OBJECT ReferencedFile;  /* dereferenced at completion (ObfDereferenceObject) */
     ULONG OutputLength;
 } __attribute__((aligned(16))) IOP_IRP_HEADER;

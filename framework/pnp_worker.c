@@ -13,7 +13,7 @@
  * The thread is the simulation's own, not a system worker, so a stuck PnP
  * thread never blocks NtsimShutdown. While some devnode waits for its file
  * objects to close (surprise removal), the thread re-checks it every few
- * milliseconds; NtsimWaitPnpIdle checks it synchronously.
+ * milliseconds; PipWaitIdle checks it synchronously.
  */
 #include <errno.h>
 #include <string.h>
@@ -321,20 +321,35 @@ NTSTATUS PipQueueRequest(PIP_REQUEST_KIND Kind, const char *Text1, const char *T
 
 /* ---- host API --------------------------------------------------------------- */
 
-VOID NtsimWaitPnpIdle(void)
+static BOOLEAN PipIsIdle(void)
+{
+    pthread_mutex_lock(&PipQueueLock);
+    BOOLEAN idle = !PipQueueHead && !PipCurrentRequest;
+    pthread_mutex_unlock(&PipQueueLock);
+    return idle;
+}
+
+/* Waits until the PnP thread has nothing queued; FALSE if it is stuck in a driver (reported). */
+static BOOLEAN PipWaitIdle(void)
 {
     PipInitializePnp();
     if (PipOnWorker)
-        return;
-    for (;;) {
+        return TRUE;
+    do {
         if (PipQueueRequest(PipRequestProcessCloses, NULL, NULL, NULL, NULL, TRUE) == STATUS_TIMEOUT)
-            return; /* the PnP thread is stuck: reported */
-        pthread_mutex_lock(&PipQueueLock);
-        BOOLEAN idle = !PipQueueHead && !PipCurrentRequest;
-        pthread_mutex_unlock(&PipQueueLock);
-        if (idle)
+            return FALSE;
+    } while (!PipIsIdle());
+    return TRUE;
+}
+
+VOID NtsimWaitIdle(void)
+{
+    /* A work item may queue PnP work and a PnP request may queue a work item: repeat until both are idle. */
+    do {
+        if (!PipWaitIdle())
             return;
-    }
+        ExpWaitForWorkersIdle();
+    } while (!PipIsIdle() || !ExpAreWorkersIdle());
 }
 
 NTSTATUS NtsimPlugDevice(const char *HardwareId, const char *InstanceId)

@@ -125,8 +125,7 @@ struct _SCN_RUN {
     X("eject", ScnAction, ScnDoEject, "INSTANCE [expect STATUS]",                                      \
       "ejects INSTANCE (CM_Request_Device_Eject): query-remove, remove, IRP_MN_EJECT")                  \
     X("notify-handle", ScnAction, ScnDoNotifyHandle, "NAME BEHAVIOUR [expect STATUS]",                               \
-      "registers handle NAME for device notifications; on query-remove it will close|keep|veto")       \
-    X("wait-pnp", ScnAction, ScnDoWaitPnp, "", "waits until the PnP manager has nothing left to do")
+      "registers handle NAME for device notifications; on query-remove it will close|keep|veto")
 
 #define SCN_PNP_EXPECTS(X)                                                                             \
     X("devnode", ScnExpectation, ScnExpectDevnode, "INSTANCE DNSTATE",                                 \
@@ -158,7 +157,9 @@ struct _SCN_RUN {
     X("close", ScnAction, ScnDoClose, "NAME [expect STATUS]", "closes the user-mode handle NAME")    \
     X("ioctl", ScnAction, ScnDoIoctl, "NAME CODE [in DATA] [out N] [expect STATUS]",                 \
       "DeviceIoControl on handle NAME; DATA is 0xHEXBYTES or \"text\", N the output size")            \
-    X("sleep", ScnAction, ScnDoSleep, "MS", "waits MS milliseconds (lets worker threads run)") \
+    X("sleep", ScnAction, ScnDoSleep, "MS", "waits MS milliseconds (lets worker threads run)")          \
+    X("wait-idle", ScnAction, ScnDoWaitIdle, "",                                                      \
+      "waits until worker threads and the PnP manager have nothing queued or running") \
     SCN_PNP_VERBS(X)
 
 /* X(name, class, handler, syntax, summary) - the forms of an `expect` line. */

@@ -173,3 +173,11 @@ VOID ScnDoSleep(SCN_RUN *Run, const SCN_ACTION *Action, SCN_OUTCOME *Outcome)
         ;
     snprintf(Outcome->Detail, sizeof(Outcome->Detail), "done");
 }
+
+VOID ScnDoWaitIdle(SCN_RUN *Run, const SCN_ACTION *Action, SCN_OUTCOME *Outcome)
+{
+    (void)Run;
+    (void)Action;
+    NtsimWaitIdle();
+    snprintf(Outcome->Detail, sizeof(Outcome->Detail), "idle");
+}

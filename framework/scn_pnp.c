@@ -148,14 +148,6 @@ VOID ScnDoEject(SCN_RUN *Run, const SCN_ACTION *Action, SCN_OUTCOME *Outcome)
     ScnDescribeVeto(status, &veto, Outcome);
 }
 
-VOID ScnDoWaitPnp(SCN_RUN *Run, const SCN_ACTION *Action, SCN_OUTCOME *Outcome)
-{
-    (void)Run;
-    (void)Action;
-    (void)Outcome;
-    NtsimWaitPnpIdle();
-}
-
 /* The application closes its handle (on the PnP thread, while the host waits for the removal). */
 static VOID ScnNotifyCloseHandle(SCN_NOTIFY_CONTEXT *Context)
 {

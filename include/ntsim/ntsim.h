@@ -235,8 +235,13 @@ NTSIM_API NTSTATUS NtsimDisableDevice(const char *InstanceId, PNTSIM_VETO Veto);
 NTSIM_API NTSTATUS NtsimEnableDevice(const char *InstanceId);
 /* CM_Request_Device_Eject: query-remove, remove, IRP_MN_EJECT; veto as for disable. */
 NTSIM_API NTSTATUS NtsimEjectDevice(const char *InstanceId, PNTSIM_VETO Veto);
-/* Waits until the PnP worker has processed every queued request (enumerations, ejects). */
-NTSIM_API VOID NtsimWaitPnpIdle(void);
+/*
+ * Waits until nothing queued is left to run: system worker threads (work
+ * items, deferred deletes) and the PnP manager (IoInvalidateDeviceRelations,
+ * REMOVE owed after the last close) are both idle. Returns early, after the
+ * stuck-wait report, if the PnP manager is stuck in a driver.
+ */
+NTSIM_API VOID NtsimWaitIdle(void);
 
 /* Devnode states (nt-semantics §5.2), with the values !devnode prints. X(name, value) */
 #define NTSIM_DEVNODE_STATES(X)                \

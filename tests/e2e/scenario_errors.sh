@@ -40,7 +40,7 @@ scenario() {
 touch "$tmp/drv.so"
 
 scenario unknown_verb "# a comment" "install svc drv.so" "instal svc drv.so"
-expect_error 2 "$tmp/unknown_verb.ntsim:3: unknown verb 'instal' (verbs: install start stop open close ioctl sleep hardware plug unplug disable enable eject notify-handle wait-pnp expect)" \
+expect_error 2 "$tmp/unknown_verb.ntsim:3: unknown verb 'instal' (verbs: install start stop open close ioctl sleep wait-idle hardware plug unplug disable enable eject notify-handle expect)" \
     -- "$tmp/unknown_verb.ntsim"
 
 scenario missing_argument "install svc drv.so" "start"

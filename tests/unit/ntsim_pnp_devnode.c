@@ -135,14 +135,14 @@ START_TEST(surprise_removal_waits_for_close)
     HANDLE h;
     ck_assert_int_eq(NtsimOpenFile(IFACE_PATH, GENERIC_READ, &h), STATUS_SUCCESS);
     ck_assert_int_eq(NtsimUnplugDevice(INSTANCE), STATUS_SUCCESS);
-    NtsimWaitPnpIdle();
+    NtsimWaitIdle();
     NTSIM_DEVNODE_INFO dn = Devnode();
     ck_assert_int_eq(dn.State, DeviceNodeDeletePendingCloses);
     ck_assert(TtImageMapped("pnp_testfn"));
     HANDLE late;
     ck_assert_int_eq(NtsimOpenFile(IFACE_PATH, GENERIC_READ, &late), STATUS_OBJECT_NAME_NOT_FOUND); /* link gone */
     ck_assert_int_eq(NtsimCloseHandle(h), STATUS_SUCCESS);
-    NtsimWaitPnpIdle();
+    NtsimWaitIdle();
     ck_assert_int_eq(NtsimQueryDevnode(INSTANCE, &dn), STATUS_NO_SUCH_DEVICE); /* PDO freed with its devnode */
     ck_assert(!TtImageMapped("pnp_testfn"));
 }
