@@ -28,7 +28,8 @@ NTSTATUS IoCreateSymbolicLink(PUNICODE_STRING SymbolicLinkName, PUNICODE_STRING 
         free(target);
         return status;
     }
-    ((OBP_SYMBOLIC_LINK *)object)->Target = target;
+    /* the name is visible already: a resolver treats a link without a target as absent */
+    __atomic_store_n(&((OBP_SYMBOLIC_LINK *)object)->Target, target, __ATOMIC_RELEASE);
     ObfDereferenceObject(object); /* the creator's reference: the namespace keeps the link */
     return STATUS_SUCCESS;
 }

@@ -112,7 +112,12 @@ static POBJECT_HEADER ObpResolveLocked(const char *Key, char **Remainder)
         }
         if (h->Type == &ObpSymbolicLinkTypeBody) {
             OBP_SYMBOLIC_LINK *link = OBJECT_HEADER_TO_BODY(h);
-            char *target = ObpCanonicalName(link->Target);
+            const char *linkTarget = __atomic_load_n(&link->Target, __ATOMIC_ACQUIRE);
+            if (!linkTarget) { /* IoCreateSymbolicLink has named it but not filled it in yet */
+                free(rest);
+                break;
+            }
+            char *target = ObpCanonicalName(linkTarget);
             char *next = RtlpAllocZero(strlen(target) + (rest ? strlen(rest) : 0) + 1);
             sprintf(next, "%s%s", target, rest ? rest : "");
             free(target);
