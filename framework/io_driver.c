@@ -137,7 +137,7 @@ VOID IopEvaluateDriverUnloadLocked(PDRIVER_OBJECT DriverObject, BOOLEAN DeviceUn
             return;
         if (!DeviceUnlinked && !state->PnpUnloadDeferred)
             return;
-        if (IopRegistrationsBlockLocked(DriverObject)) {
+        if (IopRegistrationsBlockLocked(DriverObject) || state->PnpIrpsInFlight > 0) {
             state->PnpUnloadDeferred = TRUE;
             return;
         }
@@ -200,6 +200,22 @@ VOID IopRemoveDriverRegistration(PDRIVER_OBJECT DriverObject)
     PIOP_DRIVER_STATE state = IopGetDriverState(DriverObject);
     state->RegistrationCount--;
     if (state->RegistrationCount == 0)
+        IopEvaluateDriverUnloadLocked(DriverObject, FALSE, &completion);
+    IopUnlockDatabase();
+    IopRunCompletion(&completion);
+}
+
+VOID IopBeginPnpIrpLocked(PDRIVER_OBJECT DriverObject)
+{
+    IopGetDriverState(DriverObject)->PnpIrpsInFlight++;
+}
+
+VOID IopEndPnpIrp(PDRIVER_OBJECT DriverObject)
+{
+    IOP_COMPLETION completion = { NULL, NULL };
+    IopLockDatabase();
+    PIOP_DRIVER_STATE state = IopGetDriverState(DriverObject);
+    if (--state->PnpIrpsInFlight == 0)
         IopEvaluateDriverUnloadLocked(DriverObject, FALSE, &completion);
     IopUnlockDatabase();
     IopRunCompletion(&completion);

@@ -319,7 +319,8 @@ typedef struct _IOP_DRIVER_STATE {
     BOOLEAN UnloadPending;        /* (db) legacy stop accepted, DriverUnload deferred */
     BOOLEAN UnloadClaimed;        /* (db) one thread is invoking DriverUnload (or it ran) */
     BOOLEAN UnloadInvoked;        /* DriverUnload was called (DRVO_UNLOAD_INVOKED mirrors it) */
-    BOOLEAN PnpUnloadDeferred;    /* (db) §3.3 check failed only because of registrations */
+    BOOLEAN PnpUnloadDeferred;    /* (db) §3.3 check failed only because of registrations or PnP IRPs in flight */
+    LONG PnpIrpsInFlight;         /* (db) PnP IRPs being dispatched to a stack with a device of this driver */
     LONG RegistrationCount;       /* (db) PnP notification registrations (io_notify.c keeps it) */
     ULONG UnloadWrites;           /* IopNoteDriverUnloadWrite calls */
     PDRIVER_UNLOAD UnloadSetByEntry; /* DriverUnload as DriverEntry left it */
@@ -421,6 +422,17 @@ NTSIM_HIDDEN VOID IopCheckDriverUnload(PDRIVER_OBJECT DriverObject);
  * reference; it re-runs a deferred unload check.
  */
 NTSIM_HIDDEN VOID IopAddDriverRegistration(PDRIVER_OBJECT DriverObject);
+/*
+ * The PnP manager brackets each PnP IRP with these for every driver of the
+ * stack, so that a PnP driver whose last device goes inside its REMOVE
+ * handler gets DriverUnload only after the IRP has returned ("after it
+ * handles an IRP_MN_REMOVE_DEVICE request", nt-semantics §3.3), never
+ * under its own dispatch routine. Begin: database lock held. End: no lock
+ * held; it runs the deferred unload check. The caller holds a reference on
+ * DriverObject across the bracket.
+ */
+NTSIM_HIDDEN VOID IopBeginPnpIrpLocked(PDRIVER_OBJECT DriverObject);
+NTSIM_HIDDEN VOID IopEndPnpIrp(PDRIVER_OBJECT DriverObject);
 NTSIM_HIDDEN VOID IopRemoveDriverRegistration(PDRIVER_OBJECT DriverObject);
 /* TRUE when DriverObject is a live driver object. */
 NTSIM_HIDDEN BOOLEAN IopIsDriverObject(PVOID Object);

@@ -31,13 +31,16 @@ NTSTATUS PipSendPnpIrp(PDEVICE_NODE Node, UCHAR MinorFunction, const IO_STACK_LO
         PipNotePnpIrpSent(stack[i], Node->PhysicalDeviceObject, MinorFunction, parameter);
         drivers[i] = stack[i]->DriverObject;
         ObfReferenceObject(drivers[i]); /* the image stays mapped until the IRP is back (§3.3: unload AFTER the REMOVE) */
+        IopBeginPnpIrpLocked(drivers[i]);
     }
     IopUnlockDatabase();
     ULONG_PTR information = 0;
     NTSTATUS status = IopSynchronousCall(Node->PhysicalDeviceObject, &request, STATUS_NOT_SUPPORTED, &information, TRUE);
     if (status != STATUS_TIMEOUT)
-        for (ULONG i = 0; i < n; i++)
+        for (ULONG i = 0; i < n; i++) {
+            IopEndPnpIrp(drivers[i]);
             ObfDereferenceObject(drivers[i]);
+        }
     if (Information)
         *Information = information;
     if (status != STATUS_TIMEOUT)

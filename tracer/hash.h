@@ -6,6 +6,13 @@
  * full 64x64->128 multiply, then a two-output avalanche. 128 bits make an
  * accidental collision among even billions of distinct stacks negligible,
  * which is why the intern tables keep only the hash, not the frames.
+ *
+ * struct obt_hstream is the same idea fed one word at a time, for the
+ * frame-pointer walk to hash the frames as it finds them: two lanes, each
+ * folding every word with its own constant. Its chain costs about one
+ * multiply per frame, which overlaps the walk's own chain of dependent
+ * loads, so the hash comes almost free. It gives different keys than
+ * obt_hash_words for the same words (use one or the other per key space).
  */
 #ifndef OBTRACE_HASH_H
 #define OBTRACE_HASH_H
@@ -75,6 +82,31 @@ static inline struct obt_key obt_hash_bytes(const void *p, size_t len, uint64_t 
         len -= take;
     } while (len);
     return acc;
+}
+
+struct obt_hstream {
+    uint64_t l0, l1;
+};
+
+static inline void obt_hstream_init(struct obt_hstream *h, uint64_t seed)
+{
+    h->l0 = seed ^ 0x2d358dccaa6c78a5ull;
+    h->l1 = ~seed ^ 0x8bb84b93962eacc9ull;
+}
+
+static inline void obt_hstream_add(struct obt_hstream *h, uint64_t w)
+{
+    h->l0 = obt_fold(h->l0 ^ w, 0xa0761d6478bd642full);
+    h->l1 = obt_fold(h->l1 + w, 0xe7037ed1a0b428dbull);
+}
+
+/* The key of the n words added. */
+static inline struct obt_key obt_hstream_key(const struct obt_hstream *h, uint64_t n)
+{
+    struct obt_key k;
+    k.lo = obt_mix64(h->l0 ^ obt_fold(h->l1 ^ n, 0x8ebc6af09c88c6e3ull));
+    k.hi = obt_mix64(obt_fold(h->l0 + n, 0x589965cc75374cc3ull) ^ h->l1);
+    return k;
 }
 
 #endif /* OBTRACE_HASH_H */

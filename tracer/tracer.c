@@ -44,6 +44,7 @@ struct obt_tls *obt_tls_get(void)
 {
     struct obt_tls *t = &obt_tls_v;
     if (__builtin_expect(!t->ready, 0)) {
+        memset(t->scache, 0, sizeof(t->scache)); /* ids of another process's tables after a fork */
         t->tb.tid = (uint32_t)syscall(SYS_gettid);
         obt_stack_bounds_current(&t->bounds);
         t->ready = 1;
@@ -117,25 +118,47 @@ static uint32_t stack_slot_define(struct obt_tls *t, struct obt_intern_slot *s, 
     return id;
 }
 
-static uint32_t stack_intern_seeded(struct obt_tls *t, const uint64_t *frames, unsigned n, uint64_t seed,
-                                    uint32_t flags)
+/* The id cached for key on this thread, 0 if none. */
+static inline uint32_t scache_get(const struct obt_tls *t, struct obt_key key)
+{
+    const struct obt_scache_entry *e = &t->scache[key.hi & (OBT_SCACHE_SLOTS - 1)];
+    return e->lo == key.lo && e->hi == key.hi ? e->id : 0;
+}
+
+static inline void scache_put(struct obt_tls *t, struct obt_key key, uint32_t id)
+{
+    struct obt_scache_entry *e = &t->scache[key.hi & (OBT_SCACHE_SLOTS - 1)];
+    e->lo = key.lo;
+    e->hi = key.hi;
+    e->id = id;
+}
+
+/* The id of the stack named key (frames on first use), through the thread's cache. */
+static uint32_t stack_intern_key(struct obt_tls *t, struct obt_key key, const uint64_t *frames, unsigned n,
+                                 uint32_t flags)
 {
     int inserted;
-    struct obt_intern_slot *s = obt_intern_get(&obt_g.stacks, obt_hash_words(frames, n, seed), &inserted);
+    uint32_t id = scache_get(t, key);
+    if (__builtin_expect(id != 0, 1))
+        return id;
+    struct obt_intern_slot *s = obt_intern_get(&obt_g.stacks, key, &inserted);
     if (!s) {
         atomic_fetch_add(&obt_g.w.failures, 1);
         return OBT_NO_STACK;
     }
     if (inserted) {
-        atomic_store(&s->flags, flags);
-        return stack_slot_define(t, s, frames, n);
+        atomic_store_explicit(&s->flags, flags, memory_order_relaxed);
+        id = stack_slot_define(t, s, frames, n);
+    } else {
+        id = obt_intern_id(s);
     }
-    return obt_intern_id(s);
+    scache_put(t, key, id);
+    return id;
 }
 
 uint32_t obt_stack_intern(struct obt_tls *t, const uint64_t *frames, unsigned n)
 {
-    return stack_intern_seeded(t, frames, n, OBT_SEED_STACK, 0);
+    return stack_intern_key(t, obt_hash_words(frames, n, OBT_SEED_STACK), frames, n, 0);
 }
 
 /*
@@ -166,59 +189,100 @@ static int fp_walk_verified(const uint64_t *fp, unsigned nf, const uint64_t *dw,
            nd - same <= OBT_FP_UNSEEN_OUTER_FRAMES;
 }
 
+/* libunwind's frames of c's caller, interned by their own hash. */
+static uint32_t capture_dwarf(struct obt_call *c, unsigned depth)
+{
+    uint64_t buf[OBT_MAX_DEPTH + OBT_DWARF_SLACK];
+    unsigned first;
+    unsigned n = obt_unwind_dwarf_inline(c->ret_addr, buf, depth, &first);
+    return obt_stack_intern(c->tls, buf + first, n);
+}
+
+/*
+ * auto, first meeting of a frame-pointer stack (slot s just inserted, its
+ * walk in fp): libunwind checks the walk once. Agreeing stacks get the id
+ * of a STACK record holding libunwind's frames; the others are marked so
+ * every later meeting captures with libunwind.
+ */
+static uint32_t auto_first_meeting(struct obt_call *c, struct obt_intern_slot *s, struct obt_key key,
+                                   const uint64_t *fp, unsigned nf, unsigned depth)
+{
+    uint64_t dw[OBT_MAX_DEPTH];
+    unsigned nd = obt_unwind_dwarf(c->ret_addr, dw, depth);
+    if (fp_walk_verified(fp, nf, dw, nd, depth)) {
+        atomic_store_explicit(&s->flags, OBT_STACK_FP_GOOD, memory_order_relaxed);
+        uint32_t id = stack_slot_define(c->tls, s, dw, nd);
+        scache_put(c->tls, key, id);
+        return id;
+    }
+    atomic_store_explicit(&s->flags, OBT_STACK_FP_BAD, memory_order_relaxed);
+    obt_intern_publish(s, OBT_STACK_NO_RECORD);
+    return obt_stack_intern(c->tls, dw, nd);
+}
+
 /*
  * auto: the frame-pointer walk names the stack; its slot remembers whether
  * that walk was checked against libunwind (once, when first met) and
- * agreed. Agreeing stacks cost one walk and one lookup from then on (the
- * record holds libunwind's frames); the others are captured with libunwind
- * every time.
+ * agreed. Agreeing stacks cost one walk (hashing as it goes) and a hit in
+ * the thread's stack cache from then on (the record holds libunwind's
+ * frames); the others are captured with libunwind every time.
  */
 static uint32_t capture_auto(struct obt_call *c, unsigned depth)
 {
     struct obt_tls *t = c->tls;
-    uint64_t fp[OBT_MAX_DEPTH], dw[OBT_MAX_DEPTH];
-    unsigned nf = obt_unwind_fp(c->frame, &t->bounds, fp, depth);
+    uint64_t fp[OBT_MAX_DEPTH];
+    struct obt_key key;
+    unsigned nf = obt_unwind_fp_key(c->frame, &t->bounds, fp, depth, OBT_SEED_FP, &key);
+    uint32_t id = scache_get(t, key);
     int inserted;
-    struct obt_intern_slot *s = obt_intern_get(&obt_g.stacks, obt_hash_words(fp, nf, OBT_SEED_FP), &inserted);
-    unsigned nd;
 
+    if (__builtin_expect(id != 0, 1))
+        return id;
+    struct obt_intern_slot *s = obt_intern_get(&obt_g.stacks, key, &inserted);
     if (!s) {
         atomic_fetch_add(&obt_g.w.failures, 1);
         return OBT_NO_STACK;
     }
-    if (!inserted) {
-        uint32_t id = obt_intern_id(s);
-        if (atomic_load_explicit(&s->flags, memory_order_relaxed) & OBT_STACK_FP_GOOD)
-            return id;
-        nd = obt_unwind_dwarf(c->ret_addr, dw, depth);
-        return obt_stack_intern(t, dw, nd);
+    if (inserted)
+        return auto_first_meeting(c, s, key, fp, nf, depth);
+    id = obt_intern_id(s);
+    if (atomic_load_explicit(&s->flags, memory_order_relaxed) & OBT_STACK_FP_GOOD) {
+        scache_put(t, key, id);
+        return id;
     }
-    nd = obt_unwind_dwarf(c->ret_addr, dw, depth);
-    if (fp_walk_verified(fp, nf, dw, nd, depth)) {
-        atomic_store(&s->flags, OBT_STACK_FP_GOOD);
-        return stack_slot_define(t, s, dw, nd);
+    return capture_dwarf(c, depth);
+}
+
+/* fp: the walk, hashed as it goes, names and is the stack. */
+static uint32_t capture_fp(struct obt_call *c, unsigned depth)
+{
+    uint64_t frames[OBT_MAX_DEPTH];
+    struct obt_key key;
+    unsigned n = obt_unwind_fp_key(c->frame, &c->tls->bounds, frames, depth, OBT_SEED_FP, &key);
+    return stack_intern_key(c->tls, key, frames, n, OBT_STACK_FP_GOOD);
+}
+
+/* Inline into the emitters so a libunwind capture starts right above the interposer. */
+static inline __attribute__((always_inline)) uint32_t stack_capture_inline(struct obt_call *c)
+{
+    unsigned depth = obt_g.cfg.depth;
+    switch (obt_g.cfg.unwind) {
+    case OBT_UNWIND_FP:
+        return capture_fp(c, depth);
+    case OBT_UNWIND_DWARF: {
+        uint64_t buf[OBT_MAX_DEPTH + OBT_DWARF_SLACK];
+        unsigned first;
+        unsigned n = obt_unwind_dwarf_inline(c->ret_addr, buf, depth, &first);
+        return obt_stack_intern(c->tls, buf + first, n);
     }
-    atomic_store(&s->flags, OBT_STACK_FP_BAD);
-    obt_intern_publish(s, OBT_STACK_NO_RECORD);
-    return obt_stack_intern(t, dw, nd);
+    default:
+        return capture_auto(c, depth);
+    }
 }
 
 uint32_t obt_stack_capture(struct obt_call *c)
 {
-    unsigned depth = obt_g.cfg.depth;
-    uint64_t frames[OBT_MAX_DEPTH];
-    unsigned n;
-
-    switch (obt_g.cfg.unwind) {
-    case OBT_UNWIND_FP:
-        n = obt_unwind_fp(c->frame, &c->tls->bounds, frames, depth);
-        return stack_intern_seeded(c->tls, frames, n, OBT_SEED_FP, OBT_STACK_FP_GOOD);
-    case OBT_UNWIND_DWARF:
-        n = obt_unwind_dwarf(c->ret_addr, frames, depth);
-        return obt_stack_intern(c->tls, frames, n);
-    default:
-        return capture_auto(c, depth);
-    }
+    return stack_capture_inline(c);
 }
 
 /* ---- strings ----------------------------------------------------- */
@@ -585,19 +649,24 @@ static void event_write(struct obt_tls *t, const struct obt_ev *ev, uint32_t sta
     obt_tbuf_commit(&t->tb, p, OBT_REC_EVENT, size);
 }
 
-void obt_emit_ev(struct obt_call *c, const struct obt_ev *ev)
+static inline __attribute__((always_inline)) void emit_inline(struct obt_call *c, const struct obt_ev *ev)
 {
     if (ev->filtered) {
         atomic_fetch_add_explicit(&obt_g.filtered, 1, memory_order_relaxed);
         return;
     }
-    uint32_t stack = obt_g.cfg.depth ? obt_stack_capture(c) : OBT_NO_STACK;
+    uint32_t stack = obt_g.cfg.depth ? stack_capture_inline(c) : OBT_NO_STACK;
     event_write(c->tls, ev, stack);
+}
+
+void obt_emit_ev(struct obt_call *c, const struct obt_ev *ev)
+{
+    emit_inline(c, ev);
 }
 
 void obt_emit(struct obt_call *c)
 {
-    obt_emit_ev(c, &c->ev);
+    emit_inline(c, &c->ev);
 }
 
 /* ---- start, canary, fork, exec, finish ---------------------------- */

@@ -71,12 +71,27 @@ struct obt_ev {
     int filtered;   /* set by hooks: the event is not recorded */
 };
 
-/* The per-thread state. */
+/*
+ * The per-thread stack cache: a direct-mapped table from a stack's 128-bit
+ * key to the id the intern table gave it, so a stack this thread met
+ * recently costs one compare instead of a lookup in the shared table. An
+ * entry is only ever a copy of a published (key, id) pair, which never
+ * changes, and a hit needs the whole key to match; id 0 = empty.
+ */
+#define OBT_SCACHE_SLOTS 256u
+struct obt_scache_entry {
+    uint64_t lo, hi;
+    uint32_t id;
+    uint32_t reserved;
+};
+
+/* The per-thread state: what every event touches first, then the stack cache. */
 struct obt_tls {
     struct obt_tbuf tb;
     int busy;
     int ready;
     struct obt_stack_bounds bounds;
+    struct obt_scache_entry scache[OBT_SCACHE_SLOTS];
 };
 
 struct obt_call {

@@ -53,17 +53,40 @@ unsigned obt_unwind_fp(const void *frame, const struct obt_stack_bounds *b, uint
     return n;
 }
 
-unsigned obt_unwind_dwarf(const void *ret_addr, uint64_t *out, unsigned max)
+unsigned obt_unwind_fp_key(const void *frame, const struct obt_stack_bounds *b, uint64_t *out, unsigned max,
+                           uint64_t seed, struct obt_key *key)
 {
-    void *ips[OBT_MAX_DEPTH + 32];
-    unsigned want = max + 32 > OBT_MAX_DEPTH + 32 ? OBT_MAX_DEPTH + 32 : max + 32;
-    int got = unw_backtrace(ips, (int)want);
-    int i = 0;
+    uintptr_t fp = (uintptr_t)frame;
+    uintptr_t lo = b->lo, hi = b->hi;
+    struct obt_hstream h;
     unsigned n = 0;
 
-    while (i < got && ips[i] != ret_addr)
-        i++;
-    for (; i < got && n < max; i++)
-        out[n++] = (uint64_t)(uintptr_t)ips[i];
+    obt_hstream_init(&h, seed);
+    while (n < max) {
+        if (fp < lo || fp > hi - 2 * sizeof(uintptr_t) || (fp & (sizeof(uintptr_t) - 1)))
+            break;
+        const uintptr_t *f = (const uintptr_t *)fp;
+        uintptr_t ret = f[1];
+        if (!ret)
+            break;
+        out[n++] = ret;
+        obt_hstream_add(&h, ret);
+        uintptr_t next = f[0];
+        if (next <= fp)
+            break;
+        fp = next;
+    }
+    *key = obt_hstream_key(&h, n);
+    return n;
+}
+
+unsigned obt_unwind_dwarf(const void *ret_addr, uint64_t *out, unsigned max)
+{
+    uint64_t buf[OBT_MAX_DEPTH + OBT_DWARF_SLACK];
+    unsigned first;
+    if (max > OBT_MAX_DEPTH)
+        max = OBT_MAX_DEPTH;
+    unsigned n = obt_unwind_dwarf_inline(ret_addr, buf, max, &first);
+    memcpy(out, buf + first, n * sizeof(uint64_t));
     return n;
 }

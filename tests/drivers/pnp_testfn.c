@@ -22,6 +22,9 @@ typedef struct _FDO_EXTENSION {
 __attribute__((visibility("default"))) PDEVICE_OBJECT PnpTestLastFdo;
 __attribute__((visibility("default"))) volatile LONG PnpTestMinorCount[0x20];
 __attribute__((visibility("default"))) volatile LONG PnpTestUnloadCalls;
+/* DriverUnload calls seen while a REMOVE handler of this driver was still running (must stay 0). */
+__attribute__((visibility("default"))) volatile LONG PnpTestUnloadsInsideRemove;
+static volatile LONG PnpTestInRemove;
 
 DRIVER_INITIALIZE DriverEntry;
 
@@ -48,6 +51,7 @@ static NTSTATUS PnpTestDispatchPnp(PDEVICE_OBJECT DeviceObject, PIRP Irp)
         Irp->IoStatus.Status = STATUS_SUCCESS;
         break;
     case IRP_MN_REMOVE_DEVICE:
+        InterlockedIncrement(&PnpTestInRemove);
         IoSetDeviceInterfaceState(&fdo->InterfaceName, FALSE);
         Irp->IoStatus.Status = STATUS_SUCCESS;
         IoSkipCurrentIrpStackLocation(Irp);
@@ -56,6 +60,7 @@ static NTSTATUS PnpTestDispatchPnp(PDEVICE_OBJECT DeviceObject, PIRP Irp)
         RtlFreeUnicodeString(&fdo->InterfaceName);
         IoDetachDevice(fdo->NextLowerDriver);
         IoDeleteDevice(DeviceObject);
+        InterlockedDecrement(&PnpTestInRemove);
         return status;
     case IRP_MN_QUERY_REMOVE_DEVICE:
         InterlockedExchange(&fdo->QueryRemoved, 1);
@@ -125,6 +130,8 @@ static VOID PnpTestUnload(PDRIVER_OBJECT DriverObject)
 {
     UNREFERENCED_PARAMETER(DriverObject);
     InterlockedIncrement(&PnpTestUnloadCalls);
+    if (PnpTestInRemove)
+        InterlockedIncrement(&PnpTestUnloadsInsideRemove);
 }
 
 NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)

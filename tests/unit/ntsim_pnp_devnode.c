@@ -41,6 +41,30 @@ static PDEVICE_OBJECT TestFdo(void)
     return *fdo;
 }
 
+/*
+ * DriverUnload of a PnP driver runs after its REMOVE handler returned, not
+ * inside it (its last IoDeleteDevice is in that handler). The test pins
+ * the image's mapping with its own dlopen to read the driver's counters
+ * after the simulation has released the image.
+ */
+START_TEST(unload_runs_after_remove_returns)
+{
+    PlugTestDevice();
+    char path[PATH_MAX];
+    void *pin = dlopen(TtImagePath("pnp_testfn", path, sizeof(path)), RTLD_LAZY | RTLD_NOLOAD);
+    ck_assert_ptr_nonnull(pin);
+    volatile LONG *unloads = dlsym(pin, "PnpTestUnloadCalls");
+    volatile LONG *unloadsInsideRemove = dlsym(pin, "PnpTestUnloadsInsideRemove");
+    ck_assert_int_eq(NtsimDisableDevice(INSTANCE, NULL), STATUS_SUCCESS);
+    ck_assert_int_eq(*unloads, 1);
+    ck_assert_int_eq(*unloadsInsideRemove, 0);
+    NTSIM_IMAGE_INFO image;
+    ck_assert_int_eq(NtsimQueryImage("pnptest", &image), STATUS_SUCCESS);
+    ck_assert_int_eq(image.DriverPointerCount, 0);
+    dlclose(pin);
+}
+END_TEST
+
 START_TEST(plug_counts)
 {
     PlugTestDevice();
@@ -209,6 +233,7 @@ int main(void)
     TCase *tc = tcase_create("devnode");
     tcase_add_test(tc, plug_counts);
     tcase_add_test(tc, disable_enable_counts);
+    tcase_add_test(tc, unload_runs_after_remove_returns);
     tcase_add_test(tc, open_handle_vetoes);
     tcase_add_test(tc, handle_holder_closes);
     tcase_add_test(tc, surprise_removal_waits_for_close);
