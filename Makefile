@@ -37,7 +37,10 @@ pkg_cflags = $(shell pkg-config --cflags $(1))
 pkg_libs = $(shell pkg-config --libs $(1))
 
 # ---- libntsim ------------------------------------------------------------
-NTSIM_MAIN := framework/ntsim_main.c
+# The simulated kernel is libntsim; the scenario runner (scn_*.c) is the
+# host side, linked into the ntsim program, so a trace tells kernel frames
+# (libntsim.so) from the host's by module.
+NTSIM_MAIN := framework/ntsim_main.c $(wildcard framework/scn_*.c)
 NTSIM_SRC := $(filter-out $(NTSIM_MAIN),$(wildcard framework/*.c))
 NTSIM_OBJ := $(NTSIM_SRC:%.c=$(O)/%.o)
 LIBNTSIM := $(O)/lib/libntsim.so
@@ -51,9 +54,9 @@ $(LIBNTSIM): $(NTSIM_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -shared -o $@ $^ $(LDFLAGS_ALL) -Wl,-soname,libntsim.so -ldl -lpthread
 
-$(NTSIM_BIN): $(O)/framework/ntsim_main.o $(LIBNTSIM)
+$(NTSIM_BIN): $(NTSIM_MAIN:%.c=$(O)/%.o) $(LIBNTSIM)
 	@mkdir -p $(@D)
-	$(CC) -o $@ $< $(LDFLAGS_ALL) -L$(O)/lib -lntsim -Wl,-rpath,'$$ORIGIN/../lib' -lpthread
+	$(CC) -o $@ $(NTSIM_MAIN:%.c=$(O)/%.o) $(LDFLAGS_ALL) -L$(O)/lib -lntsim -Wl,-rpath,'$$ORIGIN/../lib' -lpthread
 
 # ---- libobtrace ------------------------------------------------------------
 TRACER_REC_SRC := $(wildcard tracer/record*.c)

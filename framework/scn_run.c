@@ -158,7 +158,7 @@ static int ScnStartSimulation(const NTSIM_SCENARIO_OPTIONS *Options, FILE *Err)
     return NTSIM_SCENARIO_ERROR;
 }
 
-NTSIM_API int NtsimRunScenario(const char *Path, const NTSIM_SCENARIO_OPTIONS *Options)
+int NtsimRunScenario(const char *Path, const NTSIM_SCENARIO_OPTIONS *Options)
 {
     NTSIM_SCENARIO_OPTIONS defaults;
     SCN_SCRIPT script;
@@ -200,7 +200,7 @@ static void ScnPrintVerb(FILE *Out, const SCN_VERB *Verb)
     fprintf(Out, "  %s\n      %s\n", usage, Verb->Summary);
 }
 
-NTSIM_API VOID NtsimPrintScenarioLanguage(FILE *Out)
+VOID NtsimPrintScenarioLanguage(FILE *Out)
 {
     fprintf(Out, "Scenario lines (one a line; # starts a comment):\n");
     for (ULONG i = 0; i < ScnVerbCount; i++)

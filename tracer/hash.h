@@ -7,11 +7,11 @@
  * accidental collision among even billions of distinct stacks negligible,
  * which is why the intern tables keep only the hash, not the frames.
  *
- * struct obt_hstream is the same idea fed one word at a time, for the
+ * struct obt_hstream is a hash fed one word at a time, for the
  * frame-pointer walk to hash the frames as it finds them: two lanes, each
- * folding every word with its own constant. Its chain costs about one
- * multiply per frame, which overlaps the walk's own chain of dependent
- * loads, so the hash comes almost free. It gives different keys than
+ * taking every word through its own multiply-rotate round. Its chain costs
+ * about one 64-bit multiply per frame, which overlaps the walk's own chain
+ * of dependent loads, so the hash comes almost free. It gives different keys than
  * obt_hash_words for the same words (use one or the other per key space).
  */
 #ifndef OBTRACE_HASH_H
@@ -88,24 +88,36 @@ struct obt_hstream {
     uint64_t l0, l1;
 };
 
+static inline uint64_t obt_rotl64(uint64_t x, unsigned r)
+{
+    return x << r | x >> (64 - r);
+}
+
 static inline void obt_hstream_init(struct obt_hstream *h, uint64_t seed)
 {
     h->l0 = seed ^ 0x2d358dccaa6c78a5ull;
     h->l1 = ~seed ^ 0x8bb84b93962eacc9ull;
 }
 
+/*
+ * One round per lane: lane = rotl(lane + w * P, r) * Q. For a given word
+ * each round is a bijection of the lane (nothing is lost), and its chain is
+ * an add, a rotate and a 64-bit multiply: no 128-bit product, which the
+ * compiler would spill through memory on every step.
+ */
 static inline void obt_hstream_add(struct obt_hstream *h, uint64_t w)
 {
-    h->l0 = obt_fold(h->l0 ^ w, 0xa0761d6478bd642full);
-    h->l1 = obt_fold(h->l1 + w, 0xe7037ed1a0b428dbull);
+    h->l0 = obt_rotl64(h->l0 + w * 0xc2b2ae3d27d4eb4full, 31) * 0x9e3779b185ebca87ull;
+    h->l1 = obt_rotl64(h->l1 + w * 0x165667b19e3779f9ull, 27) * 0xd6e8feb86659fd93ull;
 }
 
 /* The key of the n words added. */
 static inline struct obt_key obt_hstream_key(const struct obt_hstream *h, uint64_t n)
 {
     struct obt_key k;
-    k.lo = obt_mix64(h->l0 ^ obt_fold(h->l1 ^ n, 0x8ebc6af09c88c6e3ull));
-    k.hi = obt_mix64(obt_fold(h->l0 + n, 0x589965cc75374cc3ull) ^ h->l1);
+    uint64_t a = obt_mix64(h->l0 ^ n), b = obt_mix64(h->l1 + n * 0x9e3779b97f4a7c15ull);
+    k.lo = obt_mix64(a ^ obt_rotl64(b, 17));
+    k.hi = obt_mix64(b ^ obt_rotl64(a, 41) ^ 0xa0761d6478bd642full);
     return k;
 }
 

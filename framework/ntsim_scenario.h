@@ -1,12 +1,14 @@
 /*
- * ntsim_scenario.h - the scenario runner of libntsim.
+ * ntsim_scenario.h - the scenario runner of the `ntsim` program.
  *
  * A scenario file (doc/scenario.md) plays the rest of the system around a
  * set of driver images, one action a line: install and start services,
  * open handles and send IOCTLs as an application would, stop services,
  * and check the outcome with `expect` lines over the query API of ntsim.h.
- * The `ntsim` program is a thin command line over NtsimRunScenario; a C
- * test program may call it directly.
+ * The runner is host code: it is linked into the `ntsim` program, not into
+ * libntsim, so frames of the host and of the simulated kernel fall in
+ * different modules of a trace. A C test program drives the simulation
+ * through ntsim.h directly.
  */
 #ifndef NTSIM_NTSIM_SCENARIO_H
 #define NTSIM_NTSIM_SCENARIO_H
@@ -42,7 +44,7 @@ typedef struct _NTSIM_SCENARIO_OPTIONS {
 } NTSIM_SCENARIO_OPTIONS, *PNTSIM_SCENARIO_OPTIONS;
 
 /* Fills *Options with the defaults (stdout, stderr, scenario directory only). */
-NTSIM_API VOID NtsimDefaultScenarioOptions(PNTSIM_SCENARIO_OPTIONS Options);
+VOID NtsimDefaultScenarioOptions(PNTSIM_SCENARIO_OPTIONS Options);
 
 /*
  * Runs the scenario file Path: parses every line first (any syntax error,
@@ -58,10 +60,10 @@ NTSIM_API VOID NtsimDefaultScenarioOptions(PNTSIM_SCENARIO_OPTIONS Options);
  * never returns); an unexpected bug check stops the process as
  * KeBugCheckEx does. The simulation must not be initialized by the caller.
  */
-NTSIM_API int NtsimRunScenario(const char *Path, const NTSIM_SCENARIO_OPTIONS *Options);
+int NtsimRunScenario(const char *Path, const NTSIM_SCENARIO_OPTIONS *Options);
 
 /* Prints every verb and expect form with its syntax and a one-line summary (for --help). */
-NTSIM_API VOID NtsimPrintScenarioLanguage(FILE *Out);
+VOID NtsimPrintScenarioLanguage(FILE *Out);
 
 #ifdef __cplusplus
 }
