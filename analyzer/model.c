@@ -260,27 +260,34 @@ static long ref_find_label(const struct object *o, uint8_t label, uint32_t holde
 }
 
 /* Which outstanding reference an untagged release drops: the most similar explicit/creation one. */
-static long ref_pick_untagged(struct model *m, const struct object *o, uint32_t stack)
+static long ref_pick_untagged(struct model *m, struct object *o, uint32_t stack)
 {
     long best = -1;
     unsigned best_score = 0;
+    uint32_t first_stack = 0;
+    bool alike = true; /* every candidate was taken at one stack: the choice is no guess */
     size_t low = o->nrefs > PAIR_WINDOW ? o->nrefs - PAIR_WINDOW : 0;
     for (size_t i = o->nrefs; i-- > low;) {
         const struct ref_entry *e = &o->refs[i];
         if (e->label != LBL_REF && e->label != LBL_CREATE)
             continue;
+        if (!first_stack)
+            first_stack = e->stack;
+        alike = alike && e->stack == first_stack;
         unsigned score = 1 + stack_similarity(m, e->stack, stack) * 4 + (e->tag ? 0 : 2) + (e->label == LBL_REF);
         if (score > best_score) {
             best_score = score;
             best = (long)i;
         }
     }
+    if (!alike)
+        o->guessed = true;
     if (best < 0 && o->nrefs)
         best = (long)o->nrefs - 1;
     return best;
 }
 
-static long ref_pick_for_release(struct model *m, const struct object *o, const struct tr_event *ev)
+static long ref_pick_for_release(struct model *m, struct object *o, const struct tr_event *ev)
 {
     if (model_tag_is_explicit(ev->tag))
         for (size_t i = o->nrefs; i-- > 0;)
@@ -568,18 +575,74 @@ static void on_create(struct model *m, struct object *o, const struct tr_event *
         driver_get(m, o->id);
 }
 
-static void on_ref(struct model *m, struct object *o, const struct tr_event *ev)
+/* IoGetDeviceObjectPointer records the file object with the device in obj2 and the name it opened. */
+static uint8_t ref_via(const struct model *m, const struct object *o, const struct tr_event *ev)
+{
+    const struct object *o2 = model_object(m, ev->obj2);
+    if (o->type == OBT_OBJ_FILE && o2 && o2->type == OBT_OBJ_DEVICE && (ev->flags & OBT_EV_STRING))
+        return VIA_DEVICE_POINTER;
+    return VIA_NONE;
+}
+
+/*
+ * An outer call whose reference was already counted when the call it made
+ * inside was recorded (ObReferenceObjectByHandle, IoGetDeviceObjectPointer):
+ * the reference is the outer call's; it takes over the inner entry.
+ */
+static bool ref_adopt_nested(struct model *m, struct object *o, const struct tr_event *ev, struct thread_state *t,
+                             uint8_t op)
+{
+    if (ev->count < 0)
+        return false;
+    bool counted = op == OBT_OP_OBJ_REF ? o->nrefs >= (size_t)ev->count : o->nrefs <= (size_t)ev->count;
+    if (!counted)
+        return false;
+    struct ring_ev *inner = ring_find_nested(m, t, op, o->id, ev->stack);
+    if (!inner)
+        return false;
+    uint32_t tag = model_tag_is_explicit(ev->tag) ? ev->tag : 0;
+    if (op == OBT_OP_OBJ_REF) {
+        site_add(o, inner->stack, tag, -1, 0);
+        site_add(o, ev->stack, tag, 1, 0);
+        for (size_t i = o->nrefs; i-- > 0;) {
+            struct ref_entry *e = &o->refs[i];
+            if (e->seq != inner->seq)
+                continue;
+            e->seq = ev->seq;
+            e->stack = ev->stack;
+            e->op = ev->op;
+            e->via = ref_via(m, o, ev);
+            break;
+        }
+    } else {
+        site_add(o, inner->stack, tag, 0, -1);
+        site_add(o, ev->stack, tag, 0, 1);
+    }
+    inner->seq = ev->seq; /* a later outer call finds the entry under its new seq */
+    inner->stack = ev->stack;
+    inner->claimed = false;
+    return true;
+}
+
+static void on_ref(struct model *m, struct object *o, const struct tr_event *ev, struct thread_state *t)
 {
     struct object *o2 = model_object(m, ev->obj2);
     if (o->type == OBT_OBJ_FILE && !o->file_device && o2 && o2->type == OBT_OBJ_DEVICE)
         o->file_device = o2->id;
+    if (ref_adopt_nested(m, o, ev, t, OBT_OP_OBJ_REF))
+        return;
     ref_push(o, ev, LBL_REF, 0);
+    o->refs[o->nrefs - 1].via = ref_via(m, o, ev);
     site_add(o, ev->stack, model_tag_is_explicit(ev->tag) ? ev->tag : 0, 1, 0);
 }
 
 static void on_deref(struct model *m, struct object *o, const struct tr_event *ev, struct thread_state *t,
                      struct ring_ev *slot)
 {
+    if (ev->count > 0 && ref_adopt_nested(m, o, ev, t, OBT_OP_OBJ_DEREF)) {
+        o->last_release = evref(ev);
+        return;
+    }
     site_add(o, ev->stack, model_tag_is_explicit(ev->tag) ? ev->tag : 0, 0, 1);
     if (ev->count < 0) {
         report_double_release(m, o, o->id, ev, o->last_release);
@@ -788,6 +851,17 @@ static bool stack_has_module(const struct model *m, uint32_t stack, uint32_t ins
             return true;
     }
     return false;
+}
+
+const struct module *model_stack_driver(const struct model *m, uint32_t stack, uint64_t seq)
+{
+    const struct stack *s = model_stack(m, stack);
+    for (uint32_t i = 0; s && i < s->depth; i++) {
+        const struct module *mod = model_module_at(m, s->frames[i], seq);
+        if (mod && mod->is_driver)
+            return mod;
+    }
+    return NULL;
 }
 
 /* Is addr code of the driver's own image (at seq)? */
@@ -1139,7 +1213,7 @@ static void apply_event(struct model *m, const struct tr_event *ev)
         o->last_count = ev->count;
     switch (ev->op) {
     case OBT_OP_OBJ_CREATE: if (o) on_create(m, o, ev, t); break;
-    case OBT_OP_OBJ_REF: if (o) on_ref(m, o, ev); break;
+    case OBT_OP_OBJ_REF: if (o) on_ref(m, o, ev, t); break;
     case OBT_OP_OBJ_DEREF: if (o) on_deref(m, o, ev, t, &slot); break;
     case OBT_OP_OBJ_MAKE_TEMPORARY:
         if (o) {

@@ -41,6 +41,12 @@ struct event_ref {
     uint8_t op;
 };
 
+/* Which call took a reference, when the op alone does not say. */
+enum ref_via {
+    VIA_NONE,
+    VIA_DEVICE_POINTER, /* IoGetDeviceObjectPointer: the file object's reference, handed to the caller */
+};
+
 struct ref_entry {
     uint64_t seq;
     uint32_t stack;
@@ -49,6 +55,7 @@ struct ref_entry {
     uint32_t holder;
     uint8_t label;   /* enum ref_label */
     uint8_t op;
+    uint8_t via;     /* enum ref_via */
 };
 
 /* Per (stack, tag): how many references and dereferences an object got there. */
@@ -72,6 +79,7 @@ struct object {
     char *name;         /* "" when unnamed */
     struct event_ref created, deleted, unlinked, last_release, temporary;
     bool delete_called, is_unlinked, removed;
+    bool guessed;       /* an untagged release was paired by likeness among different stacks */
     int32_t handles;
     int32_t refcount;   /* DEVICE_OBJECT.ReferenceCount */
     int32_t last_count; /* the last count the trace reported */
@@ -232,6 +240,12 @@ const struct module *model_module_at(const struct model *m, uint64_t addr, uint6
 char *model_object_label(const struct model *m, uint32_t id, char *buf, size_t size);
 /* A module's base name ("toaster_filter.so"). */
 const char *model_module_basename(const struct module *mod);
+
+/*
+ * The first driver image on a stack at seq (innermost first): the driver
+ * that made the call. NULL when no driver frame is on it.
+ */
+const struct module *model_stack_driver(const struct model *m, uint32_t stack, uint64_t seq);
 
 /* True when tag is an explicit tag (not 0 and not 'Dflt'). */
 bool model_tag_is_explicit(uint32_t tag);

@@ -62,20 +62,40 @@ struct symbolizer {
     size_t cwd_len;
 };
 
-bool sym_module_is_framework(const char *b)
+static bool has_prefix(const char *s, const char *const *prefixes, size_t n)
 {
-    static const char *const prefixes[] = {
-        "libntsim", "libobtrace", "libc.so", "libc-", "ld-linux", "ld64.so", "libpthread", "libdl.so",
-        "libdl-", "libunwind", "libasan", "libubsan",
-    };
-    if (!b)
-        return false;
-    if (!strcmp(b, "ntsim"))
-        return true;
-    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
-        if (!strncmp(b, prefixes[i], strlen(prefixes[i])))
+    for (size_t i = 0; s && i < n; i++)
+        if (!strncmp(s, prefixes[i], strlen(prefixes[i])))
             return true;
     return false;
+}
+
+static bool is_system_library(const char *base, const char *path)
+{
+    static const char *const names[] = {
+        "libobtrace", "libc.so", "libc-", "ld-linux", "ld64.so", "libpthread", "libdl.so", "libdl-", "libunwind",
+        "libasan", "libubsan", "liblzma", "libgcc_s", "linux-vdso", "linux-gate", "libm.so", "libstdc++",
+    };
+    static const char *const dirs[] = { "/lib/", "/lib64/", "/usr/lib/", "/usr/lib64/", "/usr/local/lib/" };
+    return has_prefix(base, names, sizeof(names) / sizeof(names[0])) ||
+           has_prefix(path, dirs, sizeof(dirs) / sizeof(dirs[0]));
+}
+
+enum module_role sym_module_role(const struct module *mod)
+{
+    if (!mod)
+        return ROLE_UNKNOWN;
+    const char *base = model_module_basename(mod);
+    if (mod->is_driver)
+        return ROLE_DRIVER;
+    if (!strncmp(base, "libntsim", 8))
+        return ROLE_KERNEL;
+    return is_system_library(base, mod->path) ? ROLE_SYSTEM : ROLE_HOST;
+}
+
+bool sym_module_is_framework(const char *b)
+{
+    return b && (!strncmp(b, "libntsim", 8) || is_system_library(b, NULL));
 }
 
 struct symbolizer *symbolizer_new(const struct sym_options *opts)
@@ -393,8 +413,9 @@ int symbolizer_lookup(struct symbolizer *s, const struct module *mod, uint64_t a
     if (max < 1)
         return 0;
     const char *base = mod ? model_module_basename(mod) : NULL;
+    enum module_role role = sym_module_role(mod);
     struct sym_frame f = { .addr = addr, .module = base, .offset = mod ? addr - mod->base : addr,
-                           .framework = sym_module_is_framework(base) };
+                           .framework = role == ROLE_KERNEL || role == ROLE_SYSTEM, .role = (uint8_t)role };
     struct sym_module *sm = mod ? module_state(s, mod) : NULL;
     if (!sm || !sm->dm) {
         out[0] = f;
@@ -414,6 +435,7 @@ int symbolizer_lookup(struct symbolizer *s, const struct module *mod, uint64_t a
         out[i].module = base;
         out[i].offset = f.offset;
         out[i].framework = f.framework;
+        out[i].role = f.role;
         out[i].inlined = i + 1 < n;
     }
     return n;

@@ -39,7 +39,8 @@ struct sym_frame {
     const char *module;   /* module base name, NULL when the address is in no known module */
     uint64_t offset;      /* addr - module load bias, for unknown functions */
     bool inlined;         /* an inlined call inside the next frame's function */
-    bool framework;       /* in libntsim, libobtrace, the C library or the loader */
+    bool framework;       /* role kernel or system: never the decisive frame */
+    uint8_t role;         /* enum module_role of the module */
 };
 
 /* Creates a symbolizer; opts may be NULL. */
@@ -65,7 +66,22 @@ int symbolizer_stack(struct symbolizer *s, const struct model *m, uint32_t stack
 /* Why a module could not be used ("build-id mismatch: ..."), or NULL when it was fine or not tried. */
 const char *symbolizer_module_note(struct symbolizer *s, const struct module *mod);
 
-/* True when a module base name belongs to the framework, the tracer, libc or the loader. */
+/*
+ * Who a module's code speaks for. The decisive frame of a stack is its
+ * first frame that is neither kernel nor system: a driver's, or the host's
+ * (the application: the ntsim scenario runner or a test program).
+ */
+enum module_role {
+    ROLE_UNKNOWN, /* an address in no known module */
+    ROLE_SYSTEM,  /* libobtrace, the C library, the loader, other system libraries */
+    ROLE_KERNEL,  /* libntsim: the simulated kernel */
+    ROLE_HOST,    /* the program and its own libraries: the application */
+    ROLE_DRIVER,  /* a driver image */
+};
+
+/* The role of module mod (NULL: unknown). */
+enum module_role sym_module_role(const struct module *mod);
+/* True when a module base name belongs to the simulated kernel, the tracer, libc or the loader. */
 bool sym_module_is_framework(const char *basename);
 
 #endif /* OBTRACE_SYMBOLIZE_H */

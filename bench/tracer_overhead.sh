@@ -8,8 +8,9 @@
 # iteration), with one stack repeated or 2048 stacks alternating; every
 # thread warms up on its own stack before its measured loop.
 #
-# What the rows mean (ns per event = wall time of the measured loop / events
-# one thread handled in it):
+# What the rows mean (ns per event = CPU time of the whole process, tracer
+# helper thread included, during the measured loop / events; unlike wall
+# time it does not count time the machine gave to other work):
 #   untraced        the same workload without the tracer
 #   fp/auto         traced; "added" = traced - untraced, per event
 #   dwarf           added cost per event / one bare unw_backtrace, where the
@@ -18,7 +19,10 @@
 #   fp walk         the same for a bare 32-frame frame-pointer walk
 #   heaptrack       heaptrack on the malloc + free twin at the same depth:
 #                   added ns per heaptrack event (malloc or free) / added ns
-#                   per tracer event (auto mode, repeated stack)
+#                   per tracer event (auto mode, repeated stack); CPU time
+#                   of the traced process (heaptrack_interpret, a separate
+#                   process, is not counted: this favours heaptrack), and
+#                   the same ratio from wall times
 #   trace size      file bytes / lifetime calls the run made (warm-up included)
 #   threads         events/s with 2 threads / 1 thread, each thread doing
 #                   the same work (ITERS iterations); shown untraced and
@@ -37,11 +41,12 @@ fake=$O/bench/tracer_bench_fake
 lib=$(realpath "$O/lib/libobtrace.so")
 [ -x "$bin" ] && [ -f "$lib" ] || { echo "  tracer benchmark not built"; exit 1; }
 [ -x "$fake" ] || fake=
+ns=cpu_ns_per_event
 tmp=$(mktemp -d /tmp/obt-bench-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
 median() { sort -g | awk '{a[NR]=$1} END {if (!NR) print "nan"; else print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
+field() { sed -n "s/.*\(^\| \)$1=\([0-9.]*\).*/\2/p"; }
 
 # one NAME FIELD BIN [VAR=VALUE...] -- ARGS...: runs once, appends FIELD to $tmp/v.NAME
 one() {
@@ -56,8 +61,9 @@ tenv() { echo LD_PRELOAD="$lib" OBTRACE_OUTPUT="$tmp/t-%p.obt" OBTRACE_UNWIND="$
 
 heaptrack_one() {
     command -v heaptrack >/dev/null || return 0
-    (cd "$tmp" && heaptrack -o "$tmp/h" "$(realpath "$OLDPWD/$bin")" malloc 1 1 "$ITERS" 2>/dev/null) |
-        field ns_per_event >>"$tmp/v.heap"
+    (cd "$tmp" && heaptrack -o "$tmp/h" "$(realpath "$OLDPWD/$bin")" malloc 1 1 "$ITERS" 2>/dev/null) >"$tmp/hout"
+    field $ns <"$tmp/hout" >>"$tmp/v.heap"
+    field ns_per_event <"$tmp/hout" >>"$tmp/v.heapw"
     rm -f "$tmp"/h*
 }
 
@@ -69,17 +75,20 @@ size_one() {
 }
 
 round() {
-    one base1 ns_per_event "$bin" X=1 -- ref 1 1 "$ITERS"
-    one base2k ns_per_event "$bin" X=1 -- ref 2048 1 "$ITERS"
-    one fp1 ns_per_event "$bin" $(tenv fp) -- ref 1 1 "$ITERS"
-    one fp2k ns_per_event "$bin" $(tenv fp) -- ref 2048 1 "$ITERS"
-    one auto1 ns_per_event "$bin" $(tenv auto) -- ref 1 1 "$ITERS"
-    one auto2k ns_per_event "$bin" $(tenv auto) -- ref 2048 1 "$ITERS"
-    one dw1 ns_per_event "$bin" $(tenv dwarf) -- ref 1 1 "$ITERS"
-    one chain ns_per_event "$bin" X=1 -- none 1 1 "$ITERS"
-    one unw ns_per_event "$bin" X=1 -- unw 1 1 "$ITERS"
-    one fpwalk ns_per_event "$bin" X=1 -- fp 1 1 "$ITERS"
-    one malloc0 ns_per_event "$bin" X=1 -- malloc 1 1 "$ITERS"
+    one base1 $ns "$bin" X=1 -- ref 1 1 "$ITERS"
+    one base2k $ns "$bin" X=1 -- ref 2048 1 "$ITERS"
+    one fp1 $ns "$bin" $(tenv fp) -- ref 1 1 "$ITERS"
+    one fp2k $ns "$bin" $(tenv fp) -- ref 2048 1 "$ITERS"
+    one auto1 $ns "$bin" $(tenv auto) -- ref 1 1 "$ITERS"
+    one auto2k $ns "$bin" $(tenv auto) -- ref 2048 1 "$ITERS"
+    one dw1 $ns "$bin" $(tenv dwarf) -- ref 1 1 "$ITERS"
+    one chain $ns "$bin" X=1 -- none 1 1 "$ITERS"
+    one unw $ns "$bin" X=1 -- unw 1 1 "$ITERS"
+    one fpwalk $ns "$bin" X=1 -- fp 1 1 "$ITERS"
+    one malloc0 $ns "$bin" X=1 -- malloc 1 1 "$ITERS"
+    one malloc0w ns_per_event "$bin" X=1 -- malloc 1 1 "$ITERS"
+    one auto1w ns_per_event "$bin" $(tenv auto) -- ref 1 1 "$ITERS"
+    one base1w ns_per_event "$bin" X=1 -- ref 1 1 "$ITERS"
     heaptrack_one
     size_one
     one ue1 events_per_sec "$bin" X=1 -- ref 1 1 "$ITERS"
@@ -101,7 +110,8 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 m() { [ -f "$tmp/v.$1" ] && median <"$tmp/v.$1" || echo nan; }
 awk -v b1="$(m base1)" -v b2k="$(m base2k)" -v fp1="$(m fp1)" -v fp2k="$(m fp2k)" -v a1="$(m auto1)" \
     -v a2k="$(m auto2k)" -v dw1="$(m dw1)" -v chain="$(m chain)" -v unw="$(m unw)" -v fpw="$(m fpwalk)" \
-    -v m0="$(m malloc0)" -v heap="$(m heap)" -v size="$(m size)" -v ue1="$(m ue1)" -v ue2="$(m ue2)" \
+    -v m0="$(m malloc0)" -v heap="$(m heap)" -v m0w="$(m malloc0w)" -v heapw="$(m heapw)" \
+    -v a1w="$(m auto1w)" -v b1w="$(m base1w)" -v size="$(m size)" -v ue1="$(m ue1)" -v ue2="$(m ue2)" \
     -v e1="$(m e1)" -v e2="$(m e2)" -v fe1="$(m fe1)" -v fe2="$(m fe2)" -v fue1="$(m fue1)" -v fue2="$(m fue2)" \
     -v bin="$(basename "$bin")" -v runs="$RUNS" -v iters="$ITERS" -v l0="$load_before" -v l1="$load_after" 'BEGIN {
     printf "  workload %s, %s iterations, medians of %s interleaved rounds; load average %s -> %s\n", bin, iters, runs, l0, l1
@@ -119,7 +129,10 @@ awk -v b1="$(m base1)" -v b2k="$(m base2k)" -v fp1="$(m fp1)" -v fp2k="$(m fp2k)
     printf "  %-46s %10.1f %9.2fx  (fp walk 5-9x cheaper)\n", "one bare frame-pointer walk, 32 frames", bare_fp, bare_unw / bare_fp
     printf "  %-46s %10.1f\n", "malloc twin, untraced", m0
     if (heap == "nan") printf "  %-46s %10s\n", "malloc twin under heaptrack", "n/a"
-    else printf "  %-46s %10.1f %9.2fx  >= 3x tracer (auto) cost\n", "malloc twin under heaptrack", heap, (heap - m0) / (a1 - b1)
+    else {
+        printf "  %-46s %10.1f %9.2fx  >= 3x tracer (auto) cost\n", "malloc twin under heaptrack", heap, (heap - m0) / (a1 - b1)
+        printf "  %-46s %10.1f %9.2fx\n", "  the same in wall time", heapw, (heapw - m0w) / (a1w - b1w)
+    }
     printf "  %-46s %10s %10.1f  < 32 bytes/event\n", "trace size, repeated stacks", "", size
     printf "  %-46s %10s %9.2fx\n", "2 threads vs 1, events/s, untraced (libntsim)", "", ue2 / ue1
     printf "  %-46s %10s %9.2fx\n", "2 threads vs 1, events/s, fp (libntsim)", "", e2 / e1

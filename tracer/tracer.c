@@ -44,7 +44,12 @@ struct obt_tls *obt_tls_get(void)
 {
     struct obt_tls *t = &obt_tls_v;
     if (__builtin_expect(!t->ready, 0)) {
-        memset(t->scache, 0, sizeof(t->scache)); /* ids of another process's tables after a fork */
+        /* forget ids of another process's tables (after a fork) */
+        memset(t->scache, 0, sizeof(t->scache));
+        for (unsigned i = 0; i < OBT_MEMO_SLOTS; i++) {
+            t->memo[i].id = 0;
+            t->memo_ret[i] = 0;
+        }
         t->tb.tid = (uint32_t)syscall(SYS_gettid);
         obt_stack_bounds_current(&t->bounds);
         t->ready = 1;
@@ -202,18 +207,18 @@ static uint32_t capture_dwarf(struct obt_call *c, unsigned depth)
  * auto, first meeting of a frame-pointer stack (slot s just inserted, its
  * walk in fp): libunwind checks the walk once. Agreeing stacks get the id
  * of a STACK record holding libunwind's frames; the others are marked so
- * every later meeting captures with libunwind.
+ * every later meeting captures with libunwind. Returns the id, and in
+ * *good whether the walk names it from now on.
  */
-static uint32_t auto_first_meeting(struct obt_call *c, struct obt_intern_slot *s, struct obt_key key,
-                                   const uint64_t *fp, unsigned nf, unsigned depth)
+static uint32_t auto_first_meeting(struct obt_call *c, struct obt_intern_slot *s, const uint64_t *fp, unsigned nf,
+                                   unsigned depth, int *good)
 {
     uint64_t dw[OBT_MAX_DEPTH];
     unsigned nd = obt_unwind_dwarf(c->ret_addr, dw, depth);
-    if (fp_walk_verified(fp, nf, dw, nd, depth)) {
+    *good = fp_walk_verified(fp, nf, dw, nd, depth);
+    if (*good) {
         atomic_store_explicit(&s->flags, OBT_STACK_FP_GOOD, memory_order_relaxed);
-        uint32_t id = stack_slot_define(c->tls, s, dw, nd);
-        scache_put(c->tls, key, id);
-        return id;
+        return stack_slot_define(c->tls, s, dw, nd);
     }
     atomic_store_explicit(&s->flags, OBT_STACK_FP_BAD, memory_order_relaxed);
     obt_intern_publish(s, OBT_STACK_NO_RECORD);
@@ -221,45 +226,93 @@ static uint32_t auto_first_meeting(struct obt_call *c, struct obt_intern_slot *s
 }
 
 /*
- * auto: the frame-pointer walk names the stack; its slot remembers whether
- * that walk was checked against libunwind (once, when first met) and
- * agreed. Agreeing stacks cost one walk (hashing as it goes) and a hit in
- * the thread's stack cache from then on (the record holds libunwind's
- * frames); the others are captured with libunwind every time.
+ * auto: the id of the stack whose walk (frames fp, key) was just made; the
+ * walk names it when its slot says it was checked against libunwind (once,
+ * when first met) and agreed, the record then holding libunwind's frames.
+ * Others are captured with libunwind every time. *good as above.
  */
-static uint32_t capture_auto(struct obt_call *c, unsigned depth)
+static uint32_t auto_lookup(struct obt_call *c, struct obt_key key, const uint64_t *fp, unsigned nf, unsigned depth,
+                            int *good)
 {
     struct obt_tls *t = c->tls;
-    uint64_t fp[OBT_MAX_DEPTH];
-    struct obt_key key;
-    unsigned nf = obt_unwind_fp_key(c->frame, &t->bounds, fp, depth, OBT_SEED_FP, &key);
     uint32_t id = scache_get(t, key);
     int inserted;
 
+    *good = 1;
     if (__builtin_expect(id != 0, 1))
         return id;
     struct obt_intern_slot *s = obt_intern_get(&obt_g.stacks, key, &inserted);
     if (!s) {
         atomic_fetch_add(&obt_g.w.failures, 1);
+        *good = 0;
         return OBT_NO_STACK;
     }
     if (inserted)
-        return auto_first_meeting(c, s, key, fp, nf, depth);
-    id = obt_intern_id(s);
-    if (atomic_load_explicit(&s->flags, memory_order_relaxed) & OBT_STACK_FP_GOOD) {
-        scache_put(t, key, id);
-        return id;
-    }
-    return capture_dwarf(c, depth);
+        id = auto_first_meeting(c, s, fp, nf, depth, good);
+    else
+        id = obt_intern_id(s);
+    if (!inserted && !(atomic_load_explicit(&s->flags, memory_order_relaxed) & OBT_STACK_FP_GOOD))
+        *good = 0;
+    if (!*good)
+        return inserted ? id : capture_dwarf(c, depth);
+    scache_put(t, key, id);
+    return id;
 }
 
 /* fp: the walk, hashed as it goes, names and is the stack. */
-static uint32_t capture_fp(struct obt_call *c, unsigned depth)
+static uint32_t fp_lookup(struct obt_call *c, struct obt_key key, const uint64_t *fp, unsigned nf, int *good)
 {
-    uint64_t frames[OBT_MAX_DEPTH];
+    uint32_t id = stack_intern_key(c->tls, key, fp, nf, OBT_STACK_FP_GOOD);
+    *good = id != OBT_NO_STACK;
+    return id;
+}
+
+/*
+ * The walk memo for an interposer returning to ret: the one kept for ret
+ * (a scan of one cache line of return addresses), else the next in turn.
+ */
+static struct obt_walk_memo *memo_slot(struct obt_tls *t, const void *ret)
+{
+    uint64_t r = (uint64_t)(uintptr_t)ret;
+    for (unsigned i = 0; i < OBT_MEMO_SLOTS; i++)
+        if (t->memo_ret[i] == r)
+            return &t->memo[i];
+    unsigned i = t->memo_turn++ % OBT_MEMO_SLOTS;
+    t->memo_ret[i] = r;
+    t->memo[i].id = 0;
+    return &t->memo[i];
+}
+
+/*
+ * fp and auto: the frame-pointer walk from the interposer, or its memo
+ * when the frames still hold what the last walk from there read. A stack
+ * the walk names (good) is remembered for next time.
+ */
+static uint32_t capture_walk(struct obt_call *c, unsigned depth, int fp_mode)
+{
+    struct obt_tls *t = c->tls;
+    struct obt_walk_memo *m = memo_slot(t, c->ret_addr);
+    uint64_t frames[OBT_MAX_DEPTH], words[2 * OBT_MAX_DEPTH];
+    uint64_t *w = words;
+    unsigned nvisit, n;
     struct obt_key key;
-    unsigned n = obt_unwind_fp_key(c->frame, &c->tls->bounds, frames, depth, OBT_SEED_FP, &key);
-    return stack_intern_key(c->tls, key, frames, n, OBT_STACK_FP_GOOD);
+    uint32_t id;
+    int good;
+
+    if (m->id && m->frame == (uint64_t)(uintptr_t)c->frame && obt_unwind_fp_same(c->frame, m->words, m->nvisit))
+        return m->id;
+    if (depth <= OBT_MEMO_DEPTH) {
+        w = m->words;
+        m->id = 0;
+    }
+    n = obt_unwind_fp_record(c->frame, &t->bounds, frames, w, depth, OBT_SEED_FP, &key, &nvisit);
+    id = fp_mode ? fp_lookup(c, key, frames, n, &good) : auto_lookup(c, key, frames, n, depth, &good);
+    if (good && w == m->words) {
+        m->frame = (uint64_t)(uintptr_t)c->frame;
+        m->nvisit = nvisit;
+        m->id = id;
+    }
+    return id;
 }
 
 /* Inline into the emitters so a libunwind capture starts right above the interposer. */
@@ -268,7 +321,7 @@ static inline __attribute__((always_inline)) uint32_t stack_capture_inline(struc
     unsigned depth = obt_g.cfg.depth;
     switch (obt_g.cfg.unwind) {
     case OBT_UNWIND_FP:
-        return capture_fp(c, depth);
+        return capture_walk(c, depth, 1);
     case OBT_UNWIND_DWARF: {
         uint64_t buf[OBT_MAX_DEPTH + OBT_DWARF_SLACK];
         unsigned first;
@@ -276,7 +329,7 @@ static inline __attribute__((always_inline)) uint32_t stack_capture_inline(struc
         return obt_stack_intern(c->tls, buf + first, n);
     }
     default:
-        return capture_auto(c, depth);
+        return capture_walk(c, depth, 0);
     }
 }
 

@@ -85,13 +85,34 @@ struct obt_scache_entry {
     uint32_t reserved;
 };
 
-/* The per-thread state: what every event touches first, then the stack cache. */
+/*
+ * A frame-pointer walk this thread did, kept with the id its stack got: a
+ * walk from the same interposer frame that finds the same words in the
+ * same frames (obt_unwind_fp_same, a few independent loads) has the same
+ * stack, so it needs neither the walk's chain of dependent loads nor a
+ * hash nor a lookup. Found by the interposer's return address (memo_ret),
+ * replaced in turn; id 0 = empty. Used while the configured depth is at
+ * most OBT_MEMO_DEPTH.
+ */
+#define OBT_MEMO_SLOTS 8u
+#define OBT_MEMO_DEPTH 64u
+struct obt_walk_memo {
+    uint64_t frame;    /* the interposer frame the walk started from */
+    uint32_t id;
+    uint32_t nvisit;
+    uint64_t words[2 * OBT_MEMO_DEPTH]; /* what the walk read, see obt_unwind_fp_record */
+};
+
+/* The per-thread state: what every event touches first, then the caches. */
 struct obt_tls {
     struct obt_tbuf tb;
     int busy;
     int ready;
     struct obt_stack_bounds bounds;
+    uint64_t memo_ret[OBT_MEMO_SLOTS] __attribute__((aligned(64)));
+    unsigned memo_turn;
     struct obt_scache_entry scache[OBT_SCACHE_SLOTS];
+    struct obt_walk_memo memo[OBT_MEMO_SLOTS];
 };
 
 struct obt_call {

@@ -53,30 +53,33 @@ unsigned obt_unwind_fp(const void *frame, const struct obt_stack_bounds *b, uint
     return n;
 }
 
-unsigned obt_unwind_fp_key(const void *frame, const struct obt_stack_bounds *b, uint64_t *out, unsigned max,
-                           uint64_t seed, struct obt_key *key)
+unsigned obt_unwind_fp_record(const void *frame, const struct obt_stack_bounds *b, uint64_t *out, uint64_t *words,
+                              unsigned max, uint64_t seed, struct obt_key *key, unsigned *nvisit)
 {
     uintptr_t fp = (uintptr_t)frame;
-    uintptr_t lo = b->lo, hi = b->hi;
+    uintptr_t lo = b->lo, span = b->hi - 2 * sizeof(uintptr_t) - b->lo;
     struct obt_hstream h;
-    unsigned n = 0;
+    unsigned n = 0, visit = 0;
 
     obt_hstream_init(&h, seed);
     while (n < max) {
-        if (fp < lo || fp > hi - 2 * sizeof(uintptr_t) || (fp & (sizeof(uintptr_t) - 1)))
+        if (fp - lo > span || (fp & (sizeof(uintptr_t) - 1)))
             break;
         const uintptr_t *f = (const uintptr_t *)fp;
-        uintptr_t ret = f[1];
+        uintptr_t ret = f[1], next = f[0];
+        words[2 * visit] = next;
+        words[2 * visit + 1] = ret;
+        visit++;
         if (!ret)
             break;
         out[n++] = ret;
         obt_hstream_add(&h, ret);
-        uintptr_t next = f[0];
         if (next <= fp)
             break;
         fp = next;
     }
     *key = obt_hstream_key(&h, n);
+    *nvisit = visit;
     return n;
 }
 

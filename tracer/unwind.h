@@ -2,14 +2,17 @@
  * unwind.h - stack capture for libobtrace: a bounds-checked frame-pointer
  * walk and libunwind's unw_backtrace, both returning raw return addresses,
  * innermost first, starting at the caller of an interposer. The walk can
- * hash the frames as it goes (obt_unwind_fp_key); the libunwind capture is
- * inline (obt_unwind_dwarf_inline) so that its caller is the innermost frame
- * libunwind has to step through, not two more of the tracer's.
+ * hash the frames as it goes and record what it read, so that a repeat of
+ * it can be recognized cheaply (obt_unwind_fp_record, obt_unwind_fp_same).
+ * The libunwind capture is inline (obt_unwind_dwarf_inline) so that its
+ * caller is the innermost frame libunwind steps through, not two more of
+ * the tracer's.
  */
 #ifndef OBTRACE_UNWIND_H
 #define OBTRACE_UNWIND_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "hash.h"
 
@@ -35,11 +38,40 @@ int obt_stack_bounds_current(struct obt_stack_bounds *b);
 unsigned obt_unwind_fp(const void *frame, const struct obt_stack_bounds *b, uint64_t *out, unsigned max);
 
 /*
- * obt_unwind_fp that also hashes the frames it stores (an obt_hstream
- * seeded with seed) into *key. Same frames, same count.
+ * obt_unwind_fp that also hashes the frames it finds (an obt_hstream seeded
+ * with seed) into *key and records the two words it read at every frame it
+ * visited: words[2i] the saved frame pointer, words[2i + 1] the return
+ * address of visited frame i (both read even where the walk stops at the
+ * first). Returns the frame count n, frames in out[0..n) as obt_unwind_fp
+ * gives them; *nvisit (n or n + 1) is how many frames were read. A later
+ * walk from the same frame with the same bounds and max that finds the
+ * same words there gives the same result (see obt_unwind_fp_same).
  */
-unsigned obt_unwind_fp_key(const void *frame, const struct obt_stack_bounds *b, uint64_t *out, unsigned max,
-                           uint64_t seed, struct obt_key *key);
+unsigned obt_unwind_fp_record(const void *frame, const struct obt_stack_bounds *b, uint64_t *out, uint64_t *words,
+                              unsigned max, uint64_t seed, struct obt_key *key, unsigned *nvisit);
+
+typedef uint64_t obt_v2u64 __attribute__((vector_size(16)));
+
+/*
+ * TRUE when the nvisit frames a walk recorded with obt_unwind_fp_record
+ * from frame still hold the words it read, so walking again would give the
+ * same frames. Each frame is one 16-byte compare, and the reads do not
+ * depend on each other (the addresses come from the record), so this costs
+ * far less than the walk's chain of dependent loads.
+ */
+static inline int obt_unwind_fp_same(const void *frame, const uint64_t *words, unsigned nvisit)
+{
+    const char *f = frame;
+    obt_v2u64 diff = { 0, 0 };
+    for (unsigned i = 0; i < nvisit; i++) {
+        obt_v2u64 now, then;
+        memcpy(&now, f, sizeof(now));
+        memcpy(&then, words + 2 * i, sizeof(then));
+        diff |= now ^ then;
+        f = (const char *)(uintptr_t)words[2 * i];
+    }
+    return (diff[0] | diff[1]) == 0;
+}
 
 /*
  * unw_backtrace from here, dropping every frame up to and excluding the

@@ -1636,7 +1636,9 @@ NTKERNELAPI PIRP IoAllocateIrp(CCHAR StackSize, BOOLEAN ChargeQuota);
  * least IoSizeOfIrp(StackSize)): zeroed, StackSize locations, CurrentLocation
  * past the last, and known to the I/O manager so it can be sent with
  * IoCallDriver. The caller owns the memory: it frees it itself, never with
- * IoFreeIrp (bug check DRIVER_VERIFIER_IOMANAGER_VIOLATION).
+ * IoFreeIrp (bug check DRIVER_VERIFIER_IOMANAGER_VIOLATION); it may
+ * initialize the same memory again. An IRP from IoAllocateIrp is
+ * re-initialized with IoReuseIrp instead (IoInitializeIrp bug-checks).
  */
 NTKERNELAPI VOID IoInitializeIrp(PIRP Irp, USHORT PacketSize, CCHAR StackSize);
 /* Frees an IRP from IoAllocateIrp. */

@@ -13,6 +13,8 @@
  *   tracee threads T N     T threads, N events each
  *   tracee images A B      load image A, call it, unload; the same with B
  *   tracee internal        a reference the stand-in framework takes itself
+ *   tracee deep N          N pairs alternating between two ~25-frame call
+ *                          paths that differ in one deep frame only
  *   tracee sites           prints the address ranges of the call sites
  */
 #include <dlfcn.h>
@@ -77,6 +79,48 @@ static void pairs(PVOID obj, unsigned long long n)
         tracee_deref_site(obj);
         report();
     }
+}
+
+/*
+ * Two call paths that differ in one frame only, DEEP_LEVELS + 2 frames
+ * below the call sites: deep_a and deep_b (kept distinct by their stores)
+ * each run the same recursion down to a pair, at the same stack depth.
+ */
+#define DEEP_LEVELS 20
+static volatile int deep_which;
+
+__attribute__((noinline)) static void deep_chain(int level, PVOID obj)
+{
+    if (level == 0) {
+        tracee_ref_site(obj);
+        report();
+        tracee_deref_site(obj);
+        report();
+    } else {
+        deep_chain(level - 1, obj);
+    }
+    __asm__ volatile("" ::: "memory");
+}
+
+__attribute__((noinline)) static void deep_a(PVOID obj)
+{
+    deep_which = 1;
+    deep_chain(DEEP_LEVELS, obj);
+    __asm__ volatile("" ::: "memory");
+}
+
+__attribute__((noinline)) static void deep_b(PVOID obj)
+{
+    deep_which = 2;
+    deep_chain(DEEP_LEVELS, obj);
+    __asm__ volatile("" ::: "memory");
+}
+
+static void deep_pairs(PVOID obj, unsigned long long n)
+{
+    void (*volatile path[2])(PVOID) = { deep_a, deep_b };
+    for (unsigned long long i = 0; i < n; i++)
+        path[i & 1](obj);
 }
 
 struct thread_arg {
@@ -180,6 +224,8 @@ int main(int argc, char **argv)
             pthread_join(th[i], NULL);
     } else if (!strcmp(mode, "images")) {
         return argc > 3 ? run_images(argv[2], argv[3], obj) : 64;
+    } else if (!strcmp(mode, "deep")) {
+        deep_pairs(obj, n);
     } else if (!strcmp(mode, "internal")) {
         FakeInternalReference(obj);
         tracee_deref_site(obj);

@@ -1,7 +1,8 @@
 /*
  * tracer_core.c - unit tests of libobtrace's parts, in process: the
  * crash-safe writer (threads, seq set, END), the lock-free intern table
- * under contention, the frame-pointer walk against libunwind, the
+ * under contention, the frame-pointer walk against libunwind, the walk's
+ * streaming hash and its record-and-recheck (the per-thread walk memo), the
  * configuration parser, and doc/trace-format.md's tables against
  * include/obtrace/trace.h.
  */
@@ -232,6 +233,79 @@ START_TEST(hash_separates_close_stacks)
 }
 END_TEST
 
+static struct obt_key hstream_of(const uint64_t *w, unsigned n)
+{
+    struct obt_hstream h;
+    obt_hstream_init(&h, 7);
+    for (unsigned i = 0; i < n; i++)
+        obt_hstream_add(&h, w[i]);
+    return obt_hstream_key(&h, n);
+}
+
+/* The walk's streaming hash: one deep frame, a high bit, or the count changes the whole key. */
+START_TEST(hstream_separates_close_stacks)
+{
+    uint64_t a[32], b[32], c[32];
+    for (int i = 0; i < 32; i++)
+        a[i] = b[i] = c[i] = 0x7f0000401000ull + (uint64_t)i * 16;
+    b[27] ^= 1;
+    c[3] ^= 1ull << 63;
+    struct obt_key ka = hstream_of(a, 32), kb = hstream_of(b, 32), kc = hstream_of(c, 32), kd = hstream_of(a, 31);
+    struct obt_key ka2 = hstream_of(a, 32);
+    ck_assert(ka.lo == ka2.lo && ka.hi == ka2.hi);
+    ck_assert(ka.lo != kb.lo && ka.hi != kb.hi);
+    ck_assert(ka.lo != kc.lo && ka.hi != kc.hi);
+    ck_assert(ka.lo != kd.lo && ka.hi != kd.hi);
+}
+END_TEST
+
+/* A fake frame-pointer chain of n frames in buf: frame i at buf + 4i, return address 0x1000 + i. */
+static void fake_chain(uint64_t *buf, unsigned n)
+{
+    memset(buf, 0, 4 * (n + 1) * sizeof(uint64_t));
+    for (unsigned i = 0; i < n; i++) {
+        buf[4 * i] = (uint64_t)(uintptr_t)&buf[4 * (i + 1)];
+        buf[4 * i + 1] = 0x1000 + i;
+    }
+}
+
+/*
+ * The walk memo's check: the recorded walk's frames and key match a plain
+ * walk, and a change to any word the walk read, however deep, is seen.
+ */
+START_TEST(fp_walk_record_and_recheck)
+{
+    static uint64_t buf[4 * 41];
+    uint64_t frames[64], plain[64], words[128];
+    struct obt_stack_bounds b = { (uintptr_t)buf, (uintptr_t)(buf + 4 * 41) };
+    struct obt_key key;
+    unsigned nvisit;
+
+    fake_chain(buf, 40);
+    unsigned n = obt_unwind_fp_record(buf, &b, frames, words, 32, 5, &key, &nvisit);
+    ck_assert_uint_eq(n, 32);
+    ck_assert_uint_eq(obt_unwind_fp(buf, &b, plain, 32), 32);
+    ck_assert_mem_eq(frames, plain, n * sizeof(uint64_t));
+    ck_assert_uint_eq(nvisit, 32);
+    ck_assert(obt_unwind_fp_same(buf, words, nvisit));
+    for (unsigned i = 0; i < nvisit; i++) {
+        for (unsigned w = 0; w < 2; w++) {
+            buf[4 * i + w] ^= 8;
+            ck_assert_msg(!obt_unwind_fp_same(buf, words, nvisit), "frame %u word %u changed unseen", i, w);
+            buf[4 * i + w] ^= 8;
+        }
+    }
+    ck_assert(obt_unwind_fp_same(buf, words, nvisit));
+    /* a walk that ends on a zero return address visits that frame too */
+    buf[4 * 10 + 1] = 0;
+    n = obt_unwind_fp_record(buf, &b, frames, words, 32, 5, &key, &nvisit);
+    ck_assert_uint_eq(n, 10);
+    ck_assert_uint_eq(nvisit, 11);
+    buf[4 * 10 + 1] = 0x1234;
+    ck_assert(!obt_unwind_fp_same(buf, words, nvisit));
+}
+END_TEST
+
 START_TEST(addrmap_overwrites_and_cas)
 {
     struct obt_addrmap m;
@@ -416,6 +490,8 @@ int main(void)
     tcase_add_test(tc, addrmap_overwrites_and_cas);
     tcase_add_test(tc, fp_walk_agrees_with_libunwind);
     tcase_add_test(tc, fp_walk_stops_outside_the_stack);
+    tcase_add_test(tc, hstream_separates_close_stacks);
+    tcase_add_test(tc, fp_walk_record_and_recheck);
     tcase_add_test(tc, config_expands_and_parses);
     tcase_add_test(tc, doc_tables_match_header);
     tcase_add_test(tc, struct_layouts_are_as_documented);

@@ -7,7 +7,9 @@
  * SIGSEGV keep every completed event; fork gives the child its own trace;
  * exec marks the trace complete and the new image traces to its own file;
  * 4 threads x 1M events lose and duplicate nothing; an image unloaded and
- * another loaded keep separate module instances; the canary warns about a
+ * another loaded keep separate module instances; stacks that differ in one
+ * deep frame only, met alternately, keep their own stack ids (whatever
+ * the tracer caches per thread); the canary warns about a
  * -Bsymbolic framework; a program without libntsim gets no trace; and
  * `obtrace record` runs a program and counts its events.
  */
@@ -203,6 +205,69 @@ START_TEST(counts_and_stacks_point_into_the_caller)
     check_refs_trace("auto");
     check_refs_trace("fp");
     check_refs_trace("dwarf");
+    cleanup();
+}
+END_TEST
+
+/* The first frame where two stacks differ, or -1. */
+static int first_difference(const struct tp_stack *a, const struct tp_stack *b)
+{
+    unsigned n = a->depth < b->depth ? a->depth : b->depth;
+    for (unsigned i = 0; i < n; i++)
+        if (a->frames[i] != b->frames[i])
+            return (int)i;
+    return a->depth == b->depth ? -1 : (int)n;
+}
+
+/*
+ * tracee deep: pairs alternate between two paths that differ in one frame
+ * 22 below the call site. Every event must carry the stack of its own
+ * path: 4 stacks (ref/deref x path), each the same for every event of its
+ * kind, the two paths' stacks equal but for that one deep frame.
+ */
+static void check_deep_trace(const char *unwind)
+{
+    struct tp_trace t;
+    char env[64];
+    snprintf(env, sizeof(env), "OBTRACE_UNWIND=%s", unwind);
+    const char *extra[] = { env, NULL };
+    const unsigned pairs_n = 500;
+
+    pid_t pid = spawn((char *const[]){ tracee, "deep", "500", NULL }, "d-%p.obt", -1, extra);
+    ck_assert_int_eq(wait_status(pid), 0);
+    load(&t, "d-%p.obt", pid);
+    ck_assert_uint_eq(t.nev, 2 + 2 * pairs_n);
+    uint32_t id[2][2] = { { 0, 0 }, { 0, 0 } }; /* [path][deref] */
+    for (unsigned i = 0; i < 2 * pairs_n; i++) {
+        const struct tp_event *e = &t.ev[1 + i];
+        unsigned path = (i / 2) & 1, deref = i & 1;
+        ck_assert_uint_eq(e->op, deref ? OBT_OP_OBJ_DEREF : OBT_OP_OBJ_REF);
+        ck_assert_uint_ne(e->stack, OBT_NO_STACK);
+        if (!id[path][deref])
+            id[path][deref] = e->stack;
+        ck_assert_msg(e->stack == id[path][deref], "%s: event %u of path %u has stack %u, not %u", unwind, i, path,
+                      e->stack, id[path][deref]);
+    }
+    for (unsigned deref = 0; deref < 2; deref++) {
+        ck_assert_uint_ne(id[0][deref], id[1][deref]);
+        const struct tp_stack *a = tp_stack(&t, id[0][deref]), *b = tp_stack(&t, id[1][deref]);
+        ck_assert_ptr_nonnull(a);
+        ck_assert_ptr_nonnull(b);
+        ck_assert_uint_eq(a->depth, b->depth);
+        int at = first_difference(a, b);
+        ck_assert_msg(at >= 20, "%s: the paths differ at frame %d, not deep down", unwind, at);
+        for (unsigned i = (unsigned)at + 1; i < a->depth; i++)
+            ck_assert_uint_eq(a->frames[i], b->frames[i]);
+    }
+    tp_free(&t);
+}
+
+START_TEST(stacks_differing_in_one_deep_frame_keep_their_ids)
+{
+    paths_init();
+    check_deep_trace("fp");
+    check_deep_trace("auto");
+    check_deep_trace("dwarf");
     cleanup();
 }
 END_TEST
@@ -521,6 +586,7 @@ int main(void)
     TCase *tc = tcase_create("trace");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, counts_and_stacks_point_into_the_caller);
+    tcase_add_test(tc, stacks_differing_in_one_deep_frame_keep_their_ids);
     tcase_add_test(tc, framework_internal_reference_is_traced);
     tcase_add_test(tc, sigkill_at_a_random_point_keeps_completed_events);
     tcase_add_test(tc, abort_and_sigsegv_keep_completed_events);
