@@ -94,22 +94,22 @@ const struct stack *model_stack(const struct model *m, uint32_t id)
 }
 
 /*
- * True when inner was recorded inside the call recorded with outer: a tail
- * of outer (after skipping up to 3 of its innermost frames) appears in
- * inner below at least one extra frame.
+ * True when inner was recorded inside the call recorded with outer: outer,
+ * from its innermost frame (the return address into the caller of the
+ * traced call), appears in inner below at least one extra frame. A call
+ * made earlier by the same function (a sibling: its return address into
+ * that function differs) is not nested.
  */
 static bool stack_nested(const struct model *m, uint32_t inner_id, uint32_t outer_id)
 {
     const struct stack *in = model_stack(m, inner_id), *out = model_stack(m, outer_id);
     if (!in || !out || !out->depth || inner_id == outer_id)
         return false;
-    for (uint32_t j = 0; j < 4 && j < out->depth; j++) {
-        for (uint32_t p = j + 1; p <= j + 6 && p < in->depth; p++) {
-            uint32_t n = in->depth - p < out->depth - j ? in->depth - p : out->depth - j;
-            uint32_t need = out->depth - j < 4 ? out->depth - j : 4;
-            if (n >= need && !memcmp(in->frames + p, out->frames + j, n * 8ull))
-                return true;
-        }
+    for (uint32_t p = 1; p <= 12 && p < in->depth; p++) {
+        uint32_t n = in->depth - p < out->depth ? in->depth - p : out->depth;
+        uint32_t need = out->depth < 4 ? out->depth : 4;
+        if (n >= need && !memcmp(in->frames + p, out->frames, n * 8ull))
+            return true;
     }
     return false;
 }
@@ -428,10 +428,19 @@ const struct module *model_module_at(const struct model *m, uint64_t addr, uint6
             (!mod->unload_seq || seq <= mod->unload_seq))
             return mod;
     }
-    for (size_t i = m->nmodules; i-- > 0;) /* a frame recorded just before its module record */
-        if (addr >= m->modules[i].start && addr < m->modules[i].end)
-            return &m->modules[i];
-    return NULL;
+    /* nothing mapped there at seq: the instance unmapped last before it (a call into an unloaded image),
+       else one mapped later (a frame recorded just before its module record) */
+    const struct module *before = NULL, *later = NULL;
+    for (size_t i = m->nmodules; i-- > 0;) {
+        const struct module *mod = &m->modules[i];
+        if (addr < mod->start || addr >= mod->end)
+            continue;
+        if (mod->unload_seq && mod->unload_seq < seq && (!before || mod->unload_seq > before->unload_seq))
+            before = mod;
+        else if (!later)
+            later = mod;
+    }
+    return before ? before : later;
 }
 
 const char *model_module_basename(const struct module *mod)
@@ -842,17 +851,6 @@ static void on_image_unload(struct model *m, const struct object *o, const struc
     }
 }
 
-static bool stack_has_module(const struct model *m, uint32_t stack, uint32_t instance, uint64_t seq)
-{
-    const struct stack *s = model_stack(m, stack);
-    for (uint32_t i = 0; s && i < s->depth; i++) {
-        const struct module *mod = model_module_at(m, s->frames[i], seq);
-        if (mod && mod->instance == instance)
-            return true;
-    }
-    return false;
-}
-
 const struct module *model_stack_driver(const struct model *m, uint32_t stack, uint64_t seq)
 {
     const struct stack *s = model_stack(m, stack);
@@ -871,24 +869,38 @@ static bool in_driver_image(const struct model *m, const struct driver *d, uint6
     return mod && d->image && mod->instance == d->image;
 }
 
+/*
+ * Which routine is the driver's own and whether a routine of another module
+ * replaced it, from the writes so far. A class library writes before the
+ * driver's image is known (inside DriverEntry), so this is judged again
+ * when DriverEntry returns.
+ */
+static void driver_judge_unload_writes(struct model *m, struct driver *d)
+{
+    if (!d->image)
+        return;
+    for (unsigned i = 0; i < d->nwrites; i++) {
+        const struct unload_write *w = &d->writes[i];
+        if (in_driver_image(m, d, w->routine, w->at.seq)) {
+            d->own_unload = w->routine;
+            d->unload_set = w->at;
+            d->unload_replaced = (struct event_ref){ 0 };
+        } else if (in_driver_image(m, d, w->old, w->at.seq) && !d->unload_replaced.seq) {
+            d->own_unload = w->old;
+            d->unload_replaced = w->at;
+        }
+    }
+}
+
 /* arg = the new routine, arg2 = the routine it replaces (IopNoteDriverUnloadWrite). */
 static void on_unload_write(struct model *m, struct driver *d, const struct tr_event *ev)
 {
     uint64_t old = (ev->flags & OBT_EV_ARG2) ? ev->arg2 : d->unload_routine;
     d->unload_routine = ev->arg;
     d->unload_written = true;
-    if (in_driver_image(m, d, ev->arg, ev->seq)) {
-        d->own_unload = ev->arg;
-        d->unload_set = evref(ev);
-        d->unload_replaced = (struct event_ref){ 0 };
-        return;
-    }
-    if (in_driver_image(m, d, old, ev->seq) && !d->unload_replaced.seq) {
-        d->own_unload = old;
-        d->unload_replaced = evref(ev);
-    } else if (!old && ev->arg && !d->unload_replaced.seq && !stack_has_module(m, ev->stack, d->image, ev->seq)) {
-        (void)0; /* a library set a routine where the driver had none: unloading becomes possible */
-    }
+    if (d->nwrites < MAX_UNLOAD_WRITES)
+        d->writes[d->nwrites++] = (struct unload_write){ .routine = ev->arg, .old = old, .at = evref(ev) };
+    driver_judge_unload_writes(m, d);
 }
 
 static void on_notify(struct model *m, struct object *o, const struct tr_event *ev, struct thread_state *t,
@@ -1155,9 +1167,11 @@ static void dispatch_driver_ops(struct model *m, struct object *o, const struct 
                     d->own_unload = ev->arg;
             }
         }
+        driver_judge_unload_writes(m, d);
         break;
     case OBT_OP_DRIVER_UNLOAD:
         d->unload = evref(ev);
+        d->unload_called = ev->arg;
         break;
     case OBT_OP_UNLOAD_WRITE:
         on_unload_write(m, d, ev);

@@ -103,6 +103,14 @@ struct object {
     struct event_ref veto;
 };
 
+/* One write of DriverUnload (IopNoteDriverUnloadWrite). */
+struct unload_write {
+    uint64_t routine, old;
+    struct event_ref at;
+};
+
+#define MAX_UNLOAD_WRITES 8
+
 struct driver {
     uint32_t id;
     char *name;
@@ -113,6 +121,9 @@ struct driver {
     uint64_t own_unload;           /* the routine the driver itself set (0 = none) */
     uint64_t unload_routine;       /* the current routine */
     struct event_ref unload_set, unload_replaced;
+    uint64_t unload_called;        /* the routine DriverUnload called */
+    struct unload_write writes[MAX_UNLOAD_WRITES]; /* the first writes, judged once the image is known */
+    unsigned nwrites;
     bool unload_written;
     bool pnp;                      /* has PnP devices (attached or PnP IRPs) */
     struct event_ref stop;         /* the last service stop */
@@ -234,7 +245,7 @@ const char *model_string(const struct model *m, uint32_t id);
 struct driver *model_driver(const struct model *m, uint32_t id);
 /* The module instance with this id, or NULL. */
 const struct module *model_module(const struct model *m, uint32_t instance);
-/* The module instance containing addr at seq (mapped at that time), or NULL. */
+/* The module instance containing addr at seq: the one mapped then, else the one unmapped last before seq (code of an unloaded image), else one mapped later; NULL if none. */
 const struct module *model_module_at(const struct model *m, uint64_t addr, uint64_t seq);
 /* The name to show for an object: its name, else "<Type> #id". Into buf[size]; returns buf. */
 char *model_object_label(const struct model *m, uint32_t id, char *buf, size_t size);

@@ -39,11 +39,21 @@ void render_text_finding(FILE *out, const struct finding *f, const struct model 
                          const char *indent);
 
 /*
- * Formats a stack the way the verdict shows it: "file:line  Func ← Caller ← …",
- * starting at the first frame outside the framework. Into buf[len]; returns buf.
+ * Formats a stack the way the verdict shows it: "file:line  Func ← Caller",
+ * starting at the decisive frame (the first outside the simulated kernel and
+ * the system libraries: a driver's or the application's) and staying in its
+ * module; "← …" when more of that module is cut. Into buf[len]; returns buf.
  */
 char *render_stack_line(struct symbolizer *sym, const struct model *m, uint32_t stack, uint64_t seq, char *buf,
                         size_t len);
+/*
+ * Who made the call recorded with a stack: "driver x.so" (NULL when x.so is
+ * home, the image the finding is about), "the application" (the host
+ * program), or for a stack of the simulated kernel alone "the PnP manager"
+ * or "the kernel". Into buf[len] when it needs one; NULL when unknown.
+ */
+const char *render_stack_actor(struct symbolizer *sym, const struct model *m, uint32_t stack, uint64_t seq,
+                               const char *home, char *buf, size_t len);
 /*
  * Symbolizes a stack at seq into out[max] (with inlined frames) and returns
  * the count; *first is the frame the verdict starts at: the first outside

@@ -12,6 +12,7 @@
  * prints one line saying so.
  */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "render.h"
@@ -55,6 +56,32 @@ int render_stack_frames(struct symbolizer *sym, const struct model *m, uint32_t 
     return n;
 }
 
+static bool same_module(const struct sym_frame *a, const struct sym_frame *b)
+{
+    return a->module == b->module || (a->module && b->module && !strcmp(a->module, b->module));
+}
+
+/* The decisive frame and its callers in the same module ("Func ← Caller"), "← …" when more of it is cut. */
+static size_t format_chain(const struct sym_frame *frames, int n, int first, char *buf, size_t len, size_t used)
+{
+    char fn[256];
+    int shown = 0, i = first;
+    int chain = frames[first].role == ROLE_HOST ? 1 : CHAIN; /* the application: where it acted, not how it got there */
+    for (; i < n && shown < chain && used < len; i++) {
+        if (i != first && (frames[i].framework || !same_module(&frames[i], &frames[first])))
+            continue;
+        frame_function(&frames[i], fn, sizeof(fn));
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", shown ? " ← " : "", fn);
+        shown++;
+    }
+    bool more = false;
+    for (; i < n && chain > 1; i++)
+        more = more || (!frames[i].framework && same_module(&frames[i], &frames[first]));
+    if (more && used < len)
+        used += (size_t)snprintf(buf + used, len - used, " ← …");
+    return used;
+}
+
 char *render_stack_line(struct symbolizer *sym, const struct model *m, uint32_t stack, uint64_t seq, char *buf,
                         size_t len)
 {
@@ -65,37 +92,89 @@ char *render_stack_line(struct symbolizer *sym, const struct model *m, uint32_t 
         snprintf(buf, len, "(no stack)");
         return buf;
     }
-    char loc[256], fn[256];
+    char loc[256];
     size_t used = 0;
+    buf[0] = 0;
     if (frames[first].file && frames[first].line) { /* else the chain's first entry says it all */
         frame_location(&frames[first], loc, sizeof(loc));
         used = (size_t)snprintf(buf, len, "%s  ", loc);
     }
-    int shown = 0, i = first;
-    for (; i < n && shown < CHAIN && used < len; i++) {
-        if (frames[i].framework && i != first)
-            continue;
-        frame_function(&frames[i], fn, sizeof(fn));
-        used += (size_t)snprintf(buf + used, len - used, "%s%s", shown ? " ← " : "", fn);
-        shown++;
-    }
-    bool more = false;
-    for (; i < n; i++)
-        more = more || !frames[i].framework;
-    if (more && used < len)
-        snprintf(buf + used, len - used, " ← …");
+    format_chain(frames, n, first, buf, len, used);
     return buf;
 }
 
-static void print_site(FILE *out, const struct site *s, const struct model *m, struct symbolizer *sym,
-                       const char *indent)
+/* Which part of the simulated kernel a stack with no driver or host frame speaks for. */
+static const char *kernel_actor(const struct sym_frame *frames, int n)
 {
-    char line[1024], tag[16];
-    render_stack_line(sym, m, s->stack, s->seq, line, sizeof(line));
-    if (s->count && s->of)
-        fprintf(out, "%s%u/%u %s  %s", indent, s->count, s->of, s->verb, line);
+    for (int i = 0; i < n; i++)
+        if (frames[i].role == ROLE_KERNEL && frames[i].file && !strncmp(base_name(frames[i].file), "pnp_", 4))
+            return "the PnP manager";
+    return "the kernel";
+}
+
+const char *render_stack_actor(struct symbolizer *sym, const struct model *m, uint32_t stack, uint64_t seq,
+                               const char *home, char *buf, size_t len)
+{
+    struct sym_frame frames[MAX_FRAMES];
+    int first;
+    int n = render_stack_frames(sym, m, stack, seq, frames, MAX_FRAMES, &first);
+    if (!n)
+        return NULL;
+    switch (frames[first].role) {
+    case ROLE_DRIVER:
+        if (home && frames[first].module && !strcmp(home, frames[first].module))
+            return NULL;
+        snprintf(buf, len, "driver %s", frames[first].module);
+        return buf;
+    case ROLE_HOST: return "the application";
+    case ROLE_KERNEL:
+    case ROLE_SYSTEM: return kernel_actor(frames, n);
+    default: return NULL;
+    }
+}
+
+/* A routine shown by its source line: "file:line  Function". */
+static void code_line(struct symbolizer *sym, const struct model *m, uint64_t code, uint64_t seq, char *buf,
+                      size_t len)
+{
+    struct sym_frame f;
+    const struct module *mod = model_module_at(m, code, seq);
+    symbolizer_lookup(sym, mod, code + 1, &f, 1); /* +1: the lookup expects a return address */
+    char loc[256], fn[256];
+    frame_location(&f, loc, sizeof(loc));
+    frame_function(&f, fn, sizeof(fn));
+    if (f.file && f.line)
+        snprintf(buf, len, "%s  %s", loc, fn);
     else
-        fprintf(out, "%s%s  %s", indent, s->verb, line);
+        snprintf(buf, len, "%s", fn);
+}
+
+static const char *home_image(const struct model *m, const struct finding *f)
+{
+    const struct module *mod = f->image ? model_module(m, f->image) : NULL;
+    return mod ? model_module_basename(mod) : NULL;
+}
+
+static void print_site(FILE *out, const struct site *s, const struct finding *f, const struct model *m,
+                       struct symbolizer *sym, const char *indent)
+{
+    char line[1024], tag[16], who[160];
+    const char *actor = NULL;
+    if (s->code) {
+        code_line(sym, m, s->code, s->seq, line, sizeof(line));
+    } else {
+        render_stack_line(sym, m, s->stack, s->seq, line, sizeof(line));
+        actor = render_stack_actor(sym, m, s->stack, s->seq, home_image(m, f), who, sizeof(who));
+    }
+    fputs(indent, out);
+    if (s->count && s->of)
+        fprintf(out, "%u/%u ", s->count, s->of);
+    size_t vlen = strlen(s->verb);
+    bool at = vlen > 3 && !strcmp(s->verb + vlen - 3, " at"); /* "references taken at": the actor goes before "at" */
+    if (actor)
+        fprintf(out, "%.*s by %s%s  %s", (int)(at ? vlen - 3 : vlen), s->verb, actor, at ? " at" : "", line);
+    else
+        fprintf(out, "%s  %s", s->verb, line);
     if (s->tag)
         fprintf(out, "  (tag %s)", tr_format_tag(s->tag, tag));
     if (s->lock_tag)
@@ -117,7 +196,7 @@ void render_text_finding(FILE *out, const struct finding *f, const struct model 
         fprintf(out, " [%s]", f->attribution);
     fputc('\n', out);
     for (size_t i = 0; i < f->nsites; i++)
-        print_site(out, &f->sites[i], m, sym, deeper);
+        print_site(out, &f->sites[i], f, m, sym, deeper);
     for (size_t i = 0; i < f->nnotes; i++)
         fprintf(out, "%s%s\n", deeper, f->notes[i]);
     if (!f->consequence && f->fix && f->fix[0])

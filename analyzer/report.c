@@ -89,7 +89,9 @@ static struct finding *add_finding(struct finding **list, size_t *n, enum findin
 
 struct finding *verdict_add_finding(struct verdict *v, enum finding_id id)
 {
-    return add_finding(&v->findings, &v->nfindings, id);
+    struct finding *f = add_finding(&v->findings, &v->nfindings, id);
+    f->image = v->instance;
+    return f;
 }
 
 struct finding *report_add_global(struct report *r, enum finding_id id)
@@ -104,6 +106,16 @@ void finding_subject(struct finding *f, const char *fmt, ...)
     va_start(ap, fmt);
     if (vasprintf(&f->subject, fmt, ap) < 0)
         f->subject = xstrdup("");
+    va_end(ap);
+}
+
+void finding_set_fix(struct finding *f, const char *fmt, ...)
+{
+    va_list ap;
+    free(f->fix);
+    va_start(ap, fmt);
+    if (vasprintf(&f->fix, fmt, ap) < 0)
+        f->fix = xstrdup("");
     va_end(ap);
 }
 
@@ -128,6 +140,13 @@ struct site *finding_add_site(struct finding *f, const char *verb, uint32_t stac
     s->stack = stack;
     s->seq = seq;
     s->tid = tid;
+    return s;
+}
+
+struct site *finding_add_code_site(struct finding *f, const char *verb, uint64_t code, uint64_t seq)
+{
+    struct site *s = finding_add_site(f, verb, 0, seq, 0);
+    s->code = code;
     return s;
 }
 

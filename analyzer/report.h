@@ -25,6 +25,7 @@ struct site {
     uint32_t of;        /* all occurrences at this stack */
     uint32_t tag;       /* explicit tag, 0 = none */
     uint64_t lock_tag;  /* remove-lock tag */
+    uint64_t code;      /* instead of a stack: a routine's address, shown as its source line */
 };
 
 struct finding {
@@ -41,6 +42,7 @@ struct finding {
     char *object_type;
     char *fix;
     char *suppressed;     /* why it is not counted (suppression reason); NULL = counted (gate.h) */
+    uint32_t image;       /* module instance the finding is about (its verdict's image); 0 = none */
 };
 
 struct verdict {
@@ -82,8 +84,12 @@ struct finding *report_add_global(struct report *r, enum finding_id id);
 /* printf-style setters for the strings of a finding. */
 void finding_subject(struct finding *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void finding_note(struct finding *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Replaces the fix line. */
+void finding_set_fix(struct finding *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends a site and returns it. */
 struct site *finding_add_site(struct finding *f, const char *verb, uint32_t stack, uint64_t seq, uint32_t tid);
+/* Appends a site that shows the routine at address code (as mapped at seq), not a stack. */
+struct site *finding_add_code_site(struct finding *f, const char *verb, uint64_t code, uint64_t seq);
 /* Names the object a finding is about. */
 void finding_object(struct finding *f, uint32_t id, const char *name, const char *type);
 

@@ -65,7 +65,7 @@ unsigned rules_add_ref_sites(struct finding *f, const struct object *o, unsigned
         if (!(mask & LBL_BIT(e->label)))
             continue;
         n++;
-        tagged += e->tag != 0;
+        tagged += e->tag != 0 || e->label == LBL_HANDLE;
         struct site *s = NULL;
         for (size_t k = first; k < f->nsites; k++)
             if (f->sites[k].stack == e->stack && f->sites[k].tag == e->tag && f->sites[k].verb == verb)
@@ -81,9 +81,11 @@ unsigned rules_add_ref_sites(struct finding *f, const struct object *o, unsigned
     }
     if (f->nsites - first > 1)
         qsort(f->sites + first, f->nsites - first, sizeof(*f->sites), cmp_site);
+    /* exact: tags or handle values paired every release, or no release had to be paired by likeness */
+    bool exact = tagged == n || !o->guessed;
     if (n && !f->attribution)
-        f->attribution = tagged == n ? "exact" : "heuristic";
-    else if (n && tagged != n)
+        f->attribution = exact ? "exact" : "heuristic";
+    else if (n && !exact)
         f->attribution = "heuristic";
     return n;
 }

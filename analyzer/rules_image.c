@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ntnames.h"
 #include "rules.h"
 #include "xalloc.h"
 
@@ -69,38 +70,93 @@ static void add_event_site(struct finding *f, const char *verb, struct event_ref
 
 /* ---- open file objects on a device ---------------------------------------------------------------- */
 
+/* "driver x.so" when a driver image made the call recorded with stack, else "the application". */
+static const char *caller_of(const struct chain *c, uint32_t stack, uint64_t seq, char *buf, size_t len)
+{
+    const struct module *mod = model_stack_driver(c->m, stack, seq);
+    if (!mod)
+        return "the application";
+    snprintf(buf, len, "driver %s", model_module_basename(mod));
+    return buf;
+}
+
+/* The reference IoGetDeviceObjectPointer handed to its caller, if file still holds it. */
+static const struct ref_entry *device_pointer_ref(const struct object *file)
+{
+    for (size_t i = 0; i < file->nrefs; i++)
+        if (file->refs[i].via == VIA_DEVICE_POINTER)
+            return &file->refs[i];
+    return NULL;
+}
+
+static void open_handle_finding(struct chain *c, const struct object *file, const struct object *dev)
+{
+    char dbuf[64], who[160];
+    long h = -1;
+    for (size_t i = 0; i < file->nrefs && h < 0; i++)
+        if (file->refs[i].label == LBL_HANDLE)
+            h = (long)i;
+    const struct ref_entry *at = h >= 0 ? &file->refs[h] : NULL;
+    struct finding *f = add(c, F_OPEN_HANDLE, file);
+    finding_subject(f, "%s still holds %d handle%s open on %s (File #%u)",
+                    at ? caller_of(c, at->stack, at->seq, who, sizeof(who)) : "a process", file->handles,
+                    file->handles == 1 ? "" : "s", device_name(dev, dbuf, sizeof(dbuf)), file->id);
+    rules_add_ref_sites(f, file, LBL_BIT(LBL_HANDLE), "handle opened");
+    rules_add_ref_sites(f, file, LBL_BIT(LBL_REF), "references taken");
+    finding_set_fix(f, "close the handle (CloseHandle / ZwClose) before the driver is stopped or its device removed");
+}
+
+/* A handle-less file object kept by a pointer reference: IoGetDeviceObjectPointer's, or another leaked one. */
+static void file_reference_finding(struct chain *c, const struct object *file, const struct object *dev)
+{
+    char dbuf[64], who[160];
+    const struct ref_entry *gdop = device_pointer_ref(file);
+    struct finding *f = add(c, F_LEAKED_REFERENCE, file);
+    if (!gdop) {
+        finding_subject(f, "file object File #%u on %s is still referenced, without a handle", file->id,
+                        device_name(dev, dbuf, sizeof(dbuf)));
+        add_event_site(f, "opened", file->opened);
+        rules_add_ref_sites(f, file, LBL_BIT(LBL_REF) | LBL_BIT(LBL_CREATE), "references taken");
+        return;
+    }
+    const struct module *client = model_stack_driver(c->m, gdop->stack, gdop->seq);
+    const struct driver *cd = client && client->driver ? model_driver(c->m, client->driver) : NULL;
+    finding_subject(f, "%s holds the file object on %s that IoGetDeviceObjectPointer returned to it (File #%u), "
+                    "and never dereferenced it", caller_of(c, gdop->stack, gdop->seq, who, sizeof(who)),
+                    device_name(dev, dbuf, sizeof(dbuf)), file->id);
+    rules_add_ref_sites(f, file, LBL_BIT(LBL_REF) | LBL_BIT(LBL_CREATE), "IoGetDeviceObjectPointer called");
+    if (cd && cd->unload.seq && cd->own_unload)
+        finding_add_code_site(f, "its DriverUnload, which did not dereference it:", cd->own_unload, cd->unload.seq);
+    if (client && client->unload_seq)
+        finding_note(f, "%s was unloaded while still holding it; nothing can release it now",
+                     model_module_basename(client));
+    if (client)
+        finding_set_fix(f, "ObDereferenceObject the file object in %s when done with the device, at the latest in "
+                           "its DriverUnload", model_module_basename(client));
+    else
+        finding_set_fix(f, "ObDereferenceObject the file object from IoGetDeviceObjectPointer when done with the device");
+}
+
 /* Reports each live file object opened on dev: an open handle, or a kernel pointer reference without one. */
 static unsigned report_open_files(struct chain *c, const struct object *dev, const char *blocked)
 {
     unsigned n = 0;
-    char dbuf[64];
+    char dbuf[64], vbuf[24];
     for (size_t i = 0; i < c->live->n; i++) {
         const struct object *file = c->live->items[i];
         if (file->type != OBT_OBJ_FILE || file->file_device != dev->id || !file->nrefs)
             continue;
         n++;
-        bool handle = file->handles > 0;
-        struct finding *f = add(c, handle ? F_OPEN_HANDLE : F_LEAKED_REFERENCE, file);
-        char fname[64];
-        snprintf(fname, sizeof(fname), "File #%u", file->id);
-        if (handle)
-            finding_subject(f, "%d handle%s open on %s (%s)", file->handles, file->handles == 1 ? "" : "s",
-                            device_name(dev, dbuf, sizeof(dbuf)), fname);
+        if (file->handles > 0)
+            open_handle_finding(c, file, dev);
         else
-            finding_subject(f, "file object %s on %s is still referenced without a handle (IoGetDeviceObjectPointer?)",
-                            fname, device_name(dev, dbuf, sizeof(dbuf)));
-        add_event_site(f, "opened", file->opened);
-        if (handle)
-            rules_add_ref_sites(f, file, LBL_BIT(LBL_HANDLE), "handle opened at");
-        rules_add_ref_sites(f, file, LBL_BIT(LBL_REF) | LBL_BIT(LBL_CREATE), "references taken at");
+            file_reference_finding(c, file, dev);
+        struct finding *f = &c->v->findings[c->v->nfindings - 1];
         if (blocked)
             finding_note(f, "%s", blocked);
         if (dev->veto.seq)
-            finding_note(f, "it vetoed the removal of %s at seq %" PRIu64, device_name(dev, dbuf, sizeof(dbuf)),
-                         dev->veto.seq);
-        if (!handle)
-            free(f->fix), f->fix = xstrdup("ObDereferenceObject the file object from IoGetDeviceObjectPointer "
-                                           "when done with the device (at the latest before unload)");
+            finding_note(f, "it vetoed the removal of %s (%s)", device_name(dev, dbuf, sizeof(dbuf)),
+                         nt_veto_name(dev->veto_type, vbuf));
     }
     return n;
 }
@@ -125,8 +181,8 @@ static void report_attached_above(struct chain *c, const struct object *dev)
 static void report_delete_pending(struct chain *c, const struct object *dev)
 {
     char dbuf[64];
-    char *blocked = xasprintf("it keeps the deleted device %s on the driver's list (delete pending since seq %" PRIu64 ")",
-                              device_name(dev, dbuf, sizeof(dbuf)), dev->deleted.seq);
+    char *blocked = xasprintf("it keeps the deleted device %s on the driver's list (its delete is pending)",
+                              device_name(dev, dbuf, sizeof(dbuf)));
     unsigned files = report_open_files(c, dev, blocked);
     free(blocked);
     if (dev->attached_above)
@@ -181,8 +237,7 @@ static void report_never_deleted(struct chain *c, const struct object *dev)
     f->fix = xstrdup(fix);
     add_event_site(f, "created", dev->created);
     if (!strcmp(before, "control device ") && c->d->last_device_removed)
-        finding_note(f, "the last PnP device of the driver was removed at seq %" PRIu64
-                        "; no IoDeleteDevice for the control device followed", c->d->last_device_removed);
+        finding_note(f, "the last PnP device of the driver was removed; no IoDeleteDevice for the control device followed");
     char *blocked = xasprintf("an open file object keeps %s busy", device_name(dev, dbuf, sizeof(dbuf)));
     report_open_files(c, dev, blocked);
     free(blocked);
@@ -360,8 +415,9 @@ static void why_not_called_pnp(struct chain *c, bool stack_pending)
     char *reason = NULL;
     if (d->nstops && d->stop_status < 0) {
         struct finding *f = add(c, F_STOP_REFUSED_PNP, c->dobj);
-        finding_subject(f, "a service stop was sent to the PnP driver %s and refused (status 0x%08x)",
-                        d->name[0] ? d->name : "", (uint32_t)d->stop_status);
+        char sbuf[16];
+        finding_subject(f, "a service stop was sent to the PnP driver %s and refused (%s)", d->name[0] ? d->name : "",
+                        nt_status_name(d->stop_status, sbuf));
         add_event_site(f, "stop requested", d->stop);
         finding_note(f, "a PnP driver is unloaded by removing its devices (disable, eject or unplug), not by a service stop");
     }
@@ -392,18 +448,18 @@ static void why_not_called_legacy(struct chain *c)
         c->v->reason = xstrdup("nothing asked for the unload");
         return;
     }
+    char sbuf[16];
     if (d->stop_status < 0) {
-        c->v->reason = xasprintf("the service stop failed with status 0x%08x", (uint32_t)d->stop_status);
+        c->v->reason = xasprintf("the service stop failed (%s)", nt_status_name(d->stop_status, sbuf));
         return;
     }
-    c->v->reason = xasprintf("the stop at seq %" PRIu64 " was accepted, but the unload is deferred", d->stop.seq);
+    c->v->reason = xasprintf("the service stop was accepted (%s), but DriverUnload is deferred",
+                             nt_status_name(d->stop_status, sbuf));
     for (size_t i = 0; i < c->live->n; i++) {
         const struct object *dev = c->live->items[i];
         if (!is_device_of(dev, c->d) || dev->is_unlinked)
             continue;
-        char *why = xasprintf("the deferred unload waits for it (stop at seq %" PRIu64 ")", d->stop.seq);
-        unsigned files = report_open_files(c, dev, why);
-        free(why);
+        unsigned files = report_open_files(c, dev, "the deferred DriverUnload waits for it");
         if (dev->attached_above)
             report_attached_above(c, dev);
         if (files || dev->attached_above) {
@@ -466,8 +522,9 @@ static void report_reload(struct chain *c)
         return;
     struct finding *f = verdict_add_finding(c->v, F_RELOAD_FAILED);
     f->consequence = c->v->nfindings > 1;
-    finding_subject(f, "loading %s again failed at seq %" PRIu64 " (status 0x%08x): the previous instance was still mapped",
-                    model_module_basename(c->mod), c->mod->reload_refused.seq, (uint32_t)c->mod->reload_status);
+    char sbuf[16];
+    finding_subject(f, "loading %s again failed (%s): the previous instance was still mapped",
+                    model_module_basename(c->mod), nt_status_name(c->mod->reload_status, sbuf));
     add_event_site(f, "load attempted", c->mod->reload_refused);
 }
 

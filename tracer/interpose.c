@@ -38,13 +38,20 @@
 #define OBT_PACK_9(a, ...) OBT_U(a), OBT_PACK_8(__VA_ARGS__)
 #define OBT_PACK(...) { OBT_CAT(OBT_PACK_, OBT_NARGS(__VA_ARGS__))(__VA_ARGS__) }
 
+static void *obt_resolve_slow(void *_Atomic *slot, const char *name);
+
 /* The real function behind name, looked up once. */
-static void *obt_resolve(void *_Atomic *slot, const char *name)
+static inline void *obt_resolve(void *_Atomic *slot, const char *name)
 {
     void *f = atomic_load_explicit(slot, memory_order_relaxed);
     if (__builtin_expect(f != NULL, 1))
         return f;
-    f = dlsym(RTLD_NEXT, name);
+    return obt_resolve_slow(slot, name);
+}
+
+static void *obt_resolve_slow(void *_Atomic *slot, const char *name)
+{
+    void *f = dlsym(RTLD_NEXT, name);
     if (!f) {
         fprintf(stderr, "obtrace: %s: no such function after libobtrace.so (is libntsim loaded?)\n", name);
         abort();

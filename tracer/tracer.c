@@ -79,21 +79,6 @@ int obt_call_begin(struct obt_call *c, const void *frame, const void *ret_addr, 
     return 1;
 }
 
-void obt_call_forward(struct obt_call *c)
-{
-    c->tls->busy = 0;
-}
-
-void obt_call_resume(struct obt_call *c)
-{
-    c->tls->busy = 1;
-}
-
-void obt_call_end(struct obt_call *c)
-{
-    c->tls->busy = 0;
-}
-
 /* ---- stacks ------------------------------------------------------ */
 
 static int stack_record_write(struct obt_tls *t, uint32_t id, const uint64_t *frames, unsigned n)

@@ -130,11 +130,22 @@ struct obt_call {
  */
 int obt_call_begin(struct obt_call *c, const void *frame, const void *ret_addr, uint8_t op);
 /* Clears the guard around the forwarded call. */
-void obt_call_forward(struct obt_call *c);
+static inline void obt_call_forward(struct obt_call *c)
+{
+    c->tls->busy = 0;
+}
+
 /* Sets the guard again after the forwarded call. */
-void obt_call_resume(struct obt_call *c);
+static inline void obt_call_resume(struct obt_call *c)
+{
+    c->tls->busy = 1;
+}
+
 /* Ends the call: clears the guard. */
-void obt_call_end(struct obt_call *c);
+static inline void obt_call_end(struct obt_call *c)
+{
+    c->tls->busy = 0;
+}
 
 /* Records c->ev (with a stack) unless filtered. */
 void obt_emit(struct obt_call *c);

@@ -165,7 +165,7 @@ START_TEST(framework_modules)
     ck_assert(sym_module_is_framework("libntsim.so"));
     ck_assert(sym_module_is_framework("libobtrace.so"));
     ck_assert(sym_module_is_framework("libc.so.6"));
-    ck_assert(sym_module_is_framework("ntsim"));
+    ck_assert(!sym_module_is_framework("ntsim")); /* the scenario runner is the host: its frames decide */
     ck_assert(!sym_module_is_framework("toaster_filter.so"));
     ck_assert(!sym_module_is_framework(NULL));
 }
