@@ -39,6 +39,8 @@
 #define STATUS_IMAGE_ALREADY_LOADED_ ((int32_t)0xC000010E)
 #define IRP_MJ_PNP_ 0x1b
 #define IRP_MN_REMOVE_DEVICE_ 0x02
+#define IRP_MN_QUERY_REMOVE_DEVICE_ 0x01
+#define STATUS_PENDING_ 0x00000103
 #define BUGCHECK_REFERENCE_BY_POINTER 0x18
 #define BUGCHECK_DRIVER_UNLOADED_PENDING 0xCE
 
@@ -752,10 +754,8 @@ static void on_attach(struct model *m, struct object *upper, const struct tr_eve
     struct object *lower = object_get(m, ev->obj2, OBT_OBJ_DEVICE);
     if (!lower)
         return;
-    upper->attached_to = lower->id;
+    upper->attached_to = lower->id; /* a legacy driver may stack its own devices: PnP is what the PnP manager drives */
     lower->attached_above = upper->id;
-    mark_pnp(m, upper);
-    mark_pnp(m, lower);
 }
 
 static void on_detach(struct model *m, struct object *lower, const struct tr_event *ev, struct thread_state *t)
@@ -803,9 +803,13 @@ static void on_irp_call(struct model *m, struct object *o, const struct tr_event
     unsigned major = (unsigned)(ev->arg >> 8) & 0xff, minor = (unsigned)ev->arg & 0xff;
     if (o && o->type == OBT_OBJ_DEVICE && major == IRP_MJ_PNP_) {
         mark_pnp(m, o);
-        if (minor == IRP_MN_REMOVE_DEVICE_)
+        if (minor == IRP_MN_REMOVE_DEVICE_) {
             on_removed(m, o, ev);
+            o->remove_passed = evref(ev);
+        }
     }
+    if (o && (ev->flags & OBT_EV_STATUS) && ev->status == STATUS_PENDING_)
+        o->pended = evref(ev);
     check_call_into_unloaded(m, o, ev);
 }
 
@@ -833,12 +837,29 @@ static struct module *module_for_event(struct model *m, const struct object *o, 
     return NULL;
 }
 
+/* What held the deleted devices of mod's driver when its reload was refused (the state is gone later). */
+static void note_reload_holders(struct model *m, struct module *mod)
+{
+    for (size_t i = 0; i < m->objects.cap && mod->driver; i++) {
+        const struct object *o = m->objects.keys[i] ? m->objects.values[i] : NULL;
+        if (!o || o->type != OBT_OBJ_DEVICE || o->owner != mod->driver || !o->delete_called)
+            continue;
+        for (size_t k = 0; k < o->nrefs && mod->nreload_holders < 4; k++) {
+            if (o->refs[k].label != LBL_REF)
+                continue;
+            mod->reload_holder_objects[mod->nreload_holders] = o->id;
+            mod->reload_holders[mod->nreload_holders++] = o->refs[k];
+        }
+    }
+}
+
 static void on_load_refused(struct model *m, const struct object *o, const struct tr_event *ev)
 {
     struct module *mod = module_for_event(m, o, ev);
     if (mod && !mod->reload_refused.seq) {
         mod->reload_refused = evref(ev);
         mod->reload_status = ev->status;
+        note_reload_holders(m, mod);
     }
 }
 
@@ -917,6 +938,7 @@ static void on_notify(struct model *m, struct object *o, const struct tr_event *
         r->type = OBT_OBJ_NOTIFY;
         r->created = evref(ev);
         r->notify_driver = drv ? drv->id : 0;
+        r->notify_category = (uint32_t)ev->arg;
         if (o2 && o2->type == OBT_OBJ_DEVICE)
             r->notify_target = o2->id;
         struct object *data = (ev->flags & OBT_EV_ARG2) ? model_object(m, (uint32_t)ev->arg2) : NULL;
@@ -1058,6 +1080,28 @@ static const struct object *freed_at_address(const struct model *m, uint64_t add
     return best;
 }
 
+/*
+ * The part of stack below the frame at addr (a fault in code that is gone:
+ * that frame is the address called, not a return address, and the frame
+ * after it is the caller), as a new stack; stack itself when addr is not on it.
+ */
+static uint32_t stack_from_caller_of(struct model *m, uint32_t stack, uint64_t addr)
+{
+    const struct stack *s = model_stack(m, stack);
+    for (uint32_t i = 0; s && addr && i + 1 < s->depth; i++) {
+        if (s->frames[i] != addr)
+            continue;
+        uint32_t depth = s->depth - i - 1;
+        struct stack *d = xmalloc(sizeof(*d) + depth * sizeof(uint64_t));
+        d->id = DERIVED_STACK_BASE + m->derived_stacks++;
+        d->depth = depth;
+        memcpy(d->frames, s->frames + i + 1, depth * sizeof(uint64_t));
+        idmap_put(&m->stacks, d->id, d);
+        return d->id;
+    }
+    return stack;
+}
+
 static void on_bugcheck(struct model *m, struct object *o, const struct tr_event *ev)
 {
     if (!o && (ev->flags & OBT_EV_ARG2))
@@ -1068,6 +1112,7 @@ static void on_bugcheck(struct model *m, struct object *o, const struct tr_event
             m->bugcheck = evref(ev);
             m->bugcheck_code = ev->arg;
             m->bugcheck_object = f->id;
+            m->bugcheck_explained = true;
             report_double_release(m, f, f->id, ev, f->last_release);
             return;
         }
@@ -1077,10 +1122,17 @@ static void on_bugcheck(struct model *m, struct object *o, const struct tr_event
     m->bugcheck_object = ev->object;
     if (ev->arg == BUGCHECK_REFERENCE_BY_POINTER) {
         report_double_release(m, o, ev->object, ev, o ? o->last_release : (struct event_ref){ 0 });
+        m->bugcheck_explained = true;
     } else if (ev->arg == BUGCHECK_DRIVER_UNLOADED_PENDING) {
         struct incident *inc = incident_add(m, INC_CALL_INTO_UNLOADED, o, ev->object, ev);
-        if (inc)
+        if (inc) {
             inc->arg = ev->arg;
+            inc->addr = ev->arg2;
+            inc->at.stack = stack_from_caller_of(m, ev->stack, ev->arg2);
+            const struct module *mod = model_module_at(m, ev->arg2, ev->seq);
+            inc->image = mod ? mod->instance : 0;
+        }
+        m->bugcheck_explained = true;
     } else {
         struct incident *inc = incident_add(m, INC_BUGCHECK, o, ev->object, ev);
         if (inc)
@@ -1088,16 +1140,87 @@ static void on_bugcheck(struct model *m, struct object *o, const struct tr_event
     }
 }
 
-static void on_interface(struct model *m, struct object *exporter, const struct tr_event *ev)
+/* IopNoteInterfaceHandedOut: obj = the device asked, obj2 = the device that answered, string = the GUID. */
+static void on_interface(struct model *m, struct object *target, const struct tr_event *ev)
 {
     if ((ev->flags & OBT_EV_STATUS) && ev->status < 0)
         return;
+    struct object *exporter = model_object(m, ev->obj2);
+    if (!exporter)
+        exporter = target;
     struct driver *d = driver_of(m, exporter);
+    const struct module *importer = NULL; /* the outermost driver frame: the driver that sent the query */
+    const struct stack *st = model_stack(m, ev->stack);
+    for (uint32_t i = 0; st && i < st->depth; i++) {
+        const struct module *mod = model_module_at(m, st->frames[i], ev->seq);
+        if (mod && mod->is_driver)
+            importer = mod;
+    }
     xgrow(&m->ifaces, &m->capifaces, m->nifaces + 1, sizeof(*m->ifaces));
     m->ifaces[m->nifaces++] = (struct iface){
-        .exporter = exporter->id, .requester = ev->obj2, .exporter_image = d ? d->image : exporter->image,
-        .at = evref(ev), .arg = ev->arg,
+        .exporter = exporter->id, .requester = target->id, .exporter_image = d ? d->image : exporter->image,
+        .importer_image = importer ? importer->instance : 0, .guid = ev->string,
+        .noop = (ev->arg & OBT_IFACE_NOOP_REFS) != 0, .at = evref(ev), .arg = ev->arg,
     };
+}
+
+const struct host_action *model_action_at(const struct model *m, uint64_t seq)
+{
+    size_t lo = 0, hi = m->nactions;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (m->actions[mid].seq <= seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo ? &m->actions[lo - 1] : NULL;
+}
+
+static void on_host_action(struct model *m, const struct tr_event *ev)
+{
+    xgrow(&m->actions, &m->capactions, m->nactions + 1, sizeof(*m->actions));
+    m->actions[m->nactions++] = (struct host_action){
+        .seq = ev->seq, .where = ev->string, .what = (ev->flags & OBT_EV_ARG) ? (uint32_t)ev->arg : 0,
+    };
+}
+
+/* PipNotePnpIrpSent: obj = a device of the stack, obj2 = the PDO, arg = minor | parameter << 32. */
+static void on_pnp_irp_sent(struct model *m, struct object *dev, const struct tr_event *ev)
+{
+    unsigned minor = (unsigned)(ev->arg & 0xff);
+    struct object *pdo = model_object(m, ev->obj2);
+    mark_pnp(m, dev);
+    if (pdo) {
+        pdo->is_pdo = true;
+        if (minor == IRP_MN_QUERY_REMOVE_DEVICE_)
+            pdo->query_remove = evref(ev);
+    }
+    if (minor == IRP_MN_REMOVE_DEVICE_)
+        on_removed(m, dev, ev);
+}
+
+/* PipNoteVeto: obj = the device blamed, obj2 = the PDO, arg = PNP_VETO_TYPE, string = who vetoed. */
+static void on_veto(struct model *m, struct object *dev, const struct tr_event *ev)
+{
+    struct object *pdo = model_object(m, ev->obj2);
+    struct object *targets[2] = { dev, pdo };
+    for (int k = 0; k < 2; k++) {
+        if (!targets[k])
+            continue;
+        targets[k]->veto = evref(ev);
+        targets[k]->veto_type = (uint32_t)ev->arg;
+        targets[k]->veto_string = ev->string;
+        targets[k]->veto_device = dev ? dev->id : 0;
+    }
+}
+
+static void on_devnode_state(struct object *pdo, const struct tr_event *ev)
+{
+    pdo->is_pdo = true;
+    pdo->devnode_state = (uint32_t)ev->arg;
+    if (ev->string)
+        pdo->instance = ev->string;
 }
 
 /* ---- event dispatch ------------------------------------------------------------------------------------ */
@@ -1311,19 +1434,16 @@ static void apply_event(struct model *m, const struct tr_event *ev)
         break;
     case OBT_OP_INTERFACE_QUERY: if (o) on_interface(m, o, ev); break;
     case OBT_OP_PNP_EVENT:
-        if (o && o->type == OBT_OBJ_DEVICE) {
-            mark_pnp(m, o);
-            if (ev->arg == IRP_MN_REMOVE_DEVICE_)
-                on_removed(m, o, ev);
-        }
+        if (o && o->type == OBT_OBJ_DEVICE)
+            on_pnp_irp_sent(m, o, ev);
         break;
-    case OBT_OP_VETO:
-        if (o) {
-            o->veto = evref(ev);
-            o->veto_type = (uint32_t)ev->arg;
-            o->veto_string = ev->string;
-        }
+    case OBT_OP_VETO: on_veto(m, o, ev); break;
+    case OBT_OP_DEVNODE_STATE: if (o) on_devnode_state(o, ev); break;
+    case OBT_OP_PNP_IRP_DONE:
+        if (o && (ev->arg & 0xff) == IRP_MN_REMOVE_DEVICE_)
+            o->remove_done = true;
         break;
+    case OBT_OP_HOST_ACTION: on_host_action(m, ev); break;
     }
 done:
     t->ring[t->pos] = slot;
@@ -1505,6 +1625,7 @@ void model_release(struct model *m)
     }
     free(m->incidents);
     free(m->ifaces);
+    free(m->actions);
     free(m->threads);
     free(m->damage);
     free(m->sim_cache);

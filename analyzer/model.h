@@ -23,6 +23,7 @@
 #include "trace_reader.h"
 
 #define TAG_DEFAULT 0x746c6644u /* 'Dflt' as written by untagged calls */
+#define DERIVED_STACK_BASE 0xF0000000u /* ids of stacks the model derives; a trace's ids stay below */
 
 /* What an outstanding pointer reference stands for. */
 enum ref_label {
@@ -98,9 +99,18 @@ struct object {
     uint64_t pool_bytes;
     uint32_t pool_tag;
     uint32_t notify_driver, notify_target; /* registrations */
+    uint32_t notify_category;               /* registrations: IO_NOTIFICATION_EVENT_CATEGORY */
     uint32_t veto_type;
     uint32_t veto_string;
     struct event_ref veto;
+    uint32_t veto_device;    /* PDOs: the device blamed for the last veto of the devnode */
+    bool is_pdo;             /* the PDO of a devnode (PnP notes name it) */
+    bool remove_done;        /* PDOs: an IRP_MN_REMOVE_DEVICE to the stack completed */
+    uint32_t devnode_state;  /* PDOs: the devnode's state (DeviceNodeStarted ...), 0 = unknown */
+    uint32_t instance;       /* PDOs: string id of the devnode's instance id */
+    struct event_ref query_remove; /* PDOs: the last IRP_MN_QUERY_REMOVE_DEVICE sent to the stack */
+    struct event_ref pended;       /* an IRP passed to this device that it pended (STATUS_PENDING) */
+    struct event_ref remove_passed; /* IRP_MN_REMOVE_DEVICE passed to this device with IoCallDriver */
 };
 
 /* One write of DriverUnload (IopNoteDriverUnloadWrite). */
@@ -145,6 +155,10 @@ struct module {
     uint32_t driver;               /* driver object id of the last driver seen for it */
     struct event_ref reload_refused;
     int32_t reload_status;
+    /* when the reload was refused: references that still held its driver's deleted devices */
+    struct ref_entry reload_holders[4];
+    uint32_t reload_holder_objects[4];
+    unsigned nreload_holders;
 };
 
 struct stack {
@@ -170,6 +184,7 @@ struct incident {
     uint8_t object_type;
     struct event_ref at, other; /* other: the earlier release / the unmapping */
     uint64_t arg;
+    uint64_t addr;      /* call-into-unloaded: the address called */
     uint32_t image;
     uint32_t object2;
     char *text;
@@ -177,10 +192,19 @@ struct incident {
 
 /* An interface handed out by IRP_MN_QUERY_INTERFACE. */
 struct iface {
-    uint32_t exporter, requester;   /* device ids */
+    uint32_t exporter, requester;   /* device ids: the device that answered, the device the IRP was sent to */
     uint32_t exporter_image;        /* module instance */
+    uint32_t importer_image;        /* module instance of the driver that asked (its stack's driver frame) */
+    uint32_t guid;                  /* string id of the interface type */
+    bool noop;                      /* InterfaceReference/Dereference are no-ops: nothing keeps the exporter */
     struct event_ref at;
     uint64_t arg;
+};
+
+/* A host action (NtsimNoteHostAction): the scenario line the following events belong to. */
+struct host_action {
+    uint64_t seq;
+    uint32_t where, what;           /* string ids: "path:line", the action's text */
 };
 
 struct model {
@@ -195,6 +219,8 @@ struct model {
     size_t nincidents, capincidents, incidents_lost;
     struct iface *ifaces;
     size_t nifaces, capifaces;
+    struct host_action *actions;    /* in seq order */
+    size_t nactions, capactions;
     struct object *freed_ring; /* recently freed objects (names, last release) */
     size_t freed_pos;
     struct idmap freed_index;  /* id -> slot + 1 in freed_ring */
@@ -209,6 +235,8 @@ struct model {
     struct event_ref bugcheck;
     uint64_t bugcheck_code;
     uint32_t bugcheck_object;
+    bool bugcheck_explained;   /* the bug check is a finding (a double release, a call into an unloaded image) */
+    uint32_t derived_stacks;   /* stacks the model made (ids from DERIVED_STACK_BASE) */
     /* caches */
     uint64_t *sim_cache;       /* stack-pair similarity cache */
     /* hook: called after each event is applied */
@@ -257,6 +285,9 @@ const char *model_module_basename(const struct module *mod);
  * that made the call. NULL when no driver frame is on it.
  */
 const struct module *model_stack_driver(const struct model *m, uint32_t stack, uint64_t seq);
+
+/* The host action under way at seq (the last one announced before it), or NULL. */
+const struct host_action *model_action_at(const struct model *m, uint64_t seq);
 
 /* True when tag is an explicit tag (not 0 and not 'Dflt'). */
 bool model_tag_is_explicit(uint32_t tag);

@@ -78,3 +78,13 @@ const char *nt_devnode_state_name(uint32_t state, char *buf)
     snprintf(buf, 16, "0x%x", state);
     return buf;
 }
+
+const char *nt_notify_category_name(uint32_t category, char *buf)
+{
+    switch (category) {
+    case EventCategoryHardwareProfileChange: return "hardware-profile-change";
+    case EventCategoryDeviceInterfaceChange: return "device-interface-change";
+    case EventCategoryTargetDeviceChange: return "target-device-change";
+    default: snprintf(buf, 48, "PnP (category %u)", category); return buf;
+    }
+}

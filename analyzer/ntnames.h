@@ -21,4 +21,7 @@ const char *nt_veto_name(uint32_t type, char *buf);
 /* "DeviceNodeStarted" for 0x308 ...; an unknown state as "0x%x" in buf[16]. Returns the name or buf. */
 const char *nt_devnode_state_name(uint32_t state, char *buf);
 
+/* "device-interface-change" for EventCategoryDeviceInterfaceChange ...; else "PnP" (no buffer needed beyond buf[48]). */
+const char *nt_notify_category_name(uint32_t category, char *buf);
+
 #endif /* OBTRACE_NTNAMES_H */

@@ -55,6 +55,14 @@ char *render_stack_line(struct symbolizer *sym, const struct model *m, uint32_t 
 const char *render_stack_actor(struct symbolizer *sym, const struct model *m, uint32_t stack, uint64_t seq,
                                const char *home, char *buf, size_t len);
 /*
+ * A site of finding f as the verdict shows it: its location into line[len]
+ * (a stack line, or a routine's "file:line  Function"); returns who acted
+ * there (render_stack_actor, or the kernel routine called for a callee
+ * site), NULL when nobody needs naming.
+ */
+const char *render_site(struct symbolizer *sym, const struct model *m, const struct finding *f, const struct site *s,
+                        char *line, size_t len, char *who, size_t wlen);
+/*
  * Symbolizes a stack at seq into out[max] (with inlined frames) and returns
  * the count; *first is the frame the verdict starts at: the first outside
  * the framework, or 0 when every frame is the framework's. Frames from

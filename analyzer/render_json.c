@@ -15,44 +15,51 @@ static json_object *jstr(const char *s)
     return s ? json_object_new_string(s) : NULL;
 }
 
+/* The decisive frames of a stack: the decisive one and its callers in the same module (as the text shows). */
 static json_object *frames_json(struct symbolizer *sym, const struct model *m, uint32_t stack, uint64_t seq)
 {
     struct sym_frame fr[MAX_FRAMES];
-    int n = symbolizer_stack(sym, m, stack, seq, fr, MAX_FRAMES);
+    int first;
+    int n = render_stack_frames(sym, m, stack, seq, fr, MAX_FRAMES, &first);
     json_object *a = json_object_new_array();
-    for (int i = 0; i < n; i++) {
+    for (int i = first; i < n; i++) {
+        if (i != first && (fr[i].framework || !fr[i].module || !fr[first].module || strcmp(fr[i].module, fr[first].module)))
+            continue;
         json_object *f = json_object_new_object();
         json_object_object_add(f, "function", jstr(fr[i].function));
         json_object_object_add(f, "file", jstr(fr[i].file));
         json_object_object_add(f, "line", fr[i].line ? json_object_new_int((int)fr[i].line) : NULL);
         json_object_object_add(f, "module", jstr(fr[i].module));
-        json_object_object_add(f, "offset", json_object_new_int64((int64_t)fr[i].offset));
+        /* the offset only where no line says it: it changes with every build */
+        json_object_object_add(f, "offset", fr[i].line ? NULL : json_object_new_int64((int64_t)fr[i].offset));
         json_object_object_add(f, "inlined", json_object_new_boolean(fr[i].inlined));
-        json_object_object_add(f, "framework", json_object_new_boolean(fr[i].framework));
         json_object_array_add(a, f);
+        if (fr[first].role == ROLE_HOST)
+            break;
     }
     return a;
 }
 
-static json_object *site_json(const struct site *s, struct symbolizer *sym, const struct model *m)
+static json_object *site_json(const struct finding *f, const struct site *s, struct symbolizer *sym,
+                              const struct model *m)
 {
-    char line[1024], tag[16];
+    char line[1024], tag[16], who[160];
+    const char *actor = render_site(sym, m, f, s, line, sizeof(line), who, sizeof(who));
     json_object *o = json_object_new_object();
     json_object_object_add(o, "what", jstr(s->verb));
+    json_object_object_add(o, "by", jstr(actor));
     json_object_object_add(o, "count", json_object_new_int((int)(s->count ? s->count : 1)));
     json_object_object_add(o, "of", json_object_new_int((int)(s->of ? s->of : 1)));
     json_object_object_add(o, "tag", s->tag ? jstr(tr_format_tag(s->tag, tag)) : NULL);
-    if (s->lock_tag) {
+    if (s->lock_tag && s->lock_tag <= UINT32_MAX) { /* a pointer (an IRP) differs every run */
         char t[32];
         snprintf(t, sizeof(t), "0x%llx", (unsigned long long)s->lock_tag);
         json_object_object_add(o, "lock_tag", jstr(t));
     } else {
         json_object_object_add(o, "lock_tag", NULL);
     }
-    json_object_object_add(o, "seq", json_object_new_int64((int64_t)s->seq));
-    json_object_object_add(o, "thread", json_object_new_int64(s->tid));
-    json_object_object_add(o, "location", jstr(render_stack_line(sym, m, s->stack, s->seq, line, sizeof(line))));
-    json_object_object_add(o, "frames", frames_json(sym, m, s->stack, s->seq));
+    json_object_object_add(o, "location", jstr(line));
+    json_object_object_add(o, "frames", s->code ? json_object_new_array() : frames_json(sym, m, s->stack, s->seq));
     return o;
 }
 
@@ -74,7 +81,7 @@ static json_object *finding_json(const struct finding *f, struct symbolizer *sym
     json_object_object_add(o, "attribution", jstr(f->attribution));
     json_object *sites = json_object_new_array();
     for (size_t i = 0; i < f->nsites; i++)
-        json_object_array_add(sites, site_json(&f->sites[i], sym, m));
+        json_object_array_add(sites, site_json(f, &f->sites[i], sym, m));
     json_object_object_add(o, "sites", sites);
     json_object *notes = json_object_new_array();
     for (size_t i = 0; i < f->nnotes; i++)

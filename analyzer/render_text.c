@@ -133,6 +133,22 @@ const char *render_stack_actor(struct symbolizer *sym, const struct model *m, ui
     }
 }
 
+/* The kernel routine the decisive frame called (the innermost kernel frame above it), into buf. */
+static const char *stack_callee(struct symbolizer *sym, const struct model *m, uint32_t stack, uint64_t seq, char *buf,
+                                size_t len)
+{
+    struct sym_frame frames[MAX_FRAMES];
+    int first;
+    int n = render_stack_frames(sym, m, stack, seq, frames, MAX_FRAMES, &first);
+    for (int i = first - 1; i >= 0 && i < n; i--) {
+        if (frames[i].role == ROLE_KERNEL && frames[i].function) {
+            snprintf(buf, len, "%s, called at", frames[i].function);
+            return buf;
+        }
+    }
+    return NULL;
+}
+
 /* A routine shown by its source line: "file:line  Function". */
 static void code_line(struct symbolizer *sym, const struct model *m, uint64_t code, uint64_t seq, char *buf,
                       size_t len)
@@ -155,17 +171,43 @@ static const char *home_image(const struct model *m, const struct finding *f)
     return mod ? model_module_basename(mod) : NULL;
 }
 
+/*
+ * For a call the application made, or the kernel made on its own, the
+ * scenario line under way ("scenario.ntsim:14  stop handle_leak") says
+ * more than the host's or the kernel's code: into line, true when there is one.
+ */
+static bool action_line(struct symbolizer *sym, const struct model *m, uint32_t stack, uint64_t seq, char *line,
+                        size_t len)
+{
+    struct sym_frame frames[MAX_FRAMES];
+    int first;
+    int n = render_stack_frames(sym, m, stack, seq, frames, MAX_FRAMES, &first);
+    const struct host_action *a = model_action_at(m, seq);
+    if (!a || (n && frames[first].role != ROLE_HOST && !frames[first].framework))
+        return false;
+    const char *where = model_string(m, a->where), *what = model_string(m, a->what);
+    snprintf(line, len, "%s  %s", base_name(where ? where : "?"), what ? what : "");
+    return true;
+}
+
+const char *render_site(struct symbolizer *sym, const struct model *m, const struct finding *f, const struct site *s,
+                        char *line, size_t len, char *who, size_t wlen)
+{
+    if (s->code) {
+        code_line(sym, m, s->code, s->seq, line, len);
+        return NULL;
+    }
+    if (!action_line(sym, m, s->stack, s->seq, line, len))
+        render_stack_line(sym, m, s->stack, s->seq, line, len);
+    return s->callee ? stack_callee(sym, m, s->stack, s->seq, who, wlen)
+                     : render_stack_actor(sym, m, s->stack, s->seq, home_image(m, f), who, wlen);
+}
+
 static void print_site(FILE *out, const struct site *s, const struct finding *f, const struct model *m,
                        struct symbolizer *sym, const char *indent)
 {
     char line[1024], tag[16], who[160];
-    const char *actor = NULL;
-    if (s->code) {
-        code_line(sym, m, s->code, s->seq, line, sizeof(line));
-    } else {
-        render_stack_line(sym, m, s->stack, s->seq, line, sizeof(line));
-        actor = render_stack_actor(sym, m, s->stack, s->seq, home_image(m, f), who, sizeof(who));
-    }
+    const char *actor = render_site(sym, m, f, s, line, sizeof(line), who, sizeof(who));
     fputs(indent, out);
     if (s->count && s->of)
         fprintf(out, "%u/%u ", s->count, s->of);
@@ -177,7 +219,7 @@ static void print_site(FILE *out, const struct site *s, const struct finding *f,
         fprintf(out, "%s  %s", s->verb, line);
     if (s->tag)
         fprintf(out, "  (tag %s)", tr_format_tag(s->tag, tag));
-    if (s->lock_tag)
+    if (s->lock_tag && s->lock_tag <= UINT32_MAX) /* a pointer (an IRP) differs every run: not shown */
         fprintf(out, "  (tag 0x%" PRIx64 ")", s->lock_tag);
     fputc('\n', out);
 }

@@ -26,6 +26,7 @@ struct site {
     uint32_t tag;       /* explicit tag, 0 = none */
     uint64_t lock_tag;  /* remove-lock tag */
     uint64_t code;      /* instead of a stack: a routine's address, shown as its source line */
+    bool callee;        /* name the kernel routine the decisive frame called ("by StreamClassRegisterAdapter") */
 };
 
 struct finding {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ntnames.h"
 #include "rules.h"
 #include "xalloc.h"
 
@@ -124,17 +125,57 @@ static void double_release(struct report *r, const struct incident *inc)
 
 static void call_into_unloaded(const struct model *m, struct report *r, const struct incident *inc)
 {
-    char buf[64];
+    char buf[64], cbuf[24];
     struct finding *f = report_add_global(r, F_CALL_INTO_UNLOADED);
+    f->image = inc->image;
+    if (inc->arg == 0xCE) {
+        const struct module *caller = model_stack_driver(m, inc->at.stack, inc->at.seq);
+        finding_subject(f, "%s called code of %s after it was unloaded (bug check 0xCE %s)",
+                        caller ? model_module_basename(caller) : "the application", image_name(m, inc->image),
+                        nt_bugcheck_name(inc->arg, cbuf));
+        finding_add_site(f, "called", inc->at.stack, inc->at.seq, inc->at.tid);
+        if (inc->addr)
+            finding_add_code_site(f, "the code called, in the unloaded image:", inc->addr, inc->at.seq);
+        return;
+    }
     finding_object(f, inc->object, inc_object(inc, buf, sizeof(buf)), rules_type_name(inc->object_type));
-    if (inc->arg == 0xCE)
-        finding_subject(f, "bug check 0xCE DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS on %s",
-                        inc_object(inc, buf, sizeof(buf)));
-    else
-        finding_subject(f, "%s of %s was called after the image was unmapped (seq %" PRIu64 ")",
-                        tr_op_name(inc->at.op) ? tr_op_name(inc->at.op) : "code", image_name(m, inc->image),
-                        inc->other.seq);
+    finding_subject(f, "%s of %s was called after the image was unmapped",
+                    tr_op_name(inc->at.op) ? tr_op_name(inc->at.op) : "code", image_name(m, inc->image));
     finding_add_site(f, "called", inc->at.stack, inc->at.seq, inc->at.tid);
+}
+
+/* The driver whose image is the module instance, or NULL. */
+static const struct driver *driver_of_image(const struct model *m, uint32_t instance)
+{
+    const struct module *mod = model_module(m, instance);
+    return mod && mod->driver ? model_driver(m, mod->driver) : NULL;
+}
+
+/*
+ * An image that unloaded although its own DriverUnload never ran: a library
+ * replaced the routine (the verdicts of images still mapped report it there).
+ */
+static void unload_replaced(const struct model *m, struct report *r)
+{
+    for (size_t i = 0; i < m->nmodules; i++) {
+        const struct module *mod = &m->modules[i];
+        const struct driver *d = mod->is_driver && mod->unload_seq ? driver_of_image(m, mod->instance) : NULL;
+        if (!d || !d->unload_replaced.seq || !d->own_unload || d->unload_called == d->own_unload)
+            continue;
+        const struct module *lib = model_module_at(m, d->unload_routine, d->unload_replaced.seq);
+        struct finding *f = report_add_global(r, F_UNLOAD_ROUTINE_REPLACED);
+        f->image = mod->instance;
+        finding_subject(f, "%s unloaded, but its own DriverUnload never ran: a class library routine in %s "
+                        "overwrote it during DriverEntry", model_module_basename(mod),
+                        lib ? model_module_basename(lib) : "another module");
+        finding_add_site(f, "overwritten", d->unload_replaced.stack, d->unload_replaced.seq, d->unload_replaced.tid)
+            ->callee = true;
+        finding_add_code_site(f, "the driver's routine, never called:", d->own_unload, d->unload_replaced.seq);
+        if (d->unload_called)
+            finding_add_code_site(f, "called instead:", d->unload_called, d->unload.seq);
+        finding_set_fix(f, "set DriverObject->DriverUnload after the class library's registration call returns "
+                           "(or chain to the library's routine from your own)");
+    }
 }
 
 static void pool_leaks(const struct model *m, struct report *r)
@@ -163,9 +204,18 @@ static void pool_leaks(const struct model *m, struct report *r)
             s->count++;
             s->of = s->count;
         }
-        if (f)
-            finding_subject(f, "%u pool allocation%s (%" PRIu64 " bytes) of %s not freed when it unloaded", blocks,
-                            blocks == 1 ? "" : "s", bytes, model_module_basename(&m->modules[i]));
+        if (!f)
+            continue;
+        f->image = m->modules[i].instance;
+        finding_subject(f, "%u pool allocation%s (%" PRIu64 " bytes) of %s not freed when it unloaded", blocks,
+                        blocks == 1 ? "" : "s", bytes, model_module_basename(&m->modules[i]));
+        const struct driver *d = driver_of_image(m, m->modules[i].instance);
+        if (d && d->unload_replaced.seq && d->own_unload && d->unload_called != d->own_unload) {
+            f->consequence = true;
+            finding_note(f, "the driver's own DriverUnload, which frees it, never ran (unload-routine-replaced)");
+        } else if (d && d->unload.seq && d->unload_called) {
+            finding_add_code_site(f, "DriverUnload ran without freeing it:", d->unload_called, d->unload.seq);
+        }
     }
 }
 
@@ -229,29 +279,36 @@ static void interfaces(const struct model *m, struct report *r)
 
 /* ---- completeness -------------------------------------------------------------------------------------------- */
 
+/* The run ended in a bug check the findings explain: everything before the crash is in the trace. */
+static bool ended_in_explained_crash(const struct model *m)
+{
+    return !m->saw_end && m->bugcheck.seq && m->bugcheck_explained && m->bugcheck.seq == m->last_seq &&
+           !m->dropped && !m->damage;
+}
+
 static void completeness(const struct model *m, struct report *r)
 {
-    if (m->saw_end && !m->dropped && !m->end_dropped && !m->damage)
+    char cbuf[24];
+    if ((m->saw_end && !m->dropped && !m->end_dropped && !m->damage) || ended_in_explained_crash(m))
         return;
     r->incomplete = true;
     struct finding *f = report_add_global(r, F_TRACE_INCOMPLETE);
     if (m->damage)
         finding_subject(f, "the trace is damaged: %s", m->damage);
     else if (!m->saw_end)
-        finding_subject(f, "the trace ends without its end record after %" PRIu64 " events (the process crashed or was killed)",
-                        m->events);
+        finding_subject(f, "the trace ends without its end record (the process crashed or was killed)");
     else
         finding_subject(f, "%" PRIu64 " events were dropped by the tracer",
                         m->dropped > m->end_dropped ? m->dropped : m->end_dropped);
     if (m->dropped && (m->damage || !m->saw_end))
         finding_note(f, "%" PRIu64 " events were dropped by the tracer", m->dropped);
-    if (m->bugcheck.seq)
-        finding_note(f, "the simulation stopped with bug check 0x%" PRIx64 " at seq %" PRIu64, m->bugcheck_code,
-                     m->bugcheck.seq);
-    if (m->bugcheck.seq)
+    if (m->bugcheck.seq) {
+        finding_note(f, "the simulation stopped with bug check 0x%" PRIx64 " %s", m->bugcheck_code,
+                     nt_bugcheck_name(m->bugcheck_code, cbuf));
         finding_add_site(f, "bug check", m->bugcheck.stack, m->bugcheck.seq, m->bugcheck.tid);
-    finding_note(f, "the verdict covers the %" PRIu64 " events that were read; references taken or released in what "
-                    "is missing are not seen", m->events);
+    }
+    finding_note(f, "the verdict covers the events that were recorded; references taken or released in what is "
+                    "missing are not seen");
 }
 
 void rules_global(const struct model *m, const struct object_list *live, struct report *r)
@@ -259,6 +316,7 @@ void rules_global(const struct model *m, const struct object_list *live, struct 
     (void)live;
     completeness(m, r);
     incidents(m, r);
+    unload_replaced(m, r);
     interfaces(m, r);
 }
 

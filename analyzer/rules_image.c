@@ -44,11 +44,26 @@ static bool is_device_of(const struct object *o, const struct driver *d)
     return o->type == OBT_OBJ_DEVICE && d && o->owner == d->id;
 }
 
-static const char *device_name(const struct object *o, char *buf, size_t len)
+/* The PDO at the bottom of dev's stack (dev itself for a PDO or a device not attached). */
+static const struct object *bottom_device(const struct model *m, const struct object *dev)
+{
+    const struct object *lower;
+    for (int depth = 0; depth < 64 && dev->attached_to && (lower = model_object(m, dev->attached_to)); depth++)
+        dev = lower;
+    return dev;
+}
+
+/* A device's name; an unnamed one by its devnode ("(unnamed, on ROOT\TOASTER\0000)"), else by id. */
+static const char *device_name(const struct model *m, const struct object *o, char *buf, size_t len)
 {
     if (o->name[0])
         return o->name;
-    snprintf(buf, len, "(unnamed) #%u", o->id);
+    const struct object *pdo = bottom_device(m, o);
+    const char *inst = pdo->is_pdo ? model_string(m, pdo->instance) : NULL;
+    if (inst)
+        snprintf(buf, len, "(unnamed, on %s)", inst);
+    else
+        snprintf(buf, len, "(unnamed) #%u", o->id);
     return buf;
 }
 
@@ -56,8 +71,8 @@ static struct finding *add(struct chain *c, enum finding_id id, const struct obj
 {
     struct finding *f = verdict_add_finding(c->v, id);
     if (o) {
-        char buf[64];
-        finding_object(f, o->id, o->name[0] ? o->name : device_name(o, buf, sizeof(buf)), rules_type_name(o->type));
+        char buf[300];
+        finding_object(f, o->id, o->name[0] ? o->name : device_name(c->m, o, buf, sizeof(buf)), rules_type_name(o->type));
     }
     return f;
 }
@@ -91,16 +106,16 @@ static const struct ref_entry *device_pointer_ref(const struct object *file)
 
 static void open_handle_finding(struct chain *c, const struct object *file, const struct object *dev)
 {
-    char dbuf[64], who[160];
+    char dbuf[300], who[160];
     long h = -1;
     for (size_t i = 0; i < file->nrefs && h < 0; i++)
         if (file->refs[i].label == LBL_HANDLE)
             h = (long)i;
     const struct ref_entry *at = h >= 0 ? &file->refs[h] : NULL;
     struct finding *f = add(c, F_OPEN_HANDLE, file);
-    finding_subject(f, "%s still holds %d handle%s open on %s (File #%u)",
+    finding_subject(f, "%s still holds %d handle%s open on %s",
                     at ? caller_of(c, at->stack, at->seq, who, sizeof(who)) : "a process", file->handles,
-                    file->handles == 1 ? "" : "s", device_name(dev, dbuf, sizeof(dbuf)), file->id);
+                    file->handles == 1 ? "" : "s", device_name(c->m, dev, dbuf, sizeof(dbuf)));
     rules_add_ref_sites(f, file, LBL_BIT(LBL_HANDLE), "handle opened");
     rules_add_ref_sites(f, file, LBL_BIT(LBL_REF), "references taken");
     finding_set_fix(f, "close the handle (CloseHandle / ZwClose) before the driver is stopped or its device removed");
@@ -109,21 +124,21 @@ static void open_handle_finding(struct chain *c, const struct object *file, cons
 /* A handle-less file object kept by a pointer reference: IoGetDeviceObjectPointer's, or another leaked one. */
 static void file_reference_finding(struct chain *c, const struct object *file, const struct object *dev)
 {
-    char dbuf[64], who[160];
+    char dbuf[300], who[160];
     const struct ref_entry *gdop = device_pointer_ref(file);
     struct finding *f = add(c, F_LEAKED_REFERENCE, file);
     if (!gdop) {
         finding_subject(f, "file object File #%u on %s is still referenced, without a handle", file->id,
-                        device_name(dev, dbuf, sizeof(dbuf)));
+                        device_name(c->m, dev, dbuf, sizeof(dbuf)));
         add_event_site(f, "opened", file->opened);
         rules_add_ref_sites(f, file, LBL_BIT(LBL_REF) | LBL_BIT(LBL_CREATE), "references taken");
         return;
     }
     const struct module *client = model_stack_driver(c->m, gdop->stack, gdop->seq);
     const struct driver *cd = client && client->driver ? model_driver(c->m, client->driver) : NULL;
-    finding_subject(f, "%s holds the file object on %s that IoGetDeviceObjectPointer returned to it (File #%u), "
+    finding_subject(f, "%s holds the file object on %s that IoGetDeviceObjectPointer returned to it, "
                     "and never dereferenced it", caller_of(c, gdop->stack, gdop->seq, who, sizeof(who)),
-                    device_name(dev, dbuf, sizeof(dbuf)), file->id);
+                    device_name(c->m, dev, dbuf, sizeof(dbuf)));
     rules_add_ref_sites(f, file, LBL_BIT(LBL_REF) | LBL_BIT(LBL_CREATE), "IoGetDeviceObjectPointer called");
     if (cd && cd->unload.seq && cd->own_unload)
         finding_add_code_site(f, "its DriverUnload, which did not dereference it:", cd->own_unload, cd->unload.seq);
@@ -141,7 +156,7 @@ static void file_reference_finding(struct chain *c, const struct object *file, c
 static unsigned report_open_files(struct chain *c, const struct object *dev, const char *blocked)
 {
     unsigned n = 0;
-    char dbuf[64], vbuf[24];
+    char dbuf[300], vbuf[24];
     for (size_t i = 0; i < c->live->n; i++) {
         const struct object *file = c->live->items[i];
         if (file->type != OBT_OBJ_FILE || file->file_device != dev->id || !file->nrefs)
@@ -154,9 +169,11 @@ static unsigned report_open_files(struct chain *c, const struct object *dev, con
         struct finding *f = &c->v->findings[c->v->nfindings - 1];
         if (blocked)
             finding_note(f, "%s", blocked);
-        if (dev->veto.seq)
-            finding_note(f, "it vetoed the removal of %s (%s)", device_name(dev, dbuf, sizeof(dbuf)),
-                         nt_veto_name(dev->veto_type, vbuf));
+        const struct object *pdo = bottom_device(c->m, dev);
+        const char *inst = pdo->veto.seq ? model_string(c->m, pdo->instance) : NULL;
+        if (pdo->veto.seq)
+            finding_note(f, "it vetoed the removal of %s (%s)", inst ? inst : device_name(c->m, pdo, dbuf, sizeof(dbuf)),
+                         nt_veto_name(pdo->veto_type, vbuf));
     }
     return n;
 }
@@ -166,10 +183,19 @@ static unsigned report_open_files(struct chain *c, const struct object *dev, con
 static void report_attached_above(struct chain *c, const struct object *dev)
 {
     const struct object *upper = model_object(c->m, dev->attached_above);
-    char ubuf[64], dbuf[64], drv[64];
+    char ubuf[300], dbuf[64], drv[64];
     struct finding *f = add(c, F_UNLOAD_DEFERRED, dev);
+    if (upper && upper->owner == dev->owner) {
+        finding_subject(f, "the driver's own device %s is attached above %s: the unload waits for it to detach, "
+                           "which only DriverUnload would do", device_name(c->m, upper, ubuf, sizeof(ubuf)),
+                        device_name(c->m, dev, dbuf, sizeof(dbuf)));
+        add_event_site(f, "attached device created", upper->created);
+        finding_set_fix(f, "detach and delete the upper device before the driver is stopped, or do not stack the "
+                           "driver's own devices in a legacy driver");
+        return;
+    }
     finding_subject(f, "%s is still attached above %s (driver %s)",
-                    upper ? device_name(upper, ubuf, sizeof(ubuf)) : "a device", device_name(dev, dbuf, sizeof(dbuf)),
+                    upper ? device_name(c->m, upper, ubuf, sizeof(ubuf)) : "a device", device_name(c->m, dev, dbuf, sizeof(dbuf)),
                     upper ? model_object_label(c->m, upper->owner, drv, sizeof(drv)) : "?");
     if (upper)
         add_event_site(f, "created", upper->created);
@@ -180,19 +206,31 @@ static void report_attached_above(struct chain *c, const struct object *dev)
 /* A device whose IoDeleteDevice was called but whose delete has not completed. */
 static void report_delete_pending(struct chain *c, const struct object *dev)
 {
-    char dbuf[64];
+    char dbuf[300];
     char *blocked = xasprintf("it keeps the deleted device %s on the driver's list (its delete is pending)",
-                              device_name(dev, dbuf, sizeof(dbuf)));
+                              device_name(c->m, dev, dbuf, sizeof(dbuf)));
     unsigned files = report_open_files(c, dev, blocked);
     free(blocked);
     if (dev->attached_above)
         report_attached_above(c, dev);
     if (!files && !dev->attached_above) {
         struct finding *f = add(c, F_UNDELETED_DEVICE, dev);
-        finding_subject(f, "device %s: delete pending (ReferenceCount %d)", device_name(dev, dbuf, sizeof(dbuf)),
+        finding_subject(f, "device %s: delete pending (ReferenceCount %d)", device_name(c->m, dev, dbuf, sizeof(dbuf)),
                         dev->refcount);
         add_event_site(f, "deleted", dev->deleted);
     }
+}
+
+static bool lock_wait_stuck(const struct chain *c);
+
+/* " (ROOT\TOASTER\0000)" for the PDO of a devnode, else "". */
+static const char *devnode_of(const struct chain *c, const struct object *dev, char *buf, size_t len)
+{
+    const char *inst = dev->is_pdo ? model_string(c->m, dev->instance) : NULL;
+    if (!inst)
+        return "";
+    snprintf(buf, len, " (%s)", inst);
+    return buf;
 }
 
 /* What kind of undeleted device dev is: the subject is before + name + after; sets *fix. */
@@ -200,7 +238,7 @@ static const char *undeleted_kind(const struct chain *c, const struct object *de
                                   const char **fix)
 {
     *after = "";
-    if (c->d->pnp && !dev->attached_to && !dev->attached_above && !dev->removed) {
+    if (c->d->pnp && !dev->attached_to && !dev->attached_above && !dev->removed && !dev->is_pdo) {
         *fix = "delete the control device when the last PnP device is removed";
         *after = " (hybrid driver)";
         return "control device ";
@@ -210,7 +248,7 @@ static const char *undeleted_kind(const struct chain *c, const struct object *de
         *after = " was not deleted on IRP_MN_REMOVE_DEVICE";
         return "device ";
     }
-    if (dev->attached_above && !dev->attached_to && dev->removed) {
+    if (dev->is_pdo && !dev->attached_to && dev->removed) {
         *fix = "delete a child PDO on IRP_MN_REMOVE_DEVICE once it was reported missing, and delete all children "
                "when the bus FDO is removed";
         *after = " was never deleted";
@@ -228,17 +266,36 @@ static const char *undeleted_kind(const struct chain *c, const struct object *de
 
 static void report_never_deleted(struct chain *c, const struct object *dev)
 {
-    char dbuf[64];
+    char dbuf[300], ibuf[300], sbuf[16];
     const char *fix, *after;
     const char *before = undeleted_kind(c, dev, &after, &fix);
     struct finding *f = add(c, F_UNDELETED_DEVICE, dev);
-    finding_subject(f, "%s%s%s", before, device_name(dev, dbuf, sizeof(dbuf)), after);
-    free(f->fix);
-    f->fix = xstrdup(fix);
+    if (dev->is_pdo && dev->removed && !dev->remove_done && !dev->attached_to) { /* REMOVE is stuck above it */
+        f->consequence = true;
+        finding_subject(f, "bus child PDO %s%s is not deleted: its IRP_MN_REMOVE_DEVICE never completed (a driver "
+                           "above it is stuck in its REMOVE handler)", device_name(c->m, dev, dbuf, sizeof(dbuf)),
+                        devnode_of(c, dev, ibuf, sizeof(ibuf)));
+        return;
+    }
+    if (dev->removed && lock_wait_stuck(c)) { /* the REMOVE handler never got to IoDeleteDevice */
+        f->consequence = true;
+        finding_subject(f, "device %s was not deleted: its IRP_MN_REMOVE_DEVICE handler is still waiting on its "
+                           "remove lock", device_name(c->m, dev, dbuf, sizeof(dbuf)));
+        return;
+    }
+    finding_subject(f, "%s%s%s%s", before, device_name(c->m, dev, dbuf, sizeof(dbuf)), devnode_of(c, dev, ibuf, sizeof(ibuf)),
+                    after);
+    finding_set_fix(f, "%s", fix);
     add_event_site(f, "created", dev->created);
+    if (!strcmp(before, "bus child PDO "))
+        finding_note(f, "it was reported missing and its IRP_MN_REMOVE_DEVICE was handled, but the bus driver did not "
+                        "IoDeleteDevice it: it stays on the driver's device list");
     if (!strcmp(before, "control device ") && c->d->last_device_removed)
         finding_note(f, "the last PnP device of the driver was removed; no IoDeleteDevice for the control device followed");
-    char *blocked = xasprintf("an open file object keeps %s busy", device_name(dev, dbuf, sizeof(dbuf)));
+    if (!strcmp(before, "control device ") && c->d->nstops && c->d->stop_status < 0)
+        finding_note(f, "the service stop was refused too (%s): a PnP driver is unloaded by the PnP manager once "
+                        "its last device object is deleted", nt_status_name(c->d->stop_status, sbuf));
+    char *blocked = xasprintf("an open file object keeps %s busy", device_name(c->m, dev, dbuf, sizeof(dbuf)));
     report_open_files(c, dev, blocked);
     free(blocked);
 }
@@ -255,18 +312,63 @@ static bool stack_never_removed(const struct chain *c, const struct object *dev)
     return dev->attached_above != 0;
 }
 
+/* The removal of pdo's devnode was requested and vetoed: who vetoed, and what it protects. */
+static void report_veto(struct chain *c, const struct object *pdo)
+{
+    char vbuf[24], dbuf[64], drv[64];
+    const char *inst = model_string(c->m, pdo->instance);
+    c->v->reason = xasprintf("the removal of %s was vetoed (%s), so its devices stay", inst ? inst : "the device",
+                             nt_veto_name(pdo->veto_type, vbuf));
+    unsigned files = 0;
+    const struct object *dev = pdo;
+    for (int depth = 0; dev && depth < 64; depth++) {
+        files += report_open_files(c, dev, NULL);
+        dev = dev->attached_above ? model_object(c->m, dev->attached_above) : NULL;
+    }
+    if (files)
+        return;
+    const struct object *vetoer = model_object(c->m, pdo->veto_device);
+    const char *who = model_string(c->m, pdo->veto_string);
+    struct finding *f = add(c, F_UNLOAD_NOT_REQUESTED, vetoer ? vetoer : pdo);
+    finding_subject(f, "%s is still present: its removal was vetoed (%s%s%s)", inst ? inst : "the device",
+                    nt_veto_name(pdo->veto_type, vbuf), who ? ", by " : "", who ? who : "");
+    add_event_site(f, "removal requested", pdo->query_remove);
+    if (vetoer && vetoer->owner != c->d->id && !vetoer->is_pdo)
+        finding_note(f, "the vetoing device %s belongs to %s", device_name(c->m, vetoer, dbuf, sizeof(dbuf)),
+                     model_object_label(c->m, vetoer->owner, drv, sizeof(drv)));
+    for (size_t k = 0; k < c->m->nifaces; k++) {
+        const struct iface *i = &c->m->ifaces[k];
+        const struct module *imp = model_module(c->m, i->importer_image);
+        if (i->exporter_image != c->mod->instance || !imp || imp->unload_seq || i->noop)
+            continue;
+        finding_note(f, "an interface it handed out (%s) is still referenced by %s: refusing the query-remove is "
+                        "the protection working", model_string(c->m, i->guid) ? model_string(c->m, i->guid) : "?",
+                     model_module_basename(imp));
+        finding_set_fix(f, "the importer must dereference the interface (on GUID_TARGET_DEVICE_QUERY_REMOVE) "
+                           "before the device can be removed");
+        break;
+    }
+}
+
 static void report_linked_devices(struct chain *c, bool *stack_pending)
 {
+    const struct object *vetoed = NULL;
     for (size_t i = 0; i < c->live->n; i++) {
         const struct object *dev = c->live->items[i];
         if (!is_device_of(dev, c->d) || dev->is_unlinked)
             continue;
-        if (dev->delete_called)
+        const struct object *pdo = bottom_device(c->m, dev);
+        if (dev->delete_called) {
             report_delete_pending(c, dev);
-        else if (stack_never_removed(c, dev))
+        } else if (stack_never_removed(c, dev) && pdo->veto.seq) {
+            if (pdo != vetoed)
+                report_veto(c, pdo);
+            vetoed = pdo;
+        } else if (stack_never_removed(c, dev)) {
             *stack_pending = true;
-        else if (c->d->pnp || c->d->unload.seq)
+        } else if (c->d->pnp || c->d->unload.seq) {
             report_never_deleted(c, dev);
+        }
     }
 }
 
@@ -274,7 +376,7 @@ static void report_linked_devices(struct chain *c, bool *stack_pending)
 
 static void report_zombies(struct chain *c, bool consequence_of_unload)
 {
-    char dbuf[64];
+    char dbuf[300];
     (void)consequence_of_unload;
     for (size_t i = 0; i < c->live->n; i++) {
         const struct object *dev = c->live->items[i];
@@ -282,7 +384,7 @@ static void report_zombies(struct chain *c, bool consequence_of_unload)
             continue;
         struct finding *f = add(c, F_LEAKED_REFERENCE, dev);
         finding_subject(f, "%zu reference%s still held on deleted device %s (a zombie: unlinked, not freed)",
-                        dev->nrefs, dev->nrefs == 1 ? "" : "s", device_name(dev, dbuf, sizeof(dbuf)));
+                        dev->nrefs, dev->nrefs == 1 ? "" : "s", device_name(c->m, dev, dbuf, sizeof(dbuf)));
         rules_add_ref_sites(f, dev, LBL_BIT(LBL_REF) | LBL_BIT(LBL_CREATE) | LBL_BIT(LBL_HANDLE), "references taken at");
         for (size_t k = 0; k < dev->nrefs; k++) {
             if (dev->refs[k].label != LBL_NOTIFY)
@@ -296,18 +398,22 @@ static void report_zombies(struct chain *c, bool consequence_of_unload)
 
 static void report_registrations(struct chain *c)
 {
-    char tbuf[64];
+    char tbuf[300], cbuf[48];
     for (size_t i = 0; i < c->live->n; i++) {
         const struct object *r = c->live->items[i];
         if (r->type != OBT_OBJ_NOTIFY || r->notify_driver != c->d->id)
             continue;
         struct finding *f = add(c, F_NOTIFICATION_REGISTERED, r);
         const struct object *target = model_object(c->m, r->notify_target);
-        if (target)
-            finding_subject(f, "target-device notification on %s is still registered (pins %s and this driver)",
-                            device_name(target, tbuf, sizeof(tbuf)), device_name(target, tbuf, sizeof(tbuf)));
-        else
-            finding_subject(f, "PnP notification registration #%u is still registered (pins the driver object)", r->id);
+        if (target) {
+            const char *inst = target->is_pdo ? model_string(c->m, target->instance) : NULL;
+            finding_subject(f, "a target-device notification on %s%s%s%s is still registered: it pins this driver "
+                               "object and that PDO", device_name(c->m, target, tbuf, sizeof(tbuf)),
+                            inst ? " (" : "", inst ? inst : "", inst ? ")" : "");
+        } else {
+            finding_subject(f, "a %s notification registration is still registered: it pins the driver object",
+                            nt_notify_category_name(r->notify_category, cbuf));
+        }
         add_event_site(f, "registered", r->created);
     }
 }
@@ -335,6 +441,7 @@ static void report_driver_leaks(struct chain *c)
 
 /* ---- remove locks and run-down protection ------------------------------------------------------------------- */
 
+/* A remove lock lives in a device extension the trace does not name: its driver is the one that uses it. */
 static bool lock_of_driver(const struct chain *c, const struct object *l)
 {
     if (l->type != OBT_OBJ_REMLOCK && l->type != OBT_OBJ_RUNDOWN)
@@ -342,15 +449,75 @@ static bool lock_of_driver(const struct chain *c, const struct object *l)
     if (l->owner == c->d->id)
         return true;
     const struct object *owner = model_object(c->m, l->owner);
-    return owner && owner->type == OBT_OBJ_DEVICE && owner->owner == c->d->id;
+    if (owner && owner->type == OBT_OBJ_DEVICE)
+        return owner->owner == c->d->id;
+    struct event_ref at = l->wait.seq ? l->wait : l->nholds ? l->holds[0].at : (struct event_ref){ 0 };
+    const struct module *mod = at.seq ? model_stack_driver(c->m, at.stack, at.seq) : NULL;
+    return mod && mod->driver == c->d->id;
 }
 
-static void add_hold_sites(struct finding *f, const struct object *l)
+static void add_hold_sites(struct finding *f, const struct object *l, const char *verb)
 {
     for (size_t i = 0; i < l->nholds; i++) {
-        struct site *s = finding_add_site(f, "acquired", l->holds[i].at.stack, l->holds[i].at.seq, l->holds[i].at.tid);
+        struct site *s = finding_add_site(f, verb, l->holds[i].at.stack, l->holds[i].at.seq, l->holds[i].at.tid);
         s->lock_tag = l->holds[i].tag;
     }
+}
+
+/* The driver's attached device whose lower device pended an IRP and never got REMOVE after the wait began. */
+static const struct object *pending_below(const struct chain *c, const struct object *l)
+{
+    for (size_t i = 0; i < c->live->n; i++) {
+        const struct object *dev = c->live->items[i];
+        const struct object *lower = is_device_of(dev, c->d) ? model_object(c->m, dev->attached_to) : NULL;
+        if (lower && lower->pended.seq && lower->pended.seq < l->wait.seq &&
+            lower->remove_passed.seq < l->wait.seq)
+            return lower;
+    }
+    return NULL;
+}
+
+static void report_lock_wait(struct chain *c, const struct object *l, const char *what, const char *name)
+{
+    char dbuf[300], drv[64];
+    const struct object *lower = l->type == OBT_OBJ_REMLOCK ? pending_below(c, l) : NULL;
+    struct finding *f = add(c, F_REMOVE_LOCK_WAIT, l);
+    finding_subject(f, "%s on %s %s never returned: %zu acquisition%s still held",
+                    l->type == OBT_OBJ_REMLOCK ? "IoReleaseRemoveLockAndWait" : "ExWaitForRundownProtectionRelease",
+                    what, name, l->nholds, l->nholds == 1 ? "" : "s");
+    add_event_site(f, "waiting since", l->wait);
+    add_hold_sites(f, l, "still held, acquired");
+    f->attribution = l->type == OBT_OBJ_REMLOCK ? "exact" : "heuristic";
+    if (lower) {
+        finding_note(f, "the wait began before IRP_MN_REMOVE_DEVICE was passed down to %s (driver %s), which had "
+                        "pended an IRP holding the lock: it completes that IRP only when it sees REMOVE, so the wait "
+                        "never ends", device_name(c->m, lower, dbuf, sizeof(dbuf)),
+                     model_object_label(c->m, lower->owner, drv, sizeof(drv)));
+        finding_set_fix(f, "pass IRP_MN_REMOVE_DEVICE down (or cancel the IRPs pended below) before "
+                           "IoReleaseRemoveLockAndWait, or do not hold the remove lock across IRPs the lower driver pends");
+        return;
+    }
+    if (!l->nholds)
+        return;
+    f->consequence = true;
+    struct finding *u = add(c, F_REMOVE_LOCK_UNBALANCED, l);
+    finding_subject(u, "%s %s: %zu acquisition%s never released; IoReleaseRemoveLockAndWait waits for %s forever",
+                    what, name, l->nholds, l->nholds == 1 ? "" : "s", l->nholds == 1 ? "it" : "them");
+    add_hold_sites(u, l, "acquired");
+    u->attribution = l->type == OBT_OBJ_REMLOCK ? "exact" : "heuristic";
+    finding_set_fix(u, "release the remove lock (IoReleaseRemoveLock with the same tag) on every path that "
+                       "acquired it, error paths included");
+}
+
+/* True when a remove-lock wait of the driver never returned (its REMOVE handler is stuck in it). */
+static bool lock_wait_stuck(const struct chain *c)
+{
+    for (size_t i = 0; i < c->live->n; i++) {
+        const struct object *l = c->live->items[i];
+        if (lock_of_driver(c, l) && (l->waiting || l->wait_stuck))
+            return true;
+    }
+    return false;
 }
 
 static void report_locks(struct chain *c)
@@ -360,24 +527,14 @@ static void report_locks(struct chain *c)
         if (!lock_of_driver(c, l))
             continue;
         const char *what = l->type == OBT_OBJ_REMLOCK ? "remove lock" : "run-down reference";
-        char name[160];
-        if (l->name[0])
-            snprintf(name, sizeof(name), "%s", l->name);
-        else
-            snprintf(name, sizeof(name), "#%u", l->id);
+        const char *name = l->name[0] ? l->name : "of the driver";
         if (l->waiting || l->wait_stuck) {
-            struct finding *f = add(c, F_REMOVE_LOCK_WAIT, l);
-            finding_subject(f, "%s on %s %s never returned: %zu acquisition%s still held",
-                            l->type == OBT_OBJ_REMLOCK ? "IoReleaseRemoveLockAndWait" : "ExWaitForRundownProtectionRelease",
-                            what, name, l->nholds, l->nholds == 1 ? "" : "s");
-            add_event_site(f, "waiting since", l->wait);
-            add_hold_sites(f, l);
-            f->attribution = l->type == OBT_OBJ_REMLOCK ? "exact" : "heuristic";
+            report_lock_wait(c, l, what, name);
         } else if (l->nholds) {
             struct finding *f = add(c, F_REMOVE_LOCK_UNBALANCED, l);
             finding_subject(f, "%s %s: %zu acquisition%s never released", what, name, l->nholds,
                             l->nholds == 1 ? "" : "s");
-            add_hold_sites(f, l);
+            add_hold_sites(f, l, "acquired");
             f->attribution = l->type == OBT_OBJ_REMLOCK ? "exact" : "heuristic";
         }
     }
@@ -409,17 +566,34 @@ static void report_no_unload(struct chain *c)
     add_event_site(f, "DriverEntry returned", c->d->entry);
 }
 
+/* Another driver's devices attached above this driver's: they go only with the whole stack. */
+static void note_attached_above(struct chain *c, struct finding *f)
+{
+    char ubuf[300], dbuf[64], drv[64];
+    for (size_t i = 0; i < c->live->n; i++) {
+        const struct object *dev = c->live->items[i];
+        const struct object *up = is_device_of(dev, c->d) ? model_object(c->m, dev->attached_above) : NULL;
+        if (!up || up->owner == c->d->id)
+            continue;
+        (void)ubuf;
+        finding_note(f, "a device of %s is attached above this driver's %s: removing the devnode removes both",
+                     model_object_label(c->m, up->owner, drv, sizeof(drv)), device_name(c->m, dev, dbuf, sizeof(dbuf)));
+    }
+}
+
 static void why_not_called_pnp(struct chain *c, bool stack_pending)
 {
     const struct driver *d = c->d;
     char *reason = NULL;
-    if (d->nstops && d->stop_status < 0) {
+    bool cdo_left = d->last_device_removed && c->linked; /* the stop is not why: the devices were removed */
+    if (d->nstops && d->stop_status < 0 && !cdo_left) {
         struct finding *f = add(c, F_STOP_REFUSED_PNP, c->dobj);
         char sbuf[16];
         finding_subject(f, "a service stop was sent to the PnP driver %s and refused (%s)", d->name[0] ? d->name : "",
                         nt_status_name(d->stop_status, sbuf));
         add_event_site(f, "stop requested", d->stop);
         finding_note(f, "a PnP driver is unloaded by removing its devices (disable, eject or unplug), not by a service stop");
+        note_attached_above(c, f);
     }
     if (stack_pending) {
         struct finding *f = add(c, F_UNLOAD_NOT_REQUESTED, c->dobj);
@@ -427,6 +601,8 @@ static void why_not_called_pnp(struct chain *c, bool stack_pending)
         free(f->fix);
         f->fix = xstrdup("remove the device (disable, eject or unplug it); a PnP driver unloads after its last device is removed");
     }
+    if (c->v->reason)
+        return;
     if (c->linked)
         reason = xasprintf("the PnP manager skipped the unload: %u device object%s of the driver %s never deleted",
                            c->linked, c->linked == 1 ? "" : "s", c->linked == 1 ? "was" : "were");
@@ -463,10 +639,10 @@ static void why_not_called_legacy(struct chain *c)
         if (dev->attached_above)
             report_attached_above(c, dev);
         if (files || dev->attached_above) {
-            char dbuf[64];
+            char dbuf[300];
             struct finding *f = add(c, F_UNLOAD_DEFERRED, dev);
             f->consequence = true;
-            finding_subject(f, "the unload waits for %s (ReferenceCount %d%s)", device_name(dev, dbuf, sizeof(dbuf)),
+            finding_subject(f, "the unload waits for %s (ReferenceCount %d%s)", device_name(c->m, dev, dbuf, sizeof(dbuf)),
                             dev->refcount, dev->attached_above ? ", a device attached above" : "");
             add_event_site(f, "stop requested", d->stop);
         }
@@ -484,7 +660,8 @@ static void why_not_called(struct chain *c)
     } else {
         why_not_called_legacy(c);
     }
-    report_registrations(c);
+    if (c->d->nstops || c->d->last_device_removed) /* a registration pins the driver only once it is to go */
+        report_registrations(c);
 }
 
 /* ---- DriverUnload ran but the image stayed ------------------------------------------------------------------------ */
@@ -528,6 +705,24 @@ static void report_reload(struct chain *c)
     add_event_site(f, "load attempted", c->mod->reload_refused);
 }
 
+/* Why the previous instance was still mapped when its reload was refused, though it unloaded later. */
+static void report_reload_holders(struct chain *c)
+{
+    struct finding *f = &c->v->findings[c->v->nfindings - 1];
+    char dbuf[160];
+    for (unsigned i = 0; i < c->mod->nreload_holders; i++) {
+        const struct ref_entry *e = &c->mod->reload_holders[i];
+        finding_add_site(f, "the deleted device was still referenced", e->stack, e->seq, e->tid)->callee = true;
+        if (i == 0)
+            finding_note(f, "DriverUnload had run, but %s (deleted) still pinned the driver object; the reference "
+                            "was dropped later and the image unloaded then",
+                         model_object_label(c->m, c->mod->reload_holder_objects[i], dbuf, sizeof(dbuf)));
+    }
+    if (c->mod->nreload_holders)
+        finding_set_fix(f, "in DriverUnload, wait for (or cancel) the work that holds the device before deleting it, "
+                           "so the stop unloads the image at once");
+}
+
 static void explain_image(const struct model *m, const struct object_list *live, const struct module *mod,
                           struct report *r)
 {
@@ -544,6 +739,7 @@ static void explain_image(const struct model *m, const struct object_list *live,
         v->state = xstrdup("reload-failed");
         v->headline = xstrdup("RELOAD FAILED — the previous instance was still mapped");
         report_reload(&c);
+        report_reload_holders(&c);
         return;
     }
     v->state = xstrdup("not-unloaded");
@@ -572,6 +768,8 @@ static bool image_needs_verdict(const struct model *m, const struct module *mod)
         return true;
     if (mod->unload_seq)
         return false;
+    if (!m->saw_end && m->bugcheck.seq)
+        return false; /* the run stopped at a bug check: no image had the chance to unload */
     const struct driver *d = model_driver(m, mod->driver);
     /* a failed DriverEntry unmaps the image; one still mapped then is a framework matter, not the driver's */
     return !(d && d->entry.seq && d->entry_status < 0 && d->freed.seq);

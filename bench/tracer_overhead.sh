@@ -31,6 +31,7 @@
 #                   does) and traced on the tracer tests' lock-free libntsim
 #                   stand-in, which isolates the tracer's own scaling
 # Uses the real libntsim when $O/bench/tracer_bench exists, else the stand-in.
+# OBTRACE_LIB=path measures another build of libobtrace.so (e.g. a baseline).
 set -uo pipefail
 O=${O:-build}
 RUNS=${RUNS:-5}
@@ -38,7 +39,7 @@ ITERS=${ITERS:-200000}
 bin=$O/bench/tracer_bench
 [ -x "$bin" ] || bin=$O/bench/tracer_bench_fake
 fake=$O/bench/tracer_bench_fake
-lib=$(realpath "$O/lib/libobtrace.so")
+lib=$(realpath "${OBTRACE_LIB:-$O/lib/libobtrace.so}")
 [ -x "$bin" ] && [ -f "$lib" ] || { echo "  tracer benchmark not built"; exit 1; }
 [ -x "$fake" ] || fake=
 ns=cpu_ns_per_event

@@ -5,7 +5,8 @@
  * The INTERFACE counting is the drivers' own business: nothing in the
  * object manager is pinned by it. This file provides the KMDF no-op
  * reference functions (wdfnoop.h), the exported hand-out note a tracer
- * sees, and the bug check 0xCE analogue for a call through an interface
+ * sees (for every IRP_MN_QUERY_INTERFACE that completes successfully, from
+ * IofCompleteRequest), and the bug check 0xCE analogue for a call through an interface
  * pointer (or any other stale code pointer) into an image that was
  * unmapped.
  *
@@ -176,10 +177,38 @@ VOID IopNoteInterfaceHandedOut(PDEVICE_OBJECT DeviceObject, PDEVICE_OBJECT Answe
              (void *)AnsweringDevice, NtsimStatusName(Status), NoOpReferences ? ", no-op reference functions" : "");
 }
 
+/*
+ * The device the QUERY_INTERFACE at Current was sent to: the highest stack
+ * location above it that still holds the same request (IRP_MJ_PNP,
+ * IRP_MN_QUERY_INTERFACE, a device); Current's own device when none does.
+ */
+static PDEVICE_OBJECT IopQueriedDevice(PIRP Irp, PIO_STACK_LOCATION Current)
+{
+    PDEVICE_OBJECT queried = Current->DeviceObject;
+    PIO_STACK_LOCATION top = Current + (Irp->StackCount - Irp->CurrentLocation);
+    for (PIO_STACK_LOCATION sp = Current + 1; sp <= top; sp++)
+        if (sp->MajorFunction == IRP_MJ_PNP && sp->MinorFunction == IRP_MN_QUERY_INTERFACE && sp->DeviceObject)
+            queried = sp->DeviceObject;
+    return queried;
+}
+
+VOID IopNoteInterfaceCompletion(PIRP Irp)
+{
+    if (Irp->CurrentLocation < 1 || Irp->CurrentLocation > Irp->StackCount || !NT_SUCCESS(Irp->IoStatus.Status))
+        return;
+    PIO_STACK_LOCATION sp = IoGetCurrentIrpStackLocation(Irp);
+    PINTERFACE iface = sp->Parameters.QueryInterface.Interface;
+    if (sp->MajorFunction != IRP_MJ_PNP || sp->MinorFunction != IRP_MN_QUERY_INTERFACE || !iface ||
+        !sp->DeviceObject)
+        return;
+    BOOLEAN noOp = iface->InterfaceReference == WdfDeviceInterfaceReferenceNoOp; /* nothing keeps the exporter */
+    IopNoteInterfaceHandedOut(IopQueriedDevice(Irp, sp), sp->DeviceObject, sp->Parameters.QueryInterface.InterfaceType,
+                              iface, Irp->IoStatus.Status, noOp); /* the exported note: a tracer sees it */
+}
+
 VOID WdfDeviceInterfaceReferenceNoOp(PVOID Context)
 {
-    PDEVICE_OBJECT device = IopIsDeviceObject(Context) ? Context : PipFindDeviceByExtension(Context);
-    IopNoteInterfaceHandedOut(device, device, NULL, NULL, STATUS_SUCCESS, TRUE);
+    (void)Context; /* the hand-out itself is noted on the IRP's completion (IopNoteInterfaceCompletion) */
 }
 
 VOID WdfDeviceInterfaceDereferenceNoOp(PVOID Context)

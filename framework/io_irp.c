@@ -264,6 +264,7 @@ VOID IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
         KeBugCheckEx(MULTIPLE_IRP_COMPLETE_REQUESTS, (ULONG_PTR)Irp, 0, 0, 0);
     if (Irp->IoStatus.Status == STATUS_PENDING)
         KeBugCheckEx(DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x8, (ULONG_PTR)Irp, 0, 0); /* completed with STATUS_PENDING */
+    IopNoteInterfaceCompletion(Irp); /* while the answering device's location is intact */
 
     PIO_STACK_LOCATION sp = IoGetCurrentIrpStackLocation(Irp);
     for (Irp->CurrentLocation++, Irp->Tail.Overlay.CurrentStackLocation++; Irp->CurrentLocation <= Irp->StackCount + 1;

@@ -1,8 +1,9 @@
 /*
  * ntsim_init.c - start-up, configuration and shutdown of the simulated
  * kernel, the object types that have no subsystem of their own, and status
- * names. The kernel works from its static defaults even before
- * NtsimInitialize; initializing sets the configuration.
+ * names, and the host-action note (a no-op a tracer interposes). The
+ * kernel works from its static defaults even before NtsimInitialize;
+ * initializing sets the configuration.
  */
 #include <string.h>
 
@@ -57,6 +58,12 @@ VOID NtsimShutdown(void)
 {
     ExpStopWorkers();
     NtsimpInitialized = FALSE;
+}
+
+VOID NtsimNoteHostAction(const char *Where, const char *What)
+{
+    (void)Where;
+    (void)What;
 }
 
 const char *NtsimStatusName(NTSTATUS Status)

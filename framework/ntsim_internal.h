@@ -449,6 +449,13 @@ NTSIM_HIDDEN NTSTATUS IopInvalidDeviceRequest(PDEVICE_OBJECT DeviceObject, PIRP 
  * framework makes goes through it.
  */
 NTSIM_HIDDEN VOID IopCheckCallTarget(PVOID Routine, const char *What, PVOID Object);
+/*
+ * Called by IofCompleteRequest before completion routines run: when Irp's
+ * current location is an IRP_MN_QUERY_INTERFACE completed with a success
+ * status and an INTERFACE, reports the hand-out through the exported
+ * IopNoteInterfaceHandedOut (io_interface.c). Changes nothing.
+ */
+NTSIM_HIDDEN VOID IopNoteInterfaceCompletion(PIRP Irp);
 
 /* ====================================================================== */
 /* Services and driver lifecycle (ldr_service.c)                          */

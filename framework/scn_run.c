@@ -7,6 +7,8 @@
  * line; then `final state:` with one line per installed service.
  * Diagnostics (Err): `file:line: message`, one line each, for scenario
  * errors and failed expectations.
+ * Before each action (not expectation) runs, NtsimNoteHostAction announces
+ * it as "file:line" and its echo, for a tracer to label the events.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -86,6 +88,15 @@ static int ScnReportExpectation(SCN_RUN *Run, const SCN_ACTION *Action, const SC
     return NTSIM_SCENARIO_EXPECT_FAILED;
 }
 
+/* Tells a tracer which scenario line the following events belong to ("path:line", the action's echo). */
+static void ScnAnnounceAction(SCN_RUN *Run, const SCN_ACTION *Action)
+{
+    char where[1024];
+
+    snprintf(where, sizeof(where), "%s:%lu", Run->Script->FileName, (unsigned long)Action->Line);
+    NtsimNoteHostAction(where, Action->Echo);
+}
+
 /* Runs one action or expectation; returns its NTSIM_SCENARIO_* result. */
 static int ScnRunAction(SCN_RUN *Run, const SCN_ACTION *Action)
 {
@@ -93,6 +104,8 @@ static int ScnRunAction(SCN_RUN *Run, const SCN_ACTION *Action)
 
     memset(&outcome, 0, sizeof(outcome));
     fflush(Run->Out); /* a bug check during the action must not lose the transcript so far */
+    if (Action->Verb->Class != ScnExpectation)
+        ScnAnnounceAction(Run, Action);
     ScnBugCheckSetCurrent(Action);
     Action->Verb->Handler(Run, Action, &outcome);
     ScnBugCheckSetCurrent(NULL);

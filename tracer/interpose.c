@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "interpose_hooks_pnp.h"
 #include "ntsim.h"
 #include "ntsim_kernel.h"
 #include "tracer.h"

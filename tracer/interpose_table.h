@@ -169,4 +169,56 @@
       pre_driver_unload, post_none)                                                                             \
     V(VOID, IopNoteDriverUnloadWrite,                                                                           \
       (PDRIVER_OBJECT DriverObject, PDRIVER_UNLOAD OldRoutine, PDRIVER_UNLOAD NewRoutine),                      \
-      (DriverObject, OldRoutine, NewRoutine), OBT_OP_UNLOAD_WRITE, pre_obj0, post_unload_write)
+      (DriverObject, OldRoutine, NewRoutine), OBT_OP_UNLOAD_WRITE, pre_obj0, post_unload_write)                 \
+    /* PnP manager notes, interfaces, remove-lock misuse (hooks: interpose_pnp.c) */                            \
+    V(VOID, PipNotePnpIrpSent,                                                                                  \
+      (PDEVICE_OBJECT DeviceObject, PDEVICE_OBJECT PhysicalDeviceObject, UCHAR MinorFunction, ULONG Parameter), \
+      (DeviceObject, PhysicalDeviceObject, MinorFunction, Parameter), OBT_OP_PNP_EVENT, obt_pnp_pre_none,       \
+      obt_pnp_post_irp_sent)                                                                                    \
+    V(VOID, PipNotePnpIrpCompleted, (PDEVICE_OBJECT PhysicalDeviceObject, UCHAR MinorFunction, NTSTATUS Status),\
+      (PhysicalDeviceObject, MinorFunction, Status), OBT_OP_PNP_IRP_DONE, obt_pnp_pre_none,                     \
+      obt_pnp_post_irp_done)                                                                                    \
+    V(VOID, PipNoteVeto,                                                                                        \
+      (PDEVICE_OBJECT PhysicalDeviceObject, PDEVICE_OBJECT VetoingDevice, ULONG VetoType, const char *VetoName),\
+      (PhysicalDeviceObject, VetoingDevice, VetoType, VetoName), OBT_OP_VETO, obt_pnp_pre_none,                 \
+      obt_pnp_post_veto)                                                                                        \
+    V(VOID, PipNoteDevnodeState,                                                                                \
+      (PDEVICE_OBJECT PhysicalDeviceObject, const char *InstanceId, ULONG OldState, ULONG NewState),            \
+      (PhysicalDeviceObject, InstanceId, OldState, NewState), OBT_OP_DEVNODE_STATE, obt_pnp_pre_none,           \
+      obt_pnp_post_devnode_state)                                                                               \
+    V(VOID, IopNoteInterfaceHandedOut,                                                                          \
+      (PDEVICE_OBJECT DeviceObject, PDEVICE_OBJECT AnsweringDevice, const GUID *InterfaceType,                  \
+       PINTERFACE Interface, NTSTATUS Status, BOOLEAN NoOpReferences),                                          \
+      (DeviceObject, AnsweringDevice, InterfaceType, Interface, Status, NoOpReferences),                        \
+      OBT_OP_INTERFACE_QUERY, obt_pnp_pre_none, obt_pnp_post_interface)                                         \
+    V(VOID, IopReportRemoveLockMisuse,                                                                          \
+      (PIO_REMOVE_LOCK Lock, ULONG Kind, PVOID Tag, PCSTR File, ULONG Line, ULONG64 Value),                     \
+      (Lock, Kind, Tag, File, Line, Value), OBT_OP_REMLOCK_MISUSE, obt_pnp_pre_none,                            \
+      obt_pnp_post_remlock_misuse)                                                                              \
+    /* host action marks */                                                                                     \
+    V(VOID, NtsimNoteHostAction, (const char *Where, const char *What), (Where, What), OBT_OP_HOST_ACTION,      \
+      obt_pnp_pre_none, obt_pnp_post_host_action)                                                               \
+    /* tagged references, Ex variants */                                                                        \
+    R(NTSTATUS, ObReferenceObjectByPointerWithTag,                                                              \
+      (PVOID Object, ACCESS_MASK DesiredAccess, POBJECT_TYPE ObjectType, KPROCESSOR_MODE AccessMode, ULONG Tag),\
+      (Object, DesiredAccess, ObjectType, AccessMode, Tag), OBT_OP_OBJ_REF, obt_pnp_pre_ref_pointer,            \
+      obt_pnp_post_ref_pointer_tag)                                                                             \
+    R(NTSTATUS, ObReferenceObjectByHandleWithTag,                                                               \
+      (HANDLE Handle, ACCESS_MASK DesiredAccess, POBJECT_TYPE ObjectType, KPROCESSOR_MODE AccessMode, ULONG Tag,\
+       PVOID *Object, POBJECT_HANDLE_INFORMATION HandleInformation),                                            \
+      (Handle, DesiredAccess, ObjectType, AccessMode, Tag, Object, HandleInformation), OBT_OP_OBJ_REF,          \
+      obt_pnp_pre_none, obt_pnp_post_ref_handle_tag)                                                            \
+    R(NTSTATUS, IoSetCompletionRoutineEx,                                                                       \
+      (PDEVICE_OBJECT DeviceObject, PIRP Irp, PIO_COMPLETION_ROUTINE CompletionRoutine, PVOID Context,          \
+       BOOLEAN InvokeOnSuccess, BOOLEAN InvokeOnError, BOOLEAN InvokeOnCancel),                                 \
+      (DeviceObject, Irp, CompletionRoutine, Context, InvokeOnSuccess, InvokeOnError, InvokeOnCancel),          \
+      OBT_OP_OBJ_REF, obt_pnp_pre_none, obt_pnp_post_completion_ex)                                             \
+    V(VOID, IoQueueWorkItemEx,                                                                                  \
+      (PIO_WORKITEM IoWorkItem, PIO_WORKITEM_ROUTINE_EX WorkerRoutine, WORK_QUEUE_TYPE QueueType,               \
+       PVOID Context),                                                                                          \
+      (IoWorkItem, WorkerRoutine, QueueType, Context), OBT_OP_WORKITEM_QUEUE, pre_workitem, post_workitem)      \
+    R(NTSTATUS, KeWaitForMultipleObjects,                                                                       \
+      (ULONG Count, PVOID Object[], WAIT_TYPE WaitType, KWAIT_REASON WaitReason, KPROCESSOR_MODE WaitMode,      \
+       BOOLEAN Alertable, PLARGE_INTEGER Timeout, PKWAIT_BLOCK WaitBlockArray),                                 \
+      (Count, Object, WaitType, WaitReason, WaitMode, Alertable, Timeout, WaitBlockArray), OBT_OP_WAIT_BEGIN,   \
+      obt_pnp_pre_wait_multiple, obt_pnp_post_wait_multiple)

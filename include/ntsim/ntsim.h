@@ -69,6 +69,15 @@ NTSIM_API NTSTATUS NtsimInitialize(const NTSIM_CONFIG *Config);
 NTSIM_API VOID NtsimShutdown(void);
 /* The name of a status code ("STATUS_NO_SUCH_DEVICE"), or "0x%08x" text for unknown codes. */
 NTSIM_API const char *NtsimStatusName(NTSTATUS Status);
+/*
+ * Labels what the host is about to do. Records nothing in the simulation
+ * and has no effect: it exists so that a tracer interposing it can mark
+ * the point in a trace where a host action began. Where says where the
+ * action comes from (e.g. "samples/x/scenario.ntsim:14"), What what it is
+ * (e.g. "stop handle_leak"); either may be NULL. The scenario runner calls
+ * it before every action line of a scenario.
+ */
+NTSIM_API VOID NtsimNoteHostAction(const char *Where, const char *What);
 
 /*
  * Host hook on bug checks. KeBugCheckEx, after reporting the bug check

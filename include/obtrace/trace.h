@@ -134,16 +134,24 @@ enum obt_record_type { OBT_RECORD_TYPES(OBT_REC_ENUM_) };
     X(OBT_OP_RUNDOWN_RELEASE, 38, iocount, "ExReleaseRundownProtection")                    \
     X(OBT_OP_RUNDOWN_WAIT, 39, iocount, "ExWaitForRundownProtectionRelease")                \
     X(OBT_OP_INTERFACE_QUERY, 40, none, "IRP_MN_QUERY_INTERFACE answered")                  \
-    X(OBT_OP_PNP_EVENT, 41, none, "PnP manager action on a devnode (arg = action)")         \
+    X(OBT_OP_PNP_EVENT, 41, none, "PnP IRP sent to a device of a devnode (arg = minor | param << 32)") \
     X(OBT_OP_VETO, 42, none, "removal vetoed (arg = PNP_VETO_TYPE)")                       \
     X(OBT_OP_WORKITEM_ALLOC, 43, none, "IoAllocateWorkItem (obj2 = device)")                \
     X(OBT_OP_WORKITEM_FREE, 44, none, "IoFreeWorkItem")                                     \
     X(OBT_OP_SHUTDOWN_REGISTER, 45, pointer, "IoRegisterShutdownNotification")              \
-    X(OBT_OP_SHUTDOWN_UNREGISTER, 46, pointer, "IoUnregisterShutdownNotification")
+    X(OBT_OP_SHUTDOWN_UNREGISTER, 46, pointer, "IoUnregisterShutdownNotification")          \
+    X(OBT_OP_PNP_IRP_DONE, 47, none, "PnP IRP to a devnode completed (obj = PDO, arg = minor)") \
+    X(OBT_OP_DEVNODE_STATE, 48, none, "devnode state change (arg = new, arg2 = old state)")    \
+    X(OBT_OP_REMLOCK_MISUSE, 49, iocount, "remove lock misuse reported (tag = NTSIM_REMLOCK_*)") \
+    X(OBT_OP_INTERFACE_FUNCS, 50, none, "the reference functions of the interface just handed out") \
+    X(OBT_OP_HOST_ACTION, 51, none, "the host announces an action (string = where, arg = what)")
 
 #define OBT_OP_ENUM_(name, value, count, desc) name = value,
 enum obt_op { OBT_OPS(OBT_OP_ENUM_) };
 #undef OBT_OP_ENUM_
+
+/* OBT_OP_INTERFACE_QUERY: bits of arg (see doc/trace-format.md). */
+#define OBT_IFACE_NOOP_REFS 0x1u /* InterfaceReference/Dereference are the KMDF no-op functions */
 
 /* Object types, as recorded in obt_event.obj_type and obt_object.type. */
 #define OBT_OBJ_TYPES(X)          \
