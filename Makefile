@@ -160,14 +160,17 @@ $(filter $(O)/tests/unit/ntsim_%,$(UNIT_BIN)): | $(TEST_DRIVER_SO) $(PRELOAD_SO)
 # ---- benchmarks --------------------------------------------------------------
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:%.c=$(O)/%)
-$(O)/bench/%: bench/%.c $(LIBNTSIM)
+ANALYZER_BENCH_BIN := $(filter $(O)/bench/analyzer_%,$(BENCH_BIN))
+NTSIM_BENCH_BIN := $(filter-out $(ANALYZER_BENCH_BIN),$(BENCH_BIN))
+# Static pattern rules: each benchmark has exactly one way to be built.
+$(NTSIM_BENCH_BIN): $(O)/bench/%: bench/%.c $(LIBNTSIM)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS_ALL) -Iframework -Itracer -Ianalyzer $(BASE_CFLAGS) $(WARN) -Wno-missing-prototypes \
 	    -fshort-wchar $(call pkg_cflags,libunwind) -o $@ $< $(LDFLAGS_ALL) -L$(O)/lib -lntsim \
 	    -Wl,-rpath,'$$ORIGIN/../lib' $(call pkg_libs,libunwind) -ldl -lpthread
 
 # Analyzer benchmarks link the analyzer and the synthetic trace writer, not libntsim.
-$(O)/bench/analyzer_%: bench/analyzer_%.c $(ANALYZER_OBJ) $(O)/tests/lib/synth_trace.o
+$(ANALYZER_BENCH_BIN): $(O)/bench/analyzer_%: bench/analyzer_%.c $(ANALYZER_OBJ) $(O)/tests/lib/synth_trace.o
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS_ALL) -Ianalyzer -Itests/lib $(call pkg_cflags,libdw json-c) $(BASE_CFLAGS) $(WARN) \
 	    -Wno-missing-prototypes -o $@ $< $(ANALYZER_OBJ) $(O)/tests/lib/synth_trace.o $(LDFLAGS_ALL) $(ANALYZER_LIBS)

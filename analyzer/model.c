@@ -41,6 +41,7 @@
 #define IRP_MN_REMOVE_DEVICE_ 0x02
 #define IRP_MN_QUERY_REMOVE_DEVICE_ 0x01
 #define STATUS_PENDING_ 0x00000103
+#define STATUS_INVALID_DEVICE_REQUEST_ ((int32_t)0xC0000010)
 #define BUGCHECK_REFERENCE_BY_POINTER 0x18
 #define BUGCHECK_DRIVER_UNLOADED_PENDING 0xCE
 
@@ -1303,6 +1304,8 @@ static void dispatch_driver_ops(struct model *m, struct object *o, const struct 
         d->stop = evref(ev);
         d->stop_status = ev->status;
         d->nstops++;
+        if (ev->status == STATUS_INVALID_DEVICE_REQUEST_ && d->unload_routine)
+            d->pnp = true; /* ZwUnloadDriver refuses a PnP driver that has an unload routine */
         break;
     }
 }

@@ -254,26 +254,34 @@ static bool exporter_gone(const struct model *m, const struct iface *i)
     return !e || e->removed || e->delete_called || (mod && mod->unload_seq);
 }
 
+/* An interface handed to a driver of another image that still held it when its exporter went away. */
 static void interfaces(const struct model *m, struct report *r)
 {
-    char ebuf[64], qbuf[64];
+    char ebuf[300];
     for (size_t k = 0; k < m->nifaces; k++) {
         const struct iface *i = &m->ifaces[k];
-        const struct object *req = model_object(m, i->requester);
-        if (!req || req->delete_called || !exporter_gone(m, i))
+        const struct module *imp = model_module(m, i->importer_image);
+        const struct module *exp = model_module(m, i->exporter_image);
+        if (!imp || imp == exp || imp->unload_seq || !exporter_gone(m, i))
             continue;
-        const struct object *exp = model_object(m, i->exporter);
-        if (exp && req->owner == exp->owner)
-            continue; /* within one driver: no cross-stack hazard */
+        const char *guid = model_string(m, i->guid);
         struct finding *f = report_add_global(r, F_INTERFACE_OUTLIVED);
+        f->image = i->exporter_image;
         finding_object(f, i->exporter, model_object_label(m, i->exporter, ebuf, sizeof(ebuf)), "Device");
-        finding_subject(f, "an interface of %s handed to %s outlived its exporter's removal",
-                        model_object_label(m, i->exporter, ebuf, sizeof(ebuf)),
-                        model_object_label(m, i->requester, qbuf, sizeof(qbuf)));
-        finding_add_site(f, "handed out", i->at.stack, i->at.seq, i->at.tid);
-        if (i->exporter_image && model_module(m, i->exporter_image) && model_module(m, i->exporter_image)->unload_seq)
-            finding_note(f, "the exporter's image %s was unmapped at seq %" PRIu64 " while the requester still held it",
-                         image_name(m, i->exporter_image), model_module(m, i->exporter_image)->unload_seq);
+        finding_subject(f, "the interface %s of %s, handed to %s%s, outlived its exporter",
+                        guid ? guid : "(unknown type)", exp ? model_module_basename(exp) : ebuf,
+                        model_module_basename(imp), i->noop ? " with no-op reference functions" : "");
+        finding_add_site(f, "handed out on the query", i->at.stack, i->at.seq, i->at.tid);
+        if (i->noop)
+            finding_note(f, "InterfaceReference/InterfaceDereference are no-ops: nothing kept %s from being removed "
+                            "while %s held the interface", exp ? model_module_basename(exp) : "the exporter",
+                         model_module_basename(imp));
+        if (exp && exp->unload_seq)
+            finding_note(f, "%s was unloaded while %s still held its function pointers", model_module_basename(exp),
+                         model_module_basename(imp));
+        finding_set_fix(f, "count interface references for requesters in other stacks (fail the query-remove while "
+                           "held); %s must dereference the interface on GUID_TARGET_DEVICE_QUERY_REMOVE",
+                        model_module_basename(imp));
     }
 }
 

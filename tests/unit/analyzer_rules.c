@@ -405,8 +405,9 @@ static void scn_interface(struct scn *s)
     make_pdo(s, 30);
     load_driver(s, 2, DRV, DRV_LO, "/x/drv.so", "\\Driver\\drv", DRV_LO + 0x10);
     create_device(s, 10, DRV, "\\Device\\Requester", DRV_LO + 0x100, 3);
-    SYNTH_EV(s->t, .op = OBT_OP_INTERFACE_QUERY, .obj_type = OBT_OBJ_DEVICE, .object = 30, .obj2 = 10,
-             .flags = OBT_EV_STATUS, .stack = stk(s, BUS_LO + 0x300, BUS_LO + 0x340));
+    /* asked by drv.so (its frames on the stack), answered by the PDO, with no-op reference functions */
+    SYNTH_EV(s->t, .op = OBT_OP_INTERFACE_QUERY, .obj_type = OBT_OBJ_DEVICE, .object = 30, .obj2 = 30,
+             .flags = OBT_EV_STATUS | OBT_EV_ARG, .arg = OBT_IFACE_NOOP_REFS, .stack = stk(s, DRV_LO + 0x300, DRV_LO + 0x340));
     pnp_remove(s, 30);
     finish(s, true);
 }
