@@ -285,6 +285,22 @@ static void interfaces(const struct model *m, struct report *r)
     }
 }
 
+/* A call into an unloaded exporter through an interface that outlived it follows from that interface. */
+static void link_calls_to_interfaces(struct report *r)
+{
+    for (size_t k = 0; k < r->nglobal; k++) {
+        struct finding *call = &r->global[k];
+        for (size_t j = 0; call->id == F_CALL_INTO_UNLOADED && j < r->nglobal; j++) {
+            if (r->global[j].id != F_INTERFACE_OUTLIVED || r->global[j].image != call->image || !call->image)
+                continue;
+            call->consequence = true;
+            finding_note(call, "the code was reached through the interface that outlived its exporter "
+                               "(interface-outlived)");
+            break;
+        }
+    }
+}
+
 /* ---- completeness -------------------------------------------------------------------------------------------- */
 
 /* The run ended in a bug check the findings explain: everything before the crash is in the trace. */
@@ -326,6 +342,7 @@ void rules_global(const struct model *m, const struct object_list *live, struct 
     incidents(m, r);
     unload_replaced(m, r);
     interfaces(m, r);
+    link_calls_to_interfaces(r);
 }
 
 void rules_run(const struct model *m, struct report *r)

@@ -386,6 +386,10 @@ static void report_zombies(struct chain *c, bool consequence_of_unload)
         finding_subject(f, "%zu reference%s still held on deleted device %s (a zombie: unlinked, not freed)",
                         dev->nrefs, dev->nrefs == 1 ? "" : "s", device_name(c->m, dev, dbuf, sizeof(dbuf)));
         rules_add_ref_sites(f, dev, LBL_BIT(LBL_REF) | LBL_BIT(LBL_CREATE) | LBL_BIT(LBL_HANDLE), "references taken at");
+        char tag[16];
+        if (f->nsites == 1 && f->sites[0].tag)
+            finding_set_fix(f, "add the missing ObDereferenceObjectWithTag (tag %s) on the path that took the reference",
+                            tr_format_tag(f->sites[0].tag, tag));
         for (size_t k = 0; k < dev->nrefs; k++) {
             if (dev->refs[k].label != LBL_NOTIFY)
                 continue;
@@ -575,9 +579,12 @@ static void note_attached_above(struct chain *c, struct finding *f)
         const struct object *up = is_device_of(dev, c->d) ? model_object(c->m, dev->attached_above) : NULL;
         if (!up || up->owner == c->d->id)
             continue;
+        const struct object *pdo = bottom_device(c->m, dev);
+        const char *inst = pdo->is_pdo ? model_string(c->m, pdo->instance) : NULL;
+        finding_note(f, "a device of %s is attached above this driver's device %s%s: removing the devnode removes both",
+                     model_object_label(c->m, up->owner, drv, sizeof(drv)), inst ? "on " : "",
+                     inst ? inst : device_name(c->m, dev, dbuf, sizeof(dbuf)));
         (void)ubuf;
-        finding_note(f, "a device of %s is attached above this driver's %s: removing the devnode removes both",
-                     model_object_label(c->m, up->owner, drv, sizeof(drv)), device_name(c->m, dev, dbuf, sizeof(dbuf)));
     }
 }
 
@@ -595,7 +602,8 @@ static void why_not_called_pnp(struct chain *c, bool stack_pending)
         finding_note(f, "a PnP driver is unloaded by removing its devices (disable, eject or unplug), not by a service stop");
         note_attached_above(c, f);
     }
-    if (stack_pending) {
+    bool refused = d->nstops && d->stop_status < 0 && !cdo_left; /* that finding already says how to unload */
+    if (stack_pending && !refused) {
         struct finding *f = add(c, F_UNLOAD_NOT_REQUESTED, c->dobj);
         finding_subject(f, "the driver's devices were never removed (no disable, eject or unplug of their devnodes)");
         free(f->fix);
@@ -603,7 +611,9 @@ static void why_not_called_pnp(struct chain *c, bool stack_pending)
     }
     if (c->v->reason)
         return;
-    if (c->linked)
+    if (stack_pending)
+        reason = xstrdup("its devices were never removed, so the PnP manager had no reason to unload it");
+    else if (c->linked)
         reason = xasprintf("the PnP manager skipped the unload: %u device object%s of the driver %s never deleted",
                            c->linked, c->linked == 1 ? "" : "s", c->linked == 1 ? "was" : "were");
     else if (!has_unload_routine(d))

@@ -205,8 +205,9 @@ void obt_pnp_post_remlock_misuse(struct obt_call *c, const uint64_t *a, uint64_t
     if (file) {
         char where[1024];
         int n = snprintf(where, sizeof(where), "%s:%u", file, (unsigned)a[4]);
+        size_t len = n < (int)sizeof(where) ? (size_t)n : sizeof(where) - 1;
         if (n > 0)
-            pnp_set_string_id(c, obt_string_intern(c->tls, where, n < (int)sizeof(where) ? (size_t)n : sizeof(where) - 1));
+            pnp_set_string_id(c, obt_string_intern(c->tls, where, len));
     }
     obt_emit(c);
 }
