@@ -15,7 +15,7 @@
 #include "symbolize.h"
 
 #define OBTRACE_VERSION "0.1.0"
-#define OBTRACE_JSON_VERSION 1
+#define OBTRACE_JSON_VERSION 2
 
 /* The signature every renderer has. */
 typedef void render_fn(FILE *out, const struct report *r, const struct model *m, struct symbolizer *sym);
