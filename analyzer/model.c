@@ -1375,7 +1375,10 @@ static void apply_event(struct model *m, const struct tr_event *ev)
     case OBT_OP_DEV_OPEN_REF: if (o) on_open_ref(m, o, ev, t); break;
     case OBT_OP_DEV_OPEN_DEREF: if (o) on_open_deref(m, o, ev, t); break;
     case OBT_OP_IRP_CALL: on_irp_call(m, o, ev); break;
-    case OBT_OP_IRP_COMPLETE: break;
+    case OBT_OP_IRP_COMPLETE:
+        if (o && ev->arg == ((uint64_t)IRP_MJ_PNP_ << 8 | IRP_MN_REMOVE_DEVICE_))
+            o->remove_completed = evref(ev);
+        break;
     case OBT_OP_WORKITEM_ALLOC:
         if (o) {
             o->created = evref(ev);

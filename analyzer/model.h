@@ -111,6 +111,7 @@ struct object {
     struct event_ref query_remove; /* PDOs: the last IRP_MN_QUERY_REMOVE_DEVICE sent to the stack */
     struct event_ref pended;       /* an IRP passed to this device that it pended (STATUS_PENDING) */
     struct event_ref remove_passed; /* IRP_MN_REMOVE_DEVICE passed to this device with IoCallDriver */
+    struct event_ref remove_completed; /* IRP_MN_REMOVE_DEVICE completed at this device (its driver's handler) */
 };
 
 /* One write of DriverUnload (IopNoteDriverUnloadWrite). */

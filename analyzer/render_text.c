@@ -44,10 +44,29 @@ static void frame_function(const struct sym_frame *f, char *buf, size_t len)
         frame_location(f, buf, len);
 }
 
+/*
+ * A function inlined into itself (a compiler's partial clone) shows as two
+ * frames of one name; whether it does depends on the build: keep one, with
+ * the inner (call-site) line.
+ */
+static int collapse_self_inlined(struct sym_frame *f, int n)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (k && f[k - 1].inlined && f[k - 1].function && f[i].function && !strcmp(f[k - 1].function, f[i].function) &&
+            f[k - 1].module == f[i].module) {
+            f[k - 1].inlined = f[i].inlined;
+            continue;
+        }
+        f[k++] = f[i];
+    }
+    return k;
+}
+
 int render_stack_frames(struct symbolizer *sym, const struct model *m, uint32_t stack, uint64_t seq,
                         struct sym_frame *out, int max, int *first)
 {
-    int n = symbolizer_stack(sym, m, stack, seq, out, max);
+    int n = collapse_self_inlined(out, symbolizer_stack(sym, m, stack, seq, out, max));
     *first = 0;
     while (*first < n && out[*first].framework)
         (*first)++;
@@ -149,13 +168,13 @@ static const char *stack_callee(struct symbolizer *sym, const struct model *m, u
     return NULL;
 }
 
-/* A routine shown by its source line: "file:line  Function". */
+/* A routine shown by where it is defined: "file:line  Function" (the same in every build of it). */
 static void code_line(struct symbolizer *sym, const struct model *m, uint64_t code, uint64_t seq, char *buf,
                       size_t len)
 {
     struct sym_frame f;
     const struct module *mod = model_module_at(m, code, seq);
-    symbolizer_lookup(sym, mod, code + 1, &f, 1); /* +1: the lookup expects a return address */
+    symbolizer_function(sym, mod, code, &f);
     char loc[256], fn[256];
     frame_location(&f, loc, sizeof(loc));
     frame_function(&f, fn, sizeof(fn));

@@ -287,6 +287,8 @@ static void report_never_deleted(struct chain *c, const struct object *dev)
                     after);
     finding_set_fix(f, "%s", fix);
     add_event_site(f, "created", dev->created);
+    if (dev->removed && dev->remove_completed.seq)
+        add_event_site(f, "IRP_MN_REMOVE_DEVICE completed, with no IoDeleteDevice before it,", dev->remove_completed);
     if (!strcmp(before, "bus child PDO "))
         finding_note(f, "it was reported missing and its IRP_MN_REMOVE_DEVICE was handled, but the bus driver did not "
                         "IoDeleteDevice it: it stays on the driver's device list");
@@ -486,9 +488,10 @@ static void report_lock_wait(struct chain *c, const struct object *l, const char
     char dbuf[300], drv[64];
     const struct object *lower = l->type == OBT_OBJ_REMLOCK ? pending_below(c, l) : NULL;
     struct finding *f = add(c, F_REMOVE_LOCK_WAIT, l);
-    finding_subject(f, "%s on %s %s never returned: %zu acquisition%s still held",
+    (void)what;
+    finding_subject(f, "%s on %s never returned: %zu acquisition%s still held",
                     l->type == OBT_OBJ_REMLOCK ? "IoReleaseRemoveLockAndWait" : "ExWaitForRundownProtectionRelease",
-                    what, name, l->nholds, l->nholds == 1 ? "" : "s");
+                    name, l->nholds, l->nholds == 1 ? "" : "s");
     add_event_site(f, "waiting since", l->wait);
     add_hold_sites(f, l, "still held, acquired");
     f->attribution = l->type == OBT_OBJ_REMLOCK ? "exact" : "heuristic";
@@ -505,8 +508,8 @@ static void report_lock_wait(struct chain *c, const struct object *l, const char
         return;
     f->consequence = true;
     struct finding *u = add(c, F_REMOVE_LOCK_UNBALANCED, l);
-    finding_subject(u, "%s %s: %zu acquisition%s never released; IoReleaseRemoveLockAndWait waits for %s forever",
-                    what, name, l->nholds, l->nholds == 1 ? "" : "s", l->nholds == 1 ? "it" : "them");
+    finding_subject(u, "%s: %zu acquisition%s never released; IoReleaseRemoveLockAndWait waits for %s forever", name,
+                    l->nholds, l->nholds == 1 ? "" : "s", l->nholds == 1 ? "it" : "them");
     add_hold_sites(u, l, "acquired");
     u->attribution = l->type == OBT_OBJ_REMLOCK ? "exact" : "heuristic";
     finding_set_fix(u, "release the remove lock (IoReleaseRemoveLock with the same tag) on every path that "
@@ -531,13 +534,16 @@ static void report_locks(struct chain *c)
         if (!lock_of_driver(c, l))
             continue;
         const char *what = l->type == OBT_OBJ_REMLOCK ? "remove lock" : "run-down reference";
-        const char *name = l->name[0] ? l->name : "of the driver";
+        char name[300];
+        if (l->name[0])
+            snprintf(name, sizeof(name), "%s %s", what, l->name);
+        else
+            snprintf(name, sizeof(name), "the driver's %s", what);
         if (l->waiting || l->wait_stuck) {
             report_lock_wait(c, l, what, name);
         } else if (l->nholds) {
             struct finding *f = add(c, F_REMOVE_LOCK_UNBALANCED, l);
-            finding_subject(f, "%s %s: %zu acquisition%s never released", what, name, l->nholds,
-                            l->nholds == 1 ? "" : "s");
+            finding_subject(f, "%s: %zu acquisition%s never released", name, l->nholds, l->nholds == 1 ? "" : "s");
             add_hold_sites(f, l, "acquired");
             f->attribution = l->type == OBT_OBJ_REMLOCK ? "exact" : "heuristic";
         }
@@ -611,7 +617,9 @@ static void why_not_called_pnp(struct chain *c, bool stack_pending)
     }
     if (c->v->reason)
         return;
-    if (stack_pending)
+    if (lock_wait_stuck(c))
+        reason = xstrdup("its IRP_MN_REMOVE_DEVICE handler never returned: it waits in IoReleaseRemoveLockAndWait");
+    else if (stack_pending)
         reason = xstrdup("its devices were never removed, so the PnP manager had no reason to unload it");
     else if (c->linked)
         reason = xasprintf("the PnP manager skipped the unload: %u device object%s of the driver %s never deleted",

@@ -441,6 +441,39 @@ int symbolizer_lookup(struct symbolizer *s, const struct module *mod, uint64_t a
     return n;
 }
 
+/* The subprogram DIE containing pc (bias-adjusted) in cu: its definition's file and line into f. */
+static bool decl_of(struct symbolizer *s, Dwarf_Die *cu, Dwarf_Addr pc, struct sym_frame *f)
+{
+    Dwarf_Die *scopes = NULL;
+    int n = dwarf_getscopes(cu, pc, &scopes);
+    bool found = false;
+    for (int i = 0; i < n && !found; i++) {
+        if (dwarf_tag(&scopes[i]) != DW_TAG_subprogram)
+            continue;
+        int line = 0;
+        const char *file = dwarf_decl_file(&scopes[i]);
+        if (file && dwarf_decl_line(&scopes[i], &line) == 0 && line > 0) {
+            f->file = relative(s, file);
+            f->line = (unsigned)line;
+            found = true;
+        }
+    }
+    free(scopes);
+    return found;
+}
+
+void symbolizer_function(struct symbolizer *s, const struct module *mod, uint64_t addr, struct sym_frame *out)
+{
+    symbolizer_lookup(s, mod, addr + 1, out, 1); /* +1: the lookup expects a return address */
+    struct sym_module *sm = mod ? module_state(s, mod) : NULL;
+    if (!sm || !sm->dm)
+        return;
+    Dwarf_Addr bias;
+    Dwarf_Die *cu = dwfl_module_addrdie(sm->dm, addr, &bias);
+    if (cu)
+        decl_of(s, cu, addr - bias, out);
+}
+
 int symbolizer_stack(struct symbolizer *s, const struct model *m, uint32_t stack, uint64_t seq,
                      struct sym_frame *out, int max)
 {

@@ -57,6 +57,14 @@ void symbolizer_free(struct symbolizer *s);
 int symbolizer_lookup(struct symbolizer *s, const struct module *mod, uint64_t addr, struct sym_frame *out, int max);
 
 /*
+ * The function whose code starts at or contains addr (a routine's address,
+ * not a return address) in module mod: its name, and the file and line of
+ * its definition (DW_AT_decl_*), which do not change with the build's
+ * optimization; the line of addr when DWARF names no definition.
+ */
+void symbolizer_function(struct symbolizer *s, const struct module *mod, uint64_t addr, struct sym_frame *out);
+
+/*
  * Symbolizes a whole stack of the model as seen at seq, with inlined
  * frames; writes up to max frames and returns the count.
  */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "model.h"
+#include "ntnames.h"
 #include "render.h"
 #include "rules.h"
 #include "synth_trace.h"
@@ -22,6 +23,7 @@
 #define DRV_LO 0x40000ull       /* the driver image, instance 2 (and 4 when reloaded) */
 #define LIB_LO 0x70000ull       /* a class library, instance 3 */
 #define BUS_LO 0x90000ull       /* another driver (bus / requester), instance 5 */
+#define CLI_LO 0xB0000ull       /* a client driver, instance 6 */
 #define DRV 1                   /* \Driver\drv */
 #define BUS 2                   /* \Driver\bus */
 #define STATUS_INVALID_DEVICE_REQUEST ((int32_t)0xC0000010)
@@ -412,6 +414,58 @@ static void scn_interface(struct scn *s)
     finish(s, true);
 }
 
+/*
+ * A client driver's IoGetDeviceObjectPointer on drv's device: the framework's
+ * inner ObReferenceObjectByHandle and the outer call report the same count
+ * (one reference, taken over by the outer call); the handle is closed.
+ */
+static void scn_device_pointer(struct scn *s)
+{
+    begin(s);
+    load_driver(s, 2, DRV, DRV_LO, "/x/drv.so", "\\Driver\\drv", DRV_LO + 0x10);
+    create_device(s, 10, DRV, "\\Device\\Drv", DRV_LO + 0x100, 3);
+    load_driver(s, 6, 60, CLI_LO, "/x/client.so", "\\Driver\\client", CLI_LO + 0x10);
+    uint32_t gdop = stk(s, CLI_LO + 0x200, CLI_LO + 0x240);
+    synth_object(s->t, 20, OBT_OBJ_FILE, 0x9000, 0, 0, "");
+    SYNTH_EV(s->t, .op = OBT_OP_OBJ_CREATE, .obj_type = OBT_OBJ_FILE, .object = 20, .count = 1, .stack = inner(s, gdop));
+    SYNTH_EV(s->t, .op = OBT_OP_DEV_OPEN_REF, .obj_type = OBT_OBJ_DEVICE, .object = 10, .count = 1,
+             .stack = inner(s, gdop));
+    SYNTH_EV(s->t, .op = OBT_OP_HANDLE_OPEN, .obj_type = OBT_OBJ_FILE, .object = 20, .count = 1, .stack = inner(s, gdop),
+             .arg = 0x44);
+    deref(s, 20, OBT_OBJ_FILE, 1, inner(s, gdop), 0);
+    uint32_t by_handle = inner(s, gdop);
+    ref(s, 20, OBT_OBJ_FILE, 2, inner(s, by_handle), 0);
+    SYNTH_EV(s->t, .op = OBT_OP_OBJ_REF, .obj_type = OBT_OBJ_FILE, .object = 20, .count = 2, .stack = by_handle,
+             .arg = 0x44, .flags = OBT_EV_STATUS | OBT_EV_ARG);
+    SYNTH_EV(s->t, .op = OBT_OP_HANDLE_CLOSE, .obj_type = OBT_OBJ_FILE, .object = 20, .count = 0,
+             .stack = inner(s, gdop), .arg = 0x44, .flags = OBT_EV_STATUS | OBT_EV_ARG);
+    uint32_t name = synth_string(s->t, "\\Device\\Drv");
+    SYNTH_EV(s->t, .op = OBT_OP_OBJ_REF, .obj_type = OBT_OBJ_FILE, .object = 20, .count = 1, .stack = gdop, .obj2 = 10,
+             .string = name, .flags = OBT_EV_STATUS | OBT_EV_OBJ2 | OBT_EV_STRING);
+    service(s, OBT_OP_SERVICE_STOP, "drv", 0);
+    finish(s, true);
+}
+
+/* A library overwrites DriverUnload inside DriverEntry (before the image is known); the image still unloads. */
+static void scn_unload_replaced_unloaded(struct scn *s)
+{
+    begin(s);
+    synth_module_load(s->t, 2, DRV_LO, DRV_LO, DRV_LO + 0x10000, NULL, 0, "/x/mini.so");
+    synth_object(s->t, DRV, OBT_OBJ_DRIVER, 0x7000 + DRV, 0, 0, "\\Driver\\mini");
+    uint32_t st = stk(s, NTSIM_LO + 0x100, NTSIM_LO + 0x110);
+    SYNTH_EV(s->t, .op = OBT_OP_OBJ_CREATE, .obj_type = OBT_OBJ_DRIVER, .object = DRV, .count = 2, .stack = st);
+    SYNTH_EV(s->t, .op = OBT_OP_UNLOAD_WRITE, .obj_type = OBT_OBJ_DRIVER, .object = DRV, .arg = NTSIM_LO + 0x40,
+             .arg2 = DRV_LO + 0x10, .flags = OBT_EV_ARG | OBT_EV_ARG2, .stack = stk(s, NTSIM_LO + 0x150, DRV_LO + 0x50));
+    SYNTH_EV(s->t, .op = OBT_OP_DRIVER_ENTRY, .obj_type = OBT_OBJ_DRIVER, .object = DRV, .stack = st,
+             .flags = OBT_EV_STATUS | OBT_EV_ARG | OBT_EV_MODULE, .arg = NTSIM_LO + 0x40, .module = 2);
+    service(s, OBT_OP_SERVICE_STOP, "mini", 0);
+    SYNTH_EV(s->t, .op = OBT_OP_DRIVER_UNLOAD, .obj_type = OBT_OBJ_DRIVER, .object = DRV, .module = 2,
+             .arg = NTSIM_LO + 0x40, .flags = OBT_EV_PRE | OBT_EV_ARG, .stack = stk(s, NTSIM_LO + 0x320, NTSIM_LO + 0x330));
+    deref(s, DRV, OBT_OBJ_DRIVER, 1, stk(s, NTSIM_LO + 0x360, NTSIM_LO + 0x370), 0);
+    driver_gone(s, DRV, 2);
+    finish(s, true);
+}
+
 /* A trace cut short: no end record (and a drop). */
 static void scn_incomplete(struct scn *s)
 {
@@ -481,6 +535,8 @@ static const struct scenario scenarios[] = {
     { "interface", scn_interface, { F_INTERFACE_OUTLIVED }, 1, 1 },
     { "incomplete", scn_incomplete, { F_TRACE_INCOMPLETE }, 1, 2 },
     { "address_reuse", scn_address_reuse, { F_LEAKED_REFERENCE }, 1, 1 },
+    { "device_pointer", scn_device_pointer, { F_LEAKED_REFERENCE, F_UNLOAD_DEFERRED }, 2, 1 },
+    { "unload_replaced_unloaded", scn_unload_replaced_unloaded, { F_UNLOAD_ROUTINE_REPLACED }, 1, 1 },
 };
 #define NSCENARIOS ((int)(sizeof(scenarios) / sizeof(scenarios[0])))
 
@@ -695,6 +751,69 @@ START_TEST(findings_doc_matches_table)
 }
 END_TEST
 
+START_TEST(handles_pair_exactly)
+{
+    struct model m;
+    struct report r;
+    analyze(&scenarios[5], &m, &r);
+    const struct finding *f = find(&r, F_OPEN_HANDLE);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_str_eq(f->attribution, "exact");
+    ck_assert_uint_eq(f->nsites, 1);
+    report_release(&r);
+    model_release(&m);
+}
+END_TEST
+
+START_TEST(device_pointer_reference_is_the_outer_calls)
+{
+    /* one reference, labelled IoGetDeviceObjectPointer, at the client's stack, exact */
+    struct model m;
+    struct report r;
+    analyze(&scenarios[19], &m, &r);
+    const struct object *file = model_object(&m, 20);
+    ck_assert_ptr_nonnull(file);
+    ck_assert_uint_eq(file->nrefs, 1);
+    ck_assert_uint_eq(file->refs[0].via, VIA_DEVICE_POINTER);
+    const struct finding *f = find(&r, F_LEAKED_REFERENCE);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_str_eq(f->attribution, "exact");
+    ck_assert_ptr_nonnull(strstr(f->subject, "driver client.so holds the file object on \\Device\\Drv"));
+    ck_assert_uint_eq(f->nsites, 1);
+    ck_assert_uint_eq(model_stack(&m, f->sites[0].stack)->frames[0], CLI_LO + 0x200);
+    report_release(&r);
+    model_release(&m);
+}
+END_TEST
+
+START_TEST(unload_replaced_before_the_image_is_known)
+{
+    struct model m;
+    struct report r;
+    analyze(&scenarios[20], &m, &r);
+    const struct driver *d = model_driver(&m, DRV);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_uint_eq(d->own_unload, DRV_LO + 0x10);
+    ck_assert_uint_ne(d->unload_replaced.seq, 0);
+    const struct finding *f = find(&r, F_UNLOAD_ROUTINE_REPLACED);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(strstr(f->subject, "mini.so unloaded, but its own DriverUnload never ran"));
+    report_release(&r);
+    model_release(&m);
+}
+END_TEST
+
+START_TEST(nt_codes_by_name)
+{
+    char buf[32];
+    ck_assert_str_eq(nt_status_name((int32_t)0xC000010E, buf), "STATUS_IMAGE_ALREADY_LOADED");
+    ck_assert_str_eq(nt_status_name(0x12345, buf), "0x00012345");
+    ck_assert_str_eq(nt_bugcheck_name(0x18, buf), "REFERENCE_BY_POINTER");
+    ck_assert_str_eq(nt_veto_name(5, buf), "PNP_VetoOutstandingOpen");
+    ck_assert_str_eq(nt_devnode_state_name(0x308, buf), "DeviceNodeStarted");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("analyzer_rules");
@@ -707,6 +826,10 @@ int main(void)
     tcase_add_test(tc, framework_references_are_not_leaks);
     tcase_add_test(tc, address_reuse_keeps_objects_apart);
     tcase_add_test(tc, module_instances_by_seq);
+    tcase_add_test(tc, handles_pair_exactly);
+    tcase_add_test(tc, device_pointer_reference_is_the_outer_calls);
+    tcase_add_test(tc, unload_replaced_before_the_image_is_known);
+    tcase_add_test(tc, nt_codes_by_name);
     tcase_add_test(tc, every_finding_id_is_produced);
     tcase_add_test(tc, findings_doc_matches_table);
     suite_add_tcase(s, tc);
