@@ -314,6 +314,18 @@ static bool stack_never_removed(const struct chain *c, const struct object *dev)
     return dev->attached_above != 0;
 }
 
+/* A counted interface this image handed out whose importer is still loaded, or NULL. */
+static const struct iface *counted_interface_still_held(const struct chain *c)
+{
+    for (size_t k = 0; k < c->m->nifaces; k++) {
+        const struct iface *i = &c->m->ifaces[k];
+        const struct module *imp = model_module(c->m, i->importer_image);
+        if (i->exporter_image == c->mod->instance && imp && !imp->unload_seq && !i->noop)
+            return i;
+    }
+    return NULL;
+}
+
 /* The removal of pdo's devnode was requested and vetoed: who vetoed, and what it protects. */
 static void report_veto(struct chain *c, const struct object *pdo)
 {
@@ -331,24 +343,28 @@ static void report_veto(struct chain *c, const struct object *pdo)
         return;
     const struct object *vetoer = model_object(c->m, pdo->veto_device);
     const char *who = model_string(c->m, pdo->veto_string);
-    struct finding *f = add(c, F_UNLOAD_NOT_REQUESTED, vetoer ? vetoer : pdo);
-    finding_subject(f, "%s is still present: its removal was vetoed (%s%s%s)", inst ? inst : "the device",
-                    nt_veto_name(pdo->veto_type, vbuf), who ? ", by " : "", who ? who : "");
+    const struct iface *held = counted_interface_still_held(c);
+    struct finding *f = add(c, held ? F_INTERFACE_OUTLIVED : F_UNLOAD_NOT_REQUESTED, vetoer ? vetoer : pdo);
+    if (held)
+        finding_subject(f, "interface %s handed out to %s is still referenced: the query-remove of %s was refused "
+                           "(%s%s%s)",
+                        model_string(c->m, held->guid) ? model_string(c->m, held->guid) : "?",
+                        model_module_basename(model_module(c->m, held->importer_image)), inst ? inst : "the device",
+                        nt_veto_name(pdo->veto_type, vbuf), who ? ", by " : "", who ? who : "");
+    else
+        finding_subject(f, "%s is still present: its removal was vetoed (%s%s%s)", inst ? inst : "the device",
+                        nt_veto_name(pdo->veto_type, vbuf), who ? ", by " : "", who ? who : "");
+    if (held)
+        add_event_site(f, "interface handed out", held->at);
     add_event_site(f, "removal requested", pdo->query_remove);
     if (vetoer && vetoer->owner != c->d->id && !vetoer->is_pdo)
         finding_note(f, "the vetoing device %s belongs to %s", device_name(c->m, vetoer, dbuf, sizeof(dbuf)),
                      model_object_label(c->m, vetoer->owner, drv, sizeof(drv)));
-    for (size_t k = 0; k < c->m->nifaces; k++) {
-        const struct iface *i = &c->m->ifaces[k];
-        const struct module *imp = model_module(c->m, i->importer_image);
-        if (i->exporter_image != c->mod->instance || !imp || imp->unload_seq || i->noop)
-            continue;
-        finding_note(f, "an interface it handed out (%s) is still referenced by %s: refusing the query-remove is "
-                        "the protection working", model_string(c->m, i->guid) ? model_string(c->m, i->guid) : "?",
-                     model_module_basename(imp));
+    if (held) {
+        finding_note(f, "the exporter counts its interface references, so refusing the query-remove is the "
+                        "protection working; the importer never released its reference");
         finding_set_fix(f, "the importer must dereference the interface (on GUID_TARGET_DEVICE_QUERY_REMOVE) "
                            "before the device can be removed");
-        break;
     }
 }
 
