@@ -3,6 +3,8 @@
 # with `obtrace record -- $O/bin/ntsim ...`, then compares `obtrace report`
 # (text and JSON) and its exit code byte for byte with samples/<name>/verdict.txt,
 # verdict.json and exit. OBTRACE_REGEN_GOLDENS=1 writes those files instead.
+# Every sample's trace must also dump cleanly (`obtrace dump` exits 0) and hold
+# its END record, or the bug check that stopped the simulation.
 # Skips (77) while ntsim, the tracer or the analyzer is not built, or when no
 # sample has a golden yet.
 cd "$(dirname "$0")/../.." || exit 1
@@ -30,6 +32,11 @@ for scn in samples/*/scenario.ntsim; do
         >"$tmp/$name.record.log" 2>&1
     if [ ! -f "$trace" ]; then
         echo "FAIL: $name: no trace recorded"; cat "$tmp/$name.record.log"; failed=$((failed + 1)); continue
+    fi
+    if ! "$OBTRACE" dump "$trace" >"$tmp/dump.txt" 2>&1 || ! grep -Eq ' (END |EVENT op=BUGCHECK )' "$tmp/dump.txt"; then
+        echo "FAIL: $name: obtrace dump failed, or the trace has neither its END record nor a bug check"
+        tail -n 3 "$tmp/dump.txt"
+        failed=$((failed + 1))
     fi
     "$OBTRACE" report "$trace" >"$tmp/verdict.txt" 2>/dev/null
     echo $? >"$tmp/exit"
