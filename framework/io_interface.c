@@ -169,10 +169,11 @@ VOID IopDescribeCodeAddress(const void *Address, char *Buffer, size_t Size)
 
 VOID IopNoteInterfaceHandedOut(PDEVICE_OBJECT DeviceObject, PDEVICE_OBJECT AnsweringDevice,
                                const GUID *InterfaceType, PINTERFACE Interface, NTSTATUS Status,
-                               BOOLEAN NoOpReferences)
+                               BOOLEAN NoOpReferences, PIRP Irp)
 {
     (void)InterfaceType;
     (void)Interface;
+    (void)Irp;
     DbgPrint("ntsim pnp: interface handed out by device %p (answered by %p): %s%s\n", (void *)DeviceObject,
              (void *)AnsweringDevice, NtsimStatusName(Status), NoOpReferences ? ", no-op reference functions" : "");
 }
@@ -203,7 +204,7 @@ VOID IopNoteInterfaceCompletion(PIRP Irp)
         return;
     BOOLEAN noOp = iface->InterfaceReference == WdfDeviceInterfaceReferenceNoOp; /* nothing keeps the exporter */
     IopNoteInterfaceHandedOut(IopQueriedDevice(Irp, sp), sp->DeviceObject, sp->Parameters.QueryInterface.InterfaceType,
-                              iface, Irp->IoStatus.Status, noOp); /* the exported note: a tracer sees it */
+                              iface, Irp->IoStatus.Status, noOp, Irp); /* the exported note: a tracer sees it */
 }
 
 VOID WdfDeviceInterfaceReferenceNoOp(PVOID Context)

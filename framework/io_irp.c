@@ -245,6 +245,8 @@ static VOID IopFinishOwnedIrp(PIRP Irp)
     }
     if (Irp->UserIosb)
         *Irp->UserIosb = Irp->IoStatus;
+    if (header->FailedDeviceOut)
+        *header->FailedDeviceOut = NT_SUCCESS(status) ? NULL : header->FailedDevice;
     PKEVENT event = Irp->UserEvent;
     PFILE_OBJECT file = header->ReferencedFile;
     IopRetireIrp(Irp);
@@ -252,6 +254,30 @@ static VOID IopFinishOwnedIrp(PIRP Irp)
         ObfDereferenceObject(file); /* before the waiter wakes: its view of the counts is final */
     if (event)
         KeSetEvent(event, IO_NO_INCREMENT, FALSE);
+}
+
+/*
+ * Notes who decides a failure: the device of the location being completed
+ * when the status is a failure (NULL on success). Called at each
+ * IofCompleteRequest, so the last completion decides.
+ */
+static VOID IopNoteCompletingDevice(IOP_IRP_HEADER *Header, PIRP Irp)
+{
+    BOOLEAN located = Irp->CurrentLocation >= 1 && Irp->CurrentLocation <= Irp->StackCount;
+    if (NT_SUCCESS(Irp->IoStatus.Status))
+        Header->FailedDevice = NULL;
+    else if (located)
+        Header->FailedDevice = IoGetCurrentIrpStackLocation(Irp)->DeviceObject;
+}
+
+/* A completion routine of Device's driver changed the outcome from Before to the IRP's status now. */
+static VOID IopNoteRoutineOutcome(IOP_IRP_HEADER *Header, PIRP Irp, NTSTATUS Before, PDEVICE_OBJECT Device)
+{
+    NTSTATUS after = Irp->IoStatus.Status;
+    if (NT_SUCCESS(Before) && !NT_SUCCESS(after) && Device)
+        Header->FailedDevice = Device;
+    else if (NT_SUCCESS(after))
+        Header->FailedDevice = NULL;
 }
 
 VOID IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
@@ -265,6 +291,7 @@ VOID IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
     if (Irp->IoStatus.Status == STATUS_PENDING)
         KeBugCheckEx(DRIVER_VERIFIER_IOMANAGER_VIOLATION, 0x8, (ULONG_PTR)Irp, 0, 0); /* completed with STATUS_PENDING */
     IopNoteInterfaceCompletion(Irp); /* while the answering device's location is intact */
+    IopNoteCompletingDevice(header, Irp);
 
     PIO_STACK_LOCATION sp = IoGetCurrentIrpStackLocation(Irp);
     for (Irp->CurrentLocation++, Irp->Tail.Overlay.CurrentStackLocation++; Irp->CurrentLocation <= Irp->StackCount + 1;
@@ -277,8 +304,10 @@ VOID IofCompleteRequest(PIRP Irp, CCHAR PriorityBoost)
             PDEVICE_OBJECT device =
                 Irp->CurrentLocation == Irp->StackCount + 1 ? NULL : IoGetCurrentIrpStackLocation(Irp)->DeviceObject;
             IopCheckCallTarget((PVOID)routine, "completion routine", device);
+            NTSTATUS before = Irp->IoStatus.Status;
             if (routine(device, Irp, context) == STATUS_MORE_PROCESSING_REQUIRED)
                 return; /* the routine's owner takes the IRP back */
+            IopNoteRoutineOutcome(header, Irp, before, device);
         } else {
             IopPropagatePending(Irp);
             IopClearStackLocation(sp);
@@ -454,11 +483,20 @@ PIRP IoBuildSynchronousFsdRequest(ULONG MajorFunction, PDEVICE_OBJECT DeviceObje
 typedef struct _IOP_SYNC_WAIT {
     KEVENT Event;
     IO_STATUS_BLOCK Iosb;
+    PDEVICE_OBJECT FailedDevice; /* the device whose driver failed the IRP (IOP_IRP_HEADER.FailedDevice) */
 } IOP_SYNC_WAIT;
 
 NTSTATUS IopSynchronousCall(PDEVICE_OBJECT DeviceObject, const IO_STACK_LOCATION *Template, NTSTATUS InitialStatus,
                             PULONG_PTR Information, BOOLEAN ToTop)
 {
+    return IopSynchronousCallEx(DeviceObject, Template, InitialStatus, Information, ToTop, NULL);
+}
+
+NTSTATUS IopSynchronousCallEx(PDEVICE_OBJECT DeviceObject, const IO_STACK_LOCATION *Template, NTSTATUS InitialStatus,
+                              PULONG_PTR Information, BOOLEAN ToTop, PDEVICE_OBJECT *FailedDevice)
+{
+    if (FailedDevice)
+        *FailedDevice = NULL;
     PDEVICE_OBJECT target = ToTop ? IoGetAttachedDevice(DeviceObject) : DeviceObject;
     IOP_SYNC_WAIT *wait = RtlpAllocZero(sizeof(*wait));
     KeInitializeEvent(&wait->Event, NotificationEvent, FALSE);
@@ -468,6 +506,7 @@ NTSTATUS IopSynchronousCall(PDEVICE_OBJECT DeviceObject, const IO_STACK_LOCATION
         return STATUS_INSUFFICIENT_RESOURCES;
     }
     irp->IoStatus.Status = InitialStatus;
+    IopIrpHeader(irp)->FailedDeviceOut = &wait->FailedDevice;
     irp->Tail.Overlay.OriginalFileObject = Template->FileObject;
     PIO_STACK_LOCATION sp = IoGetNextIrpStackLocation(irp);
     sp->MajorFunction = Template->MajorFunction;
@@ -481,6 +520,8 @@ NTSTATUS IopSynchronousCall(PDEVICE_OBJECT DeviceObject, const IO_STACK_LOCATION
     if (Information)
         *Information = wait->Iosb.Information;
     NTSTATUS status = wait->Iosb.Status;
+    if (FailedDevice)
+        *FailedDevice = wait->FailedDevice;
     free(wait);
     return status;
 }

@@ -124,6 +124,15 @@ NTSIM_HIDDEN ULONG PipSnapshotStack(PDEVICE_NODE Node, PDEVICE_OBJECT *Devices, 
 /* Sends IRP_MJ_PNP/MinorFunction to the top of Node's stack and waits; every device is noted first. */
 NTSIM_HIDDEN NTSTATUS PipSendPnpIrp(PDEVICE_NODE Node, UCHAR MinorFunction, const IO_STACK_LOCATION *Parameters,
                                     PULONG_PTR Information);
+/*
+ * PipSendPnpIrp that also stores in *FailedDevice (may be NULL) the device
+ * of Node's stack whose driver failed the IRP (completed it with a failure
+ * status, or turned it into one in a completion routine), NULL when the IRP
+ * succeeded, nobody completed it with a failure, or that device is no
+ * longer in the stack. No reference is taken.
+ */
+NTSIM_HIDDEN NTSTATUS PipSendPnpIrpEx(PDEVICE_NODE Node, UCHAR MinorFunction, const IO_STACK_LOCATION *Parameters,
+                                      PULONG_PTR Information, PDEVICE_OBJECT *FailedDevice);
 /* IRP_MN_QUERY_DEVICE_RELATIONS of Type to the stack of Node; the caller frees *Relations with ExFreePool. */
 NTSIM_HIDDEN NTSTATUS PipQueryDeviceRelations(PDEVICE_NODE Node, DEVICE_RELATION_TYPE Type,
                                               PDEVICE_RELATIONS *Relations);

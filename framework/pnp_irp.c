@@ -15,6 +15,28 @@
 NTSTATUS PipSendPnpIrp(PDEVICE_NODE Node, UCHAR MinorFunction, const IO_STACK_LOCATION *Parameters,
                        PULONG_PTR Information)
 {
+    return PipSendPnpIrpEx(Node, MinorFunction, Parameters, Information, NULL);
+}
+
+/* FailedDevice when it is still a device of Node's stack, else NULL (the device may have gone meanwhile). */
+static PDEVICE_OBJECT PipStackMember(PDEVICE_NODE Node, PDEVICE_OBJECT FailedDevice)
+{
+    PDEVICE_OBJECT stack[PIP_MAX_STACK];
+    PDEVICE_OBJECT found = NULL;
+    if (!FailedDevice)
+        return NULL;
+    IopLockDatabase();
+    ULONG n = PipSnapshotStack(Node, stack, PIP_MAX_STACK);
+    for (ULONG i = 0; i < n && !found; i++)
+        if (stack[i] == FailedDevice)
+            found = FailedDevice;
+    IopUnlockDatabase();
+    return found;
+}
+
+NTSTATUS PipSendPnpIrpEx(PDEVICE_NODE Node, UCHAR MinorFunction, const IO_STACK_LOCATION *Parameters,
+                         PULONG_PTR Information, PDEVICE_OBJECT *FailedDevice)
+{
     IO_STACK_LOCATION request;
     memset(&request, 0, sizeof(request));
     if (Parameters)
@@ -35,7 +57,11 @@ NTSTATUS PipSendPnpIrp(PDEVICE_NODE Node, UCHAR MinorFunction, const IO_STACK_LO
     }
     IopUnlockDatabase();
     ULONG_PTR information = 0;
-    NTSTATUS status = IopSynchronousCall(Node->PhysicalDeviceObject, &request, STATUS_NOT_SUPPORTED, &information, TRUE);
+    PDEVICE_OBJECT failed = NULL;
+    NTSTATUS status =
+        IopSynchronousCallEx(Node->PhysicalDeviceObject, &request, STATUS_NOT_SUPPORTED, &information, TRUE, &failed);
+    if (FailedDevice)
+        *FailedDevice = PipStackMember(Node, failed);
     if (status != STATUS_TIMEOUT)
         for (ULONG i = 0; i < n; i++) {
             IopEndPnpIrp(drivers[i]);

@@ -8,7 +8,9 @@
  *      user-mode handle holders first (they may close and pass, or refuse:
  *      PNP_VetoDriver / PNP_VetoWindowsApp) - the documentation's order, not
  *      ReactOS's;
- *   3. IRP_MN_QUERY_REMOVE_DEVICE to each stack (a failure is PNP_VetoDevice),
+ *   3. IRP_MN_QUERY_REMOVE_DEVICE to each stack (a failure is PNP_VetoDevice,
+ *      named by the stack's device instance and blamed on the device whose
+ *      driver completed the IRP with the failure),
  *      then, as Windows does, any file object still open on a device of the
  *      stack refuses (PNP_VetoOutstandingOpen);
  *   4. on refusal IRP_MN_CANCEL_REMOVE_DEVICE to every stack queried,
@@ -156,12 +158,13 @@ static BOOLEAN PipQueryRemoveSubtree(PDEVICE_NODE Target, PDEVICE_NODE *Nodes, U
     }
     for (ULONG i = 0; i < Count; i++) {
         PipSetDevnodeState(Nodes[i], DeviceNodeQueryRemoved);
-        NTSTATUS status = PipSendPnpIrp(Nodes[i], IRP_MN_QUERY_REMOVE_DEVICE, NULL, NULL);
+        PDEVICE_OBJECT failed = NULL; /* the device whose driver failed the query-remove */
+        NTSTATUS status = PipSendPnpIrpEx(Nodes[i], IRP_MN_QUERY_REMOVE_DEVICE, NULL, NULL, &failed);
         PDEVICE_OBJECT open = NT_SUCCESS(status) ? PipCheckOpenAndBlockOpens(Nodes[i]) : NULL;
         if (NT_SUCCESS(status) && !open)
             continue;
         PipSetVeto(Veto, NT_SUCCESS(status) ? PNP_VetoOutstandingOpen : PNP_VetoDevice, Nodes[i]->InstanceId);
-        PipRecordVeto(Target, open, Veto);
+        PipRecordVeto(Target, NT_SUCCESS(status) ? open : failed ? failed : Nodes[i]->PhysicalDeviceObject, Veto);
         PipCancelRemoval(Nodes, i + 1, Count);
         return FALSE;
     }

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "interpose_hooks_irp.h"
 #include "interpose_hooks_pnp.h"
 #include "ntsim.h"
 #include "ntsim_kernel.h"
@@ -421,20 +422,14 @@ static void post_symlink(struct obt_call *c, const uint64_t *a, uint64_t r)
 
 /* ---- IRPs ------------------------------------------------------------ */
 
-static uint64_t irp_function(const IRP *irp, int next)
-{
-    int loc = irp->CurrentLocation - (next ? 1 : 0);
-    if (loc < 1 || loc > irp->StackCount)
-        return 0xffff;
-    const IO_STACK_LOCATION *sl = irp->Tail.Overlay.CurrentStackLocation - (next ? 1 : 0);
-    return (uint64_t)sl->MajorFunction << 8 | sl->MinorFunction;
-}
-
+/* The IRP's id is taken before the call: the IRP may be completed and freed inside it. */
 static void pre_call_driver(struct obt_call *c, const uint64_t *a)
 {
     pre_obj0(c, a);
-    if (a[1])
-        set_arg(c, irp_function(OBT_PTR(a[1]), 1));
+    if (!a[1])
+        return;
+    set_arg(c, obt_irp_function(OBT_PTR(a[1]), 1));
+    set_obj2(c, obt_irp_id(T(c), OBT_PTR(a[1])));
 }
 
 static void pre_complete_request(struct obt_call *c, const uint64_t *a)
@@ -442,11 +437,12 @@ static void pre_complete_request(struct obt_call *c, const uint64_t *a)
     const IRP *irp = OBT_PTR(a[0]);
     if (!irp)
         return;
-    uint64_t fn = irp_function(irp, 0);
+    uint64_t fn = obt_irp_function(irp, 0);
     set_arg(c, fn);
     set_status(c, (uint32_t)irp->IoStatus.Status);
     if (fn != 0xffff)
         set_obj(c, irp->Tail.Overlay.CurrentStackLocation->DeviceObject);
+    set_obj2(c, obt_irp_id(T(c), irp));
 }
 
 /* ---- pool and work items ----------------------------------------------- */
@@ -612,6 +608,7 @@ static void remlock_fields(struct obt_call *c, const uint64_t *a)
     const IO_REMOVE_LOCK *lock = OBT_PTR(a[0]);
     obt_ev_set_object(&c->ev, obt_object_lookup(T(c), lock, OBT_OBJ_REMLOCK));
     set_arg(c, a[1]);
+    set_obj2(c, obt_irp_id_known(OBT_PTR(a[1]))); /* the tag is an IRP the trace knows */
     if (lock)
         c->ev.count = __atomic_load_n(&lock->Common.IoCount, __ATOMIC_RELAXED);
 }
@@ -724,8 +721,10 @@ static void post_driver_entry(struct obt_call *c, const uint64_t *a, uint64_t r)
     set_status(c, r);
     set_ustring(c, OBT_PTR(a[1]));
     set_module(c, driver_image(drv));
-    if (drv)
+    if (drv) {
         set_arg(c, OBT_U(drv->DriverUnload));
+        set_arg2(c, OBT_U(drv->DriverInit));
+    }
     obt_emit(c);
 }
 

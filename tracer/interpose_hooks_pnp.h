@@ -31,7 +31,7 @@ void obt_pnp_post_irp_done(struct obt_call *c, const uint64_t *a, uint64_t r);
 void obt_pnp_post_veto(struct obt_call *c, const uint64_t *a, uint64_t r);
 /* PipNoteDevnodeState(Pdo, InstanceId, OldState, NewState): DEVNODE_STATE. */
 void obt_pnp_post_devnode_state(struct obt_call *c, const uint64_t *a, uint64_t r);
-/* IopNoteInterfaceHandedOut(Device, Answering, Type, Interface, Status, NoOp): INTERFACE_QUERY (+ FUNCS). */
+/* IopNoteInterfaceHandedOut(Device, Answering, Type, Interface, Status, NoOp, Irp): INTERFACE_QUERY (+ FUNCS). */
 void obt_pnp_post_interface(struct obt_call *c, const uint64_t *a, uint64_t r);
 /* IopReportRemoveLockMisuse(Lock, Kind, Tag, File, Line, Value): REMLOCK_MISUSE. */
 void obt_pnp_post_remlock_misuse(struct obt_call *c, const uint64_t *a, uint64_t r);

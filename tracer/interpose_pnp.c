@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "interpose_hooks_irp.h"
 #include "interpose_hooks_pnp.h"
 #include "ntsim.h"
 #include "ntsim_kernel.h"
@@ -182,7 +183,8 @@ void obt_pnp_post_interface(struct obt_call *c, const uint64_t *a, uint64_t r)
     uint32_t guid = pnp_guid_string(c, PNP_PTR(a[2]));
     pnp_set_string_id(c, guid);
     pnp_set_status(c, a[4]);
-    pnp_set_arg(c, (uint8_t)a[5] ? OBT_IFACE_NOOP_REFS : 0);
+    uint64_t irp = obt_irp_id(c->tls, PNP_PTR(a[6])); /* joins the requester's IRP_CALL of that IRP */
+    pnp_set_arg(c, ((uint8_t)a[5] ? OBT_IFACE_NOOP_REFS : 0) | irp << OBT_IFACE_IRP_SHIFT);
     pnp_set_arg2(c, PNP_U(iface));
     obt_emit(c);
     if (iface)
@@ -201,6 +203,7 @@ void obt_pnp_post_remlock_misuse(struct obt_call *c, const uint64_t *a, uint64_t
         c->ev.count = __atomic_load_n(&lock->Common.IoCount, __ATOMIC_RELAXED);
     pnp_set_tag(c, (uint32_t)a[1]);
     pnp_set_arg(c, a[2]);
+    pnp_set_obj2(c, obt_irp_id_known(PNP_PTR(a[2]))); /* the tag is an IRP the trace knows */
     pnp_set_arg2(c, a[5]);
     if (file) {
         char where[1024];

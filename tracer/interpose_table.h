@@ -89,6 +89,24 @@
       pre_call_driver, post_obj0_status)                                                                        \
     V(VOID, IofCompleteRequest, (PIRP Irp, CCHAR PriorityBoost), (Irp, PriorityBoost), OBT_OP_IRP_COMPLETE,     \
       pre_complete_request, post_emit)                                                                          \
+    /* IRP allocation, building, freeing (hooks: interpose_irp.c) */                                            \
+    R(PIRP, IoAllocateIrp, (CCHAR StackSize, BOOLEAN ChargeQuota), (StackSize, ChargeQuota), OBT_OP_IRP_ALLOC,  \
+      obt_irp_pre_none, obt_irp_post_alloc)                                                                     \
+    V(VOID, IoInitializeIrp, (PIRP Irp, USHORT PacketSize, CCHAR StackSize), (Irp, PacketSize, StackSize),      \
+      OBT_OP_IRP_ALLOC, obt_irp_pre_none, obt_irp_post_initialize)                                              \
+    R(PIRP, IoBuildDeviceIoControlRequest,                                                                      \
+      (ULONG IoControlCode, PDEVICE_OBJECT DeviceObject, PVOID InputBuffer, ULONG InputBufferLength,            \
+       PVOID OutputBuffer, ULONG OutputBufferLength, BOOLEAN InternalDeviceIoControl, PKEVENT Event,            \
+       PIO_STATUS_BLOCK IoStatusBlock),                                                                         \
+      (IoControlCode, DeviceObject, InputBuffer, InputBufferLength, OutputBuffer, OutputBufferLength,           \
+       InternalDeviceIoControl, Event, IoStatusBlock),                                                          \
+      OBT_OP_IRP_BUILD, obt_irp_pre_none, obt_irp_post_build_ioctl)                                             \
+    R(PIRP, IoBuildSynchronousFsdRequest,                                                                       \
+      (ULONG MajorFunction, PDEVICE_OBJECT DeviceObject, PVOID Buffer, ULONG Length,                            \
+       PLARGE_INTEGER StartingOffset, PKEVENT Event, PIO_STATUS_BLOCK IoStatusBlock),                           \
+      (MajorFunction, DeviceObject, Buffer, Length, StartingOffset, Event, IoStatusBlock), OBT_OP_IRP_BUILD,     \
+      obt_irp_pre_none, obt_irp_post_build_fsd)                                                                 \
+    V(VOID, IoFreeIrp, (PIRP Irp), (Irp), OBT_OP_IRP_FREE, obt_irp_pre_free, obt_irp_post_free)                 \
     /* pool */                                                                                                  \
     R(PVOID, ExAllocatePoolWithTag, (POOL_TYPE PoolType, SIZE_T NumberOfBytes, ULONG Tag),                      \
       (PoolType, NumberOfBytes, Tag), OBT_OP_POOL_ALLOC, pre_none, post_pool_alloc)                             \
@@ -132,6 +150,10 @@
     R(NTSTATUS, IoUnregisterPlugPlayNotificationEx, (PVOID NotificationEntry), (NotificationEntry),             \
       OBT_OP_NOTIFY_UNREGISTER, pre_notify_unregister, post_notify_unregister)                                  \
     /* remove locks and run-down protection */                                                                  \
+    V(VOID, IoInitializeRemoveLockEx,                                                                           \
+      (PIO_REMOVE_LOCK Lock, ULONG AllocateTag, ULONG MaxLockedMinutes, ULONG HighWatermark, ULONG RemlockSize),\
+      (Lock, AllocateTag, MaxLockedMinutes, HighWatermark, RemlockSize), OBT_OP_REMLOCK_INIT, obt_irp_pre_none, \
+      obt_irp_post_remlock_init)                                                                                \
     R(NTSTATUS, IoAcquireRemoveLockEx,                                                                          \
       (PIO_REMOVE_LOCK RemoveLock, PVOID Tag, PCSTR File, ULONG Line, ULONG RemlockSize),                       \
       (RemoveLock, Tag, File, Line, RemlockSize), OBT_OP_REMLOCK_ACQUIRE, pre_none, post_remlock_acquire)       \
@@ -188,8 +210,8 @@
       obt_pnp_post_devnode_state)                                                                               \
     V(VOID, IopNoteInterfaceHandedOut,                                                                          \
       (PDEVICE_OBJECT DeviceObject, PDEVICE_OBJECT AnsweringDevice, const GUID *InterfaceType,                  \
-       PINTERFACE Interface, NTSTATUS Status, BOOLEAN NoOpReferences),                                          \
-      (DeviceObject, AnsweringDevice, InterfaceType, Interface, Status, NoOpReferences),                        \
+       PINTERFACE Interface, NTSTATUS Status, BOOLEAN NoOpReferences, PIRP Irp),                                \
+      (DeviceObject, AnsweringDevice, InterfaceType, Interface, Status, NoOpReferences, Irp),                   \
       OBT_OP_INTERFACE_QUERY, obt_pnp_pre_none, obt_pnp_post_interface)                                         \
     V(VOID, IopReportRemoveLockMisuse,                                                                          \
       (PIO_REMOVE_LOCK Lock, ULONG Kind, PVOID Tag, PCSTR File, ULONG Line, ULONG64 Value),                     \

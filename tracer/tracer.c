@@ -472,25 +472,17 @@ static int object_filtered(uint8_t type, const char *name, uint64_t image_addr)
     return 0;
 }
 
-/* Writes the OBJECT record of id and returns its packed value. */
-static uint64_t object_describe(struct obt_tls *t, const void *addr, uint32_t id, uint8_t type, int sim,
-                                const char *name)
+/*
+ * Writes the OBJECT record of id (owner: an object id or 0; image_addr: code
+ * of the owning driver's image or 0) unless the object is filtered, and
+ * returns its packed value.
+ */
+static uint64_t object_write(struct obt_tls *t, const void *addr, uint32_t id, uint8_t type, int sim,
+                             const char *name, uint32_t owner, uint64_t image_addr)
 {
     struct obt_object ob;
     size_t nlen = strlen(name);
-    uint32_t owner = 0, image = 0;
-    uint64_t image_addr = 0;
-
-    if (sim) {
-        PDRIVER_OBJECT drv = owner_driver(addr, type);
-        image_addr = driver_code_address(drv);
-        if (drv && (const void *)drv != addr) {
-            uint64_t dv = obt_addrmap_get(&obt_g.objects, (uint64_t)(uintptr_t)drv);
-            owner = OBT_OV_ID(dv);
-        }
-        if (image_addr)
-            image = obt_modules_instance_at(&obt_g.mods, image_addr);
-    }
+    uint32_t image = image_addr ? obt_modules_instance_at(&obt_g.mods, image_addr) : 0;
     uint8_t flags = (uint8_t)((sim ? OBT_OV_SIM : 0) |
                               (object_filtered(type, name, image_addr) ? OBT_OV_FILTERED : 0));
     uint64_t value = OBT_OV_MAKE(id, type, flags);
@@ -516,6 +508,22 @@ static uint64_t object_describe(struct obt_tls *t, const void *addr, uint32_t id
     memcpy(p + sizeof(ob), name, nlen);
     obt_tbuf_commit(&t->tb, p, OBT_REC_OBJECT, size);
     return value;
+}
+
+/* Writes the OBJECT record of id, its owner and image read from the WDM structures when sim. */
+static uint64_t object_describe(struct obt_tls *t, const void *addr, uint32_t id, uint8_t type, int sim,
+                                const char *name)
+{
+    uint32_t owner = 0;
+    uint64_t image_addr = 0;
+
+    if (sim) {
+        PDRIVER_OBJECT drv = owner_driver(addr, type);
+        image_addr = driver_code_address(drv);
+        if (drv && (const void *)drv != addr)
+            owner = OBT_OV_ID(obt_addrmap_get(&obt_g.objects, (uint64_t)(uintptr_t)drv));
+    }
+    return object_write(t, addr, id, type, sim, name, owner, image_addr);
 }
 
 /* expect: 0 a simulation object; > 0 not one, of that type; < 0 either, -expect if not. */
@@ -579,6 +587,30 @@ uint64_t obt_object_new_named(struct obt_tls *t, const void *addr, uint8_t type,
     if (obt_addrmap_set(&obt_g.objects, (uint64_t)(uintptr_t)addr, v))
         atomic_fetch_add(&obt_g.w.failures, 1);
     return v;
+}
+
+uint64_t obt_object_new_owned(struct obt_tls *t, const void *addr, uint8_t type, const void *owner_device)
+{
+    uint32_t owner = 0;
+    uint64_t image_addr = 0;
+    if (!addr)
+        return 0;
+    if (owner_device) {
+        uint64_t dv = obt_object_lookup(t, owner_device, 0);
+        owner = (OBT_OV_FLAGS(dv) & OBT_OV_FILTERED) ? 0 : OBT_OV_ID(dv);
+        image_addr = driver_code_address(((const DEVICE_OBJECT *)owner_device)->DriverObject);
+    }
+    uint32_t id = atomic_fetch_add(&obt_g.next_object_id, 1);
+    uint64_t v = object_write(t, addr, id, type, 0, "", owner, image_addr);
+    if (obt_addrmap_set(&obt_g.objects, (uint64_t)(uintptr_t)addr, v))
+        atomic_fetch_add(&obt_g.w.failures, 1);
+    return v;
+}
+
+const void *obt_device_of_extension(const void *addr)
+{
+    PVOID (*find)(PVOID) = (PVOID(*)(PVOID))obt_g.find_device;
+    return find && addr ? find((PVOID)addr) : NULL;
 }
 
 uint64_t obt_object_new(struct obt_tls *t, const void *addr, int expect)
@@ -928,6 +960,7 @@ static void tracer_start_locked(void)
     if (atomic_load(&obt_g.state) != OBT_DORMANT || !query)
         return;
     obt_g.query = query;
+    obt_g.find_device = dlsym(RTLD_DEFAULT, "NtsimFindDeviceByExtensionAddress"); /* NULL in an older libntsim */
     obt_g.pid = getpid();
     if (tables_init() || open_trace(0)) {
         atomic_store(&obt_g.state, OBT_OFF);

@@ -51,6 +51,7 @@ struct obt_tracer {
     _Atomic uint64_t canary_hits;
     _Atomic int canary_armed;
     void *query;                /* NtsimQueryObject */
+    void *find_device;          /* NtsimFindDeviceByExtensionAddress, NULL when libntsim lacks it */
 };
 
 extern struct obt_tracer obt_g;
@@ -177,6 +178,14 @@ uint64_t obt_object_new(struct obt_tls *t, const void *addr, int expect);
  * creator has not finished building.
  */
 uint64_t obt_object_new_named(struct obt_tls *t, const void *addr, uint8_t type, const char *name);
+/*
+ * A plain structure at addr of type (a remove lock) that lives in the
+ * extension of owner_device (a live device, or NULL): fresh id, OBJECT
+ * record with owner = the device's id and image = its driver's image.
+ */
+uint64_t obt_object_new_owned(struct obt_tls *t, const void *addr, uint8_t type, const void *owner_device);
+/* The device whose extension contains addr (NtsimFindDeviceByExtensionAddress), or NULL. */
+const void *obt_device_of_extension(const void *addr);
 /* The obt_obj_type of a POBJECT_TYPE the simulation exports (IoDeviceObjectType ...), 0 if unknown. */
 uint8_t obt_object_type_of(const void *object_type);
 /* Re-writes the OBJECT record of a known object (its name, owner or image became known). */

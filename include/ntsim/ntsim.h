@@ -188,6 +188,16 @@ typedef struct _NTSIM_OBJECT_INFO {
  * nothing: safe to call from a tracer.
  */
 NTSIM_API NTSTATUS NtsimQueryObject(PVOID Object, PNTSIM_OBJECT_INFO Info);
+/*
+ * The device object whose DeviceExtension range [DeviceExtension,
+ * DeviceExtension + the extension size given to IoCreateDevice) contains
+ * Address, among the devices not yet freed (deleted devices still
+ * referenced included); NULL when none does (or Address is NULL). Takes
+ * no reference, records nothing and takes only a lock private to this
+ * query: safe to call from a tracer, from inside any libntsim call. E.g.
+ * the device whose extension holds an IO_REMOVE_LOCK.
+ */
+NTSIM_API PVOID NtsimFindDeviceByExtensionAddress(PVOID Address);
 /* Looks up a live object by NT path (links followed); no reference taken. NULL if absent. */
 NTSIM_API PVOID NtsimLookupObject(const char *Path);
 

@@ -133,8 +133,14 @@ NTKERNELAPI VOID PipNotePnpIrpCompleted(PDEVICE_OBJECT PhysicalDeviceObject, UCH
  * A query-remove (disable, eject, IoRequestDeviceEject) of the devnode of
  * PhysicalDeviceObject was vetoed: VetoType is a PNP_VETO_TYPE (ntsim.h),
  * VetoName the device instance, driver or application that vetoed, and
- * VetoingDevice the device blamed (the device whose driver failed the IRP
- * or that has open handles; the PDO for application and callback vetoes).
+ * VetoingDevice the device blamed: for PNP_VetoDevice the device whose
+ * driver failed IRP_MN_QUERY_REMOVE_DEVICE (the current stack location's
+ * device when the IRP was completed with the failure status, or the device
+ * whose completion routine turned it into one; the failing stack's PDO
+ * when no driver did), for PNP_VetoOutstandingOpen the device with an open
+ * file object, the PDO for application, callback and non-disableable
+ * vetoes. VetoName follows Windows: the device instance path for
+ * PNP_VetoDevice and PNP_VetoOutstandingOpen, the driver for PNP_VetoDriver.
  */
 NTKERNELAPI VOID PipNoteVeto(PDEVICE_OBJECT PhysicalDeviceObject, PDEVICE_OBJECT VetoingDevice, ULONG VetoType,
                              const char *VetoName);
@@ -150,12 +156,15 @@ NTKERNELAPI VOID PipNoteDevnodeState(PDEVICE_OBJECT PhysicalDeviceObject, const 
  * that answered (AnsweringDevice, NULL when unknown) and references it on
  * the requester's behalf. NoOpReferences is TRUE when the interface's
  * reference functions are WdfDeviceInterfaceReferenceNoOp/DereferenceNoOp
- * (nothing keeps the exporter). Called by the PnP side (io_interface.c)
- * from the I/O manager's completion path.
+ * (nothing keeps the exporter). Irp is the requester's IRP being completed
+ * (alive for the call; the one the requester passed to IoCallDriver).
+ * Called by the PnP side (io_interface.c) from the I/O manager's completion
+ * path, so the caller's stack is the completing driver's, above the
+ * requester's frames only when the completion is synchronous.
  */
 NTKERNELAPI VOID IopNoteInterfaceHandedOut(PDEVICE_OBJECT DeviceObject, PDEVICE_OBJECT AnsweringDevice,
                                            const GUID *InterfaceType, PINTERFACE Interface, NTSTATUS Status,
-                                           BOOLEAN NoOpReferences);
+                                           BOOLEAN NoOpReferences, PIRP Irp);
 
 #ifdef __cplusplus
 }

@@ -108,8 +108,8 @@ enum obt_record_type { OBT_RECORD_TYPES(OBT_REC_ENUM_) };
     X(OBT_OP_DEV_OPEN_DEREF, 12, refcount, "device ReferenceCount -1 (file object gone)")   \
     X(OBT_OP_SYMLINK_CREATE, 13, none, "IoCreateSymbolicLink (string = link)")              \
     X(OBT_OP_SYMLINK_DELETE, 14, none, "IoDeleteSymbolicLink (string = link)")              \
-    X(OBT_OP_IRP_CALL, 15, none, "IofCallDriver (arg = major<<8|minor)")                    \
-    X(OBT_OP_IRP_COMPLETE, 16, none, "IofCompleteRequest")                                  \
+    X(OBT_OP_IRP_CALL, 15, none, "IofCallDriver (arg = major<<8|minor, obj2 = the IRP)")    \
+    X(OBT_OP_IRP_COMPLETE, 16, none, "IofCompleteRequest (obj2 = the IRP)")                 \
     X(OBT_OP_IMAGE_LOAD, 17, none, "MmLoadSystemImage")                                     \
     X(OBT_OP_IMAGE_UNLOAD, 18, none, "MmUnloadSystemImage")                                 \
     X(OBT_OP_DRIVER_ENTRY, 19, none, "DriverEntry returned (status)")                       \
@@ -144,7 +144,11 @@ enum obt_record_type { OBT_RECORD_TYPES(OBT_REC_ENUM_) };
     X(OBT_OP_DEVNODE_STATE, 48, none, "devnode state change (arg = new, arg2 = old state)")    \
     X(OBT_OP_REMLOCK_MISUSE, 49, iocount, "remove lock misuse reported (tag = NTSIM_REMLOCK_*)") \
     X(OBT_OP_INTERFACE_FUNCS, 50, none, "the reference functions of the interface just handed out") \
-    X(OBT_OP_HOST_ACTION, 51, none, "the host announces an action (string = where, arg = what)")
+    X(OBT_OP_HOST_ACTION, 51, none, "the host announces an action (string = where, arg = what)") \
+    X(OBT_OP_IRP_ALLOC, 52, none, "IoAllocateIrp / IoInitializeIrp: an IRP gets a new id")   \
+    X(OBT_OP_IRP_BUILD, 53, none, "IoBuildDeviceIoControlRequest / IoBuildSynchronousFsdRequest") \
+    X(OBT_OP_IRP_FREE, 54, none, "IoFreeIrp")                                               \
+    X(OBT_OP_REMLOCK_INIT, 55, iocount, "IoInitializeRemoveLockEx (tag = allocate tag)")
 
 #define OBT_OP_ENUM_(name, value, count, desc) name = value,
 enum obt_op { OBT_OPS(OBT_OP_ENUM_) };
@@ -152,6 +156,13 @@ enum obt_op { OBT_OPS(OBT_OP_ENUM_) };
 
 /* OBT_OP_INTERFACE_QUERY: bits of arg (see doc/trace-format.md). */
 #define OBT_IFACE_NOOP_REFS 0x1u /* InterfaceReference/Dereference are the KMDF no-op functions */
+#define OBT_IFACE_IRP_SHIFT 32   /* arg >> 32: id of the requester's IRP (type Irp), 0 if unknown */
+
+/* OBT_OP_IRP_ALLOC: arg2 of an IRP in the caller's memory (IoInitializeIrp). */
+#define OBT_IRP_CALLER_MEMORY 0x1u
+
+/* OBT_OP_REMLOCK_INIT: arg = HighWatermark | MaxLockedMinutes << OBT_REMLOCK_MINUTES_SHIFT. */
+#define OBT_REMLOCK_MINUTES_SHIFT 32
 
 /* Object types, as recorded in obt_event.obj_type and obt_object.type. */
 #define OBT_OBJ_TYPES(X)          \
@@ -233,7 +244,7 @@ struct obt_object {
     uint8_t reserved;
     uint16_t name_len;
     uint64_t address;  /* address at creation (addresses are reused; ids are not) */
-    uint32_t owner;    /* id of the owning driver object, or 0 */
+    uint32_t owner;    /* id of the owning driver object (a remove lock: its device), or 0 */
     uint32_t image;    /* module instance of the owning image, or 0 */
     /* char name[name_len]; padding to 4 */
 };

@@ -87,14 +87,14 @@ GUID='"{5D2A6BE4-1C3E-4E5A-9B1F-3C2D7A9E0F11}"'
 CALC='@"\Driver\calc"'
 record iface_noop || exit 1
 expect iface_noop \
-    "INTERFACE_QUERY obj=$CALC status=0x00000000 obj2=$CALC arg=0x1 string=$GUID arg2=<calc_importer.so>" \
+    "INTERFACE_QUERY obj=$CALC status=0x00000000 obj2=$CALC arg=0x1 irp=Irp string=$GUID arg2=<calc_importer.so>" \
     "INTERFACE_FUNCS obj=$CALC obj2=$CALC arg=<libntsim.so> string=$GUID arg2=<libntsim.so>"
 [ "$(grep -c '^INTERFACE_QUERY ' "$tmp/iface_noop.events")" = 1 ] ||
     { echo "FAIL: iface_noop: not exactly one INTERFACE_QUERY"; failed=1; }
 
 record iface_counted || exit 1
 expect iface_counted \
-    "INTERFACE_QUERY obj=$CALC status=0x00000000 obj2=$CALC arg=0x0 string=$GUID arg2=<calc_importer.so>" \
+    "INTERFACE_QUERY obj=$CALC status=0x00000000 obj2=$CALC arg=0x0 irp=Irp string=$GUID arg2=<calc_importer.so>" \
     "INTERFACE_FUNCS obj=$CALC obj2=$CALC arg=<calc_exporter_counted.so> string=$GUID arg2=<calc_exporter_counted.so>"
 
 CHILD='"\Device\00000002"'
@@ -103,7 +103,7 @@ expect bus_remlock_deadlock \
     "DEVNODE_STATE obj=$CHILD arg=0x302 string=\"BUS\\TOASTERCHILD\\01\" arg2=0x301" \
     "PNP_EVENT obj=@\"\\Driver\\childfn\" obj2=$CHILD arg=0x2" \
     "PNP_EVENT obj=$CHILD obj2=$CHILD arg=0x2" \
-    'REMLOCK_WAIT obj=@ arg=ADDR pre'
+    'REMLOCK_WAIT obj=@"" obj2=Irp arg=ADDR pre'
 # The REMOVE never came back: no completion, and the wait has no end.
 absent bus_remlock_deadlock "PNP_IRP_DONE obj=$CHILD status=0x00000000 arg=0x2"
 tail -n +"$(grep -n '^REMLOCK_WAIT ' "$tmp/bus_remlock_deadlock.events" | tail -1 | cut -d: -f1)" \

@@ -5,7 +5,7 @@
  * IoDeleteDevice with and without open files; attachment as an edge that
  * blocks delete completion and a legacy unload without taking a reference;
  * references returned by IoGetAttachedDeviceReference/IoGetLowerDeviceObject;
- * shutdown registration; IoDeleteDevice twice.
+ * shutdown registration; IoDeleteDevice twice; NtsimFindDeviceByExtensionAddress.
  */
 #include <signal.h>
 
@@ -288,6 +288,38 @@ START_TEST(secure_device_and_extensions)
 }
 END_TEST
 
+/*
+ * NtsimFindDeviceByExtensionAddress: every byte of a device's extension
+ * maps to that device, one past it and the device object itself do not, a
+ * device without extension has none; a deleted device still referenced is
+ * found, a freed one no longer.
+ */
+START_TEST(find_device_by_extension_address)
+{
+    TtInit(0);
+    TtStart("tdlegacy", "tdrv_legacy");
+    PDEVICE_OBJECT a = CreateDevice(LegacyDriver(), NULL, 0); /* 16-byte extensions */
+    PDEVICE_OBJECT b = CreateDevice(LegacyDriver(), NULL, 0);
+    PUCHAR ext = a->DeviceExtension;
+    ck_assert_ptr_nonnull(ext);
+    ck_assert_ptr_eq(NtsimFindDeviceByExtensionAddress(ext), a);
+    ck_assert_ptr_eq(NtsimFindDeviceByExtensionAddress(ext + 15), a);
+    ck_assert_ptr_ne(NtsimFindDeviceByExtensionAddress(ext + 16), a);
+    ck_assert_ptr_eq(NtsimFindDeviceByExtensionAddress(b->DeviceExtension), b);
+    ck_assert_ptr_null(NtsimFindDeviceByExtensionAddress(a));
+    ck_assert_ptr_null(NtsimFindDeviceByExtensionAddress(NULL));
+    ck_assert_ptr_null(NtsimFindDeviceByExtensionAddress(LegacyDriver()->DeviceObject)); /* no extension */
+
+    ObfReferenceObject(a);
+    IoDeleteDevice(a); /* deleted, still referenced: its extension is still its own */
+    ck_assert_ptr_eq(NtsimFindDeviceByExtensionAddress(ext + 8), a);
+    ObfDereferenceObject(a); /* freed */
+    ck_assert_ptr_ne(NtsimFindDeviceByExtensionAddress(ext + 8), a);
+    IoDeleteDevice(b);
+    ck_assert_int_eq(NtsimStopService("tdlegacy"), STATUS_SUCCESS);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ntsim_device");
@@ -303,6 +335,7 @@ int main(void)
     tcase_add_test(tc, attach_defers_legacy_unload);
     tcase_add_test(tc, shutdown_registration_references_device);
     tcase_add_test(tc, secure_device_and_extensions);
+    tcase_add_test(tc, find_device_by_extension_address);
     suite_add_tcase(s, tc);
     return TtRunSuite(s);
 }
