@@ -25,11 +25,12 @@
 #                   the same ratio from wall times
 #   trace size      file bytes / lifetime calls the run made (warm-up included)
 #   threads         events/s with 2 threads / 1 thread, each thread doing
-#                   the same work (ITERS iterations); shown untraced and
-#                   traced on libntsim (whose object manager takes one global
-#                   lock per call, so it caps scaling whatever the tracer
-#                   does) and traced on the tracer tests' lock-free libntsim
-#                   stand-in, which isolates the tracer's own scaling
+#                   the same work (ITERS iterations, each on its own
+#                   object); shown untraced and traced on libntsim (whose
+#                   reference path takes no lock: one compare-and-swap on
+#                   the object's count) and traced on the tracer tests'
+#                   lock-free libntsim stand-in, which isolates the tracer's
+#                   own scaling
 # Uses the real libntsim when $O/bench/tracer_bench exists, else the stand-in.
 # OBTRACE_LIB=path measures another build of libobtrace.so (e.g. a baseline).
 set -uo pipefail

@@ -24,12 +24,19 @@
  *   LdrpLock (recursive)  services and images
  *   IopDatabaseLock (recursive)  device lists, attachment edges, DOE_* flags,
  *                         ReferenceCount, driver unload state
- *   ObpLock (recursive)   object counts, live-object table, namespace, handles;
+ *   ObpLock (recursive)   live-object set updates, namespace, handle table,
+ *                         handle counts, a pointer count's last step (1 -> 0);
  *                         exported Ob leaves may be called with it held
  *   leaf locks            pool, dispatcher (events), worker queue
  * Rules: no driver code is ever called with a framework lock held; nothing
  * that may drop a pointer count to zero runs with IopDatabaseLock held (a
  * delete procedure may take LdrpLock).
+ * Lock-free paths: ObfReferenceObject / ObfDereferenceObject (down to 1),
+ * NtsimQueryObject and the Obp queries take no lock: they find the object in
+ * the live-object set inside a read section (rtl_ptrmap.c) and change or read
+ * the header's one atomic count word. A read section takes no lock and waits
+ * for nothing; RtlpWaitForReaders (a freed header, a retired set table) may
+ * be called with any lock held, but never inside a read section.
  */
 #ifndef NTSIM_INTERNAL_H
 #define NTSIM_INTERNAL_H
@@ -85,6 +92,76 @@ NTSIM_HIDDEN BOOLEAN RtlpPtrMapRemove(RTL_PTR_MAP *Map, const void *Key);
 NTSIM_HIDDEN VOID RtlpPtrMapForEach(const RTL_PTR_MAP *Map, BOOLEAN (*Visit)(const void *Key, void *Value, void *Ctx),
                                     void *Ctx);
 
+/*
+ * Read sections: a cheap way to read shared memory without a lock and yet
+ * never read memory after it is freed. A reader brackets its reads with
+ * RtlpEnterReadSection / RtlpLeaveReadSection (one locked increment of a
+ * thread-local record, one store; sections do not nest and never block).
+ * A writer that unpublished something (removed it from every place a reader
+ * could find it) calls RtlpWaitForReaders before freeing it: it returns once
+ * every section that was open at the call has closed. The unpublishing store
+ * and the loads a section makes to find things must be sequentially
+ * consistent atomics (RTL_PTR_SET's are): then either the writer sees the
+ * section open and waits, or the section does not find what was removed.
+ * Each thread owns one record, claimed on its first section and released
+ * when it exits; records are never freed.
+ */
+typedef struct _RTLP_READER {
+    struct _RTLP_READER *Next;   /* every record ever made (RtlpReaders), never unlinked */
+    ULONG64 Sequence;            /* odd while the owner is inside a section; only the owner writes it */
+    int Claimed;                 /* owned by a live thread */
+} __attribute__((aligned(64))) RTLP_READER;
+
+extern NTSIM_HIDDEN __thread RTLP_READER *RtlpCurrentReader __attribute__((tls_model("initial-exec")));
+/* Claims a record for the calling thread (first section only). */
+NTSIM_HIDDEN RTLP_READER *RtlpRegisterReader(void);
+/* Waits until every read section open at the call has closed. Never call it inside a section. */
+NTSIM_HIDDEN VOID RtlpWaitForReaders(void);
+
+static inline RTLP_READER *RtlpEnterReadSection(void)
+{
+    RTLP_READER *reader = RtlpCurrentReader;
+    if (__builtin_expect(!reader, 0))
+        reader = RtlpRegisterReader();
+    /* sequentially consistent, like the lookups and the writer's unpublish and check: the odd sequence is
+       visible to RtlpWaitForReaders before any read of the section (one locked instruction on x86) */
+    __atomic_fetch_add(&reader->Sequence, 1, __ATOMIC_SEQ_CST);
+    return reader;
+}
+
+static inline VOID RtlpLeaveReadSection(RTLP_READER *Reader)
+{
+    __atomic_store_n(&Reader->Sequence, Reader->Sequence + 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * A set of pointer keys whose lookups take no lock (open addressing, linear
+ * probing). One writer at a time (the owner's lock) inserts and removes; a
+ * lookup runs under that lock or inside a read section, never dereferences
+ * the key, and sees each key either present or absent. An insert that
+ * rebuilds the table frees the old one after RtlpWaitForReaders, so it must
+ * not be called inside a read section. Keys NULL and 1 are never members.
+ */
+typedef struct _RTL_PTR_SET_TABLE {
+    size_t Mask;                 /* slot count - 1 (a power of two) */
+    size_t Used;                 /* slots holding a key or a tombstone (<= half) */
+    size_t Count;                /* slots holding a key */
+    const void *Slots[];         /* NULL = empty, 1 = tombstone, else a key */
+} RTL_PTR_SET_TABLE;
+
+typedef struct _RTL_PTR_SET {
+    RTL_PTR_SET_TABLE *Table;    /* published with release; NULL until the first insert */
+} RTL_PTR_SET;
+
+#define RTL_PTR_SET_INIT { NULL }
+
+/* Adds Key (present already is fine); FALSE only when memory runs out. Writer only. */
+NTSIM_HIDDEN BOOLEAN RtlpPtrSetInsert(RTL_PTR_SET *Set, const void *Key);
+/* Removes Key; TRUE when it was present. Writer only. */
+NTSIM_HIDDEN BOOLEAN RtlpPtrSetRemove(RTL_PTR_SET *Set, const void *Key);
+/* TRUE when Key is in the set. Writer's lock held or inside a read section. */
+NTSIM_HIDDEN BOOLEAN RtlpPtrSetContains(const RTL_PTR_SET *Set, const void *Key);
+
 /* UTF-8 copy of a counted UTF-16 string (malloc'd; NULL on failure). */
 NTSIM_HIDDEN char *RtlpUnicodeToUtf8(PCUNICODE_STRING String);
 /* Writes a UTF-8 copy of String into Buffer (always NUL-terminated, truncated to fit). */
@@ -126,30 +203,46 @@ extern NTSIM_HIDDEN OBJECT_TYPE ExpEventObjectTypeBody;
 extern NTSIM_HIDDEN OBJECT_TYPE ObpSymbolicLinkTypeBody;
 
 /*
- * The header in front of every object body. Counts are guarded by ObpLock;
- * read them through ObpQueryCounts or NtsimQueryObject, never directly from
- * another subsystem.
+ * The header in front of every object body. Both counts live in one atomic
+ * word (Counts: pointer count in the low OBP_POINTER_BITS bits, handle count
+ * above), so a single compare-and-swap checks "pointer count >= handle count"
+ * and changes the pointer count, and a reader gets both at once. Pointer
+ * references change it lock-free; the handle count changes, and the pointer
+ * count drops from 1 to 0, only under ObpLock, so a lock holder that saw a
+ * count above zero may reference the object. A pointer count of 0 means the
+ * object is being deleted (delete procedure running); it never rises again.
+ * Read the counts through ObpQueryCounts or NtsimQueryObject, never directly
+ * from another subsystem. Name and NameKey are set before the object is
+ * published and freed only with the header.
  */
 typedef struct _OBJECT_HEADER {
     ULONG Magic;                 /* OBP_HEADER_MAGIC while allocated */
     POBJECT_TYPE Type;
-    LONG_PTR PointerCount;
-    LONG_PTR HandleCount;
+    ULONG64 Counts;              /* atomic: OBP_POINTERS / OBP_HANDLES */
     ULONG64 Id;                  /* stable for the object's life, never reused */
     char *Name;                  /* NT path as given (UTF-8), NULL when unnamed */
     char *NameKey;               /* canonical, case-folded lookup key ("\??\x" for DosDevices) */
-    BOOLEAN Permanent;           /* OBJ_PERMANENT: survives handle count 0 until made temporary */
-    BOOLEAN InNamespace;         /* the directory holds one pointer reference */
-    BOOLEAN Deleting;            /* pointer count reached 0; delete procedure running */
+    BOOLEAN Permanent;           /* OBJ_PERMANENT: survives handle count 0 until made temporary (atomic) */
+    BOOLEAN InNamespace;         /* the directory holds one pointer reference (ObpLock) */
     LIST_ENTRY NameLink;         /* in the namespace list while InNamespace */
     /* the body follows, 16-byte aligned */
 } __attribute__((aligned(16))) OBJECT_HEADER, *POBJECT_HEADER;
+
+#define OBP_POINTER_BITS 40
+#define OBP_POINTER_MAX ((1ULL << OBP_POINTER_BITS) - 1)   /* a reference beyond it bug-checks */
+#define OBP_HANDLE_ONE (1ULL << OBP_POINTER_BITS)
+#define OBP_HANDLE_MAX ((1ULL << (64 - OBP_POINTER_BITS)) - 1) /* an open beyond it fails */
+#define OBP_POINTERS(c) ((LONG_PTR)((c) & OBP_POINTER_MAX))
+#define OBP_HANDLES(c) ((LONG_PTR)((c) >> OBP_POINTER_BITS))
 
 #define OBP_HEADER_MAGIC 0x4f626a48u /* "ObjH" */
 #define OBJECT_TO_OBJECT_HEADER(o) ((POBJECT_HEADER)(o) - 1)
 #define OBJECT_HEADER_TO_BODY(h) ((PVOID)((POBJECT_HEADER)(h) + 1))
 
-/* Guards counts, the live-object table, the namespace and the handle table. Recursive. */
+/*
+ * Guards live-object set updates, the namespace, the handle table, handle
+ * counts and the pointer count's last step to 0. Recursive.
+ */
 extern NTSIM_HIDDEN pthread_mutex_t ObpLock;
 
 /*
@@ -175,15 +268,19 @@ NTSIM_HIDDEN BOOLEAN ObpReferenceIfAlive(PVOID Object);
  * Returns the new count; may be called with ObpLock held.
  */
 NTSIM_HIDDEN LONG_PTR ObpReferenceObjectTagged(PVOID Object, ULONG Tag);
-/* TRUE when Object is a live object (optionally of Type); never dereferences a dead pointer. Caller holds ObpLock. */
+/*
+ * TRUE when Object is a live object (optionally of Type); never dereferences a
+ * dead pointer. Caller holds ObpLock (the answer then stays true until it
+ * releases it). "Live" means not yet freed: the pointer count may be 0.
+ */
 NTSIM_HIDDEN BOOLEAN ObpIsLiveObjectLocked(PVOID Object, POBJECT_TYPE Type);
-/* ObpIsLiveObjectLocked taking ObpLock itself. */
+/* ObpIsLiveObjectLocked without the lock (a read section): a snapshot. */
 NTSIM_HIDDEN BOOLEAN ObpIsLiveObject(PVOID Object, POBJECT_TYPE Type);
-/* The object's type, or NULL when Object is not live. */
+/* The object's type, or NULL when Object is not live. No lock. */
 NTSIM_HIDDEN POBJECT_TYPE ObpGetObjectType(PVOID Object);
-/* Snapshot of the counts (under ObpLock); FALSE when Object is not live. */
+/* Snapshot of both counts, taken at one instant; FALSE when Object is not live. No lock. */
 NTSIM_HIDDEN BOOLEAN ObpQueryCounts(PVOID Object, LONG_PTR *PointerCount, LONG_PTR *HandleCount);
-/* The object's id, or 0 when Object is not live. */
+/* The object's id, or 0 when Object is not live. No lock. */
 NTSIM_HIDDEN ULONG64 ObpGetObjectId(PVOID Object);
 /*
  * Writes "\Device\Foo" or "<Type #id>" (or "<not an object>") for Object into
@@ -351,6 +448,8 @@ typedef struct _IOP_DEVICE_STATE {
     char *Sddl;                   /* IoCreateDeviceSecure's descriptor (recorded only) */
     GUID ClassGuid;
     PVOID PnpContext;             /* free slot for the PnP manager (devnode bookkeeping) */
+    LIST_ENTRY AllDevicesLink;    /* on the list of every device not yet freed (NtsimFindDeviceByExtensionAddress) */
+    ULONG ExtensionSize;          /* bytes of DeviceExtension */
 } IOP_DEVICE_STATE, *PIOP_DEVICE_STATE;
 
 #define IopGetDeviceState(DeviceObject) ((PIOP_DEVICE_STATE)(DeviceObject)->DeviceObjectExtension)
@@ -507,6 +606,14 @@ typedef struct _IOP_IRP_HEADER {
     BOOLEAN CallerAllocated;      /* IoInitializeIrp: this header lives apart, the caller owns the IRP's memory */
     PFILE_OBJECT ReferencedFile;  /* dereferenced at completion (ObfDereferenceObject) */
     ULONG OutputLength;
+    /*
+     * The device whose driver made the IRP fail: the current location's
+     * device of the last IofCompleteRequest with a failure status, or the
+     * device of a completion routine that turned success into failure;
+     * NULL while the outcome is a success. No reference held.
+     */
+    PDEVICE_OBJECT FailedDevice;
+    PDEVICE_OBJECT *FailedDeviceOut; /* an owned IRP's waiter: receives FailedDevice at the final step */
 } __attribute__((aligned(16))) IOP_IRP_HEADER;
 
 /*
@@ -519,6 +626,15 @@ typedef struct _IOP_IRP_HEADER {
  */
 NTSIM_HIDDEN NTSTATUS IopSynchronousCall(PDEVICE_OBJECT DeviceObject, const IO_STACK_LOCATION *Template,
                                          NTSTATUS InitialStatus, PULONG_PTR Information, BOOLEAN ToTop);
+/*
+ * IopSynchronousCall that also stores in *FailedDevice (may be NULL) the
+ * device whose driver failed the IRP (IOP_IRP_HEADER.FailedDevice), NULL
+ * when it succeeded, when no driver completed it with a failure, or on
+ * STATUS_TIMEOUT. No reference is taken.
+ */
+NTSIM_HIDDEN NTSTATUS IopSynchronousCallEx(PDEVICE_OBJECT DeviceObject, const IO_STACK_LOCATION *Template,
+                                           NTSTATUS InitialStatus, PULONG_PTR Information, BOOLEAN ToTop,
+                                           PDEVICE_OBJECT *FailedDevice);
 /*
  * Builds an I/O-manager-owned IRP for DeviceObject (stack size of the top
  * device) with one referenced file object, buffered I/O; used by the

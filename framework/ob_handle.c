@@ -6,6 +6,10 @@
  * type sends IRP_MJ_CLEANUP on the last one) and removes the name of a
  * temporary named object whose last handle went (nt-semantics §1.1, §1.3).
  * Handle values are multiples of 4, starting at 4, reused after close.
+ * Everything here runs under ObpLock: handle counts change only under it
+ * (in the header's atomic count word, next to the pointer count that
+ * references change without the lock), and an object seen with a pointer
+ * count above zero under it cannot reach zero before it is released.
  */
 #include <string.h>
 
@@ -54,6 +58,21 @@ static size_t ObpAllocateHandleSlotLocked(void)
     return index;
 }
 
+/*
+ * Adds one handle count and the handle's pointer reference in one step
+ * (ObpLock held, pointer count above zero); FALSE when either count is full.
+ */
+static BOOLEAN ObpAddHandleLocked(POBJECT_HEADER Header)
+{
+    ULONG64 c = __atomic_load_n(&Header->Counts, __ATOMIC_RELAXED);
+    do {
+        if ((ULONG64)OBP_HANDLES(c) == OBP_HANDLE_MAX || (ULONG64)OBP_POINTERS(c) == OBP_POINTER_MAX)
+            return FALSE;
+    } while (!__atomic_compare_exchange_n(&Header->Counts, &c, c + OBP_HANDLE_ONE + 1, TRUE, __ATOMIC_RELAXED,
+                                          __ATOMIC_RELAXED));
+    return TRUE;
+}
+
 NTSTATUS ObOpenObjectByPointer(PVOID Object, ULONG HandleAttributes, PVOID PassedAccessState,
                                ACCESS_MASK DesiredAccess, POBJECT_TYPE ObjectType, KPROCESSOR_MODE AccessMode,
                                PHANDLE Handle)
@@ -72,20 +91,19 @@ NTSTATUS ObOpenObjectByPointer(PVOID Object, ULONG HandleAttributes, PVOID Passe
         pthread_mutex_unlock(&ObpLock);
         return STATUS_OBJECT_TYPE_MISMATCH;
     }
-    if (h->Deleting) {
+    ULONG64 counts = __atomic_load_n(&h->Counts, __ATOMIC_RELAXED);
+    if (OBP_POINTERS(counts) == 0) {
         pthread_mutex_unlock(&ObpLock);
         KeBugCheckEx(REFERENCE_BY_POINTER, (ULONG_PTR)Object, 0, 0, 0x12);
     }
     size_t index = ObpAllocateHandleSlotLocked();
-    if (index == SIZE_MAX) {
+    if (index == SIZE_MAX || !ObpAddHandleLocked(h)) {
         pthread_mutex_unlock(&ObpLock);
         return STATUS_INSUFFICIENT_RESOURCES;
     }
     ObpHandles[index].Object = Object;
     ObpHandles[index].GrantedAccess = DesiredAccess;
     ObpHandles[index].Attributes = HandleAttributes;
-    h->HandleCount++;
-    h->PointerCount++;
     pthread_mutex_unlock(&ObpLock);
     *Handle = ObpIndexToHandle(index);
     return STATUS_SUCCESS;
@@ -102,8 +120,9 @@ NTSTATUS ZwClose(HANDLE Handle)
     PVOID object = entry->Object;
     entry->Object = NULL;
     POBJECT_HEADER h = OBJECT_TO_OBJECT_HEADER(object);
-    LONG_PTR before = h->HandleCount--;
-    BOOLEAN dropName = h->HandleCount == 0 && h->InNamespace && !h->Permanent;
+    ULONG64 after = __atomic_sub_fetch(&h->Counts, OBP_HANDLE_ONE, __ATOMIC_RELAXED);
+    LONG_PTR before = OBP_HANDLES(after) + 1;
+    BOOLEAN dropName = OBP_HANDLES(after) == 0 && h->InNamespace && !h->Permanent;
     if (dropName)
         ObpRemoveNameLocked(h);
     pthread_mutex_unlock(&ObpLock);

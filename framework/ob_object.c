@@ -3,7 +3,7 @@
  * header (pointer count, handle count, type, name, stable id, permanent
  * flag), pointer references and dereferences, deletion through the type's
  * delete procedure when the pointer count reaches zero, permanent objects
- * made temporary, and the live-object table that lets queries and bug
+ * made temporary, and the live-object set that lets queries and bug
  * checks describe any pointer safely (nt-semantics §1).
  *
  * ObfReferenceObject, ObfDereferenceObject (and the tagged and deferred
@@ -11,6 +11,18 @@
  * count once, so a tracer interposing them sees each change exactly once.
  * ObReferenceObjectByPointer[WithTag] check the type and take their
  * reference through the leaf matching the tag (ObpReferenceObjectTagged).
+ *
+ * Scaling: a reference, a dereference that leaves the count above zero and
+ * every query take no lock. They find the object in the live-object set
+ * inside a read section (rtl_ptrmap.c) and compare-and-swap the header's
+ * count word (both counts in one word, ntsim_internal.h), so references on
+ * different objects never touch shared cache lines. ObpLock stays for the
+ * slow paths: creation, the last dereference (1 -> 0) and deletion, names,
+ * handles. A deleted object leaves the set under ObpLock, and its memory is
+ * freed only after RtlpWaitForReaders: a reader that found it before may
+ * still read its header (and sees a pointer count of 0: "being deleted"),
+ * one that looks later does not find it, so a freed or random pointer is
+ * bug-checked without its memory ever being read.
  */
 #include <string.h>
 
@@ -18,7 +30,7 @@
 
 pthread_mutex_t ObpLock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
 
-static RTL_PTR_MAP ObpLiveObjects = RTL_PTR_MAP_INIT; /* body -> header */
+static RTL_PTR_SET ObpLiveObjects = RTL_PTR_SET_INIT; /* bodies; inserted and removed under ObpLock */
 static ULONG64 ObpNextId = 1;
 
 static VOID ObpLockObjects(void)
@@ -31,60 +43,68 @@ static VOID ObpUnlockObjects(void)
     pthread_mutex_unlock(&ObpLock);
 }
 
+/* Object's header when it is live, else NULL. Caller holds ObpLock or is inside a read section. */
+static POBJECT_HEADER ObpLookupHeader(PVOID Object)
+{
+    return RtlpPtrSetContains(&ObpLiveObjects, Object) ? OBJECT_TO_OBJECT_HEADER(Object) : NULL;
+}
+
+static ULONG64 ObpLoadCounts(const OBJECT_HEADER *Header)
+{
+    return __atomic_load_n(&Header->Counts, __ATOMIC_ACQUIRE);
+}
+
 BOOLEAN ObpIsLiveObjectLocked(PVOID Object, POBJECT_TYPE Type)
 {
-    BOOLEAN found;
-    POBJECT_HEADER header = RtlpPtrMapLookup(&ObpLiveObjects, Object, &found);
-    return found && (!Type || header->Type == Type);
+    POBJECT_HEADER header = ObpLookupHeader(Object);
+    return header && (!Type || header->Type == Type);
 }
 
 BOOLEAN ObpIsLiveObject(PVOID Object, POBJECT_TYPE Type)
 {
-    ObpLockObjects();
+    RTLP_READER *reader = RtlpEnterReadSection();
     BOOLEAN live = ObpIsLiveObjectLocked(Object, Type);
-    ObpUnlockObjects();
+    RtlpLeaveReadSection(reader);
     return live;
 }
 
 POBJECT_TYPE ObpGetObjectType(PVOID Object)
 {
-    ObpLockObjects();
-    POBJECT_TYPE type = ObpIsLiveObjectLocked(Object, NULL) ? OBJECT_TO_OBJECT_HEADER(Object)->Type : NULL;
-    ObpUnlockObjects();
+    RTLP_READER *reader = RtlpEnterReadSection();
+    POBJECT_HEADER h = ObpLookupHeader(Object);
+    POBJECT_TYPE type = h ? h->Type : NULL;
+    RtlpLeaveReadSection(reader);
     return type;
 }
 
 BOOLEAN ObpQueryCounts(PVOID Object, LONG_PTR *PointerCount, LONG_PTR *HandleCount)
 {
-    ObpLockObjects();
-    BOOLEAN live = ObpIsLiveObjectLocked(Object, NULL);
-    if (live) {
-        POBJECT_HEADER h = OBJECT_TO_OBJECT_HEADER(Object);
-        if (PointerCount)
-            *PointerCount = h->PointerCount;
-        if (HandleCount)
-            *HandleCount = h->HandleCount;
-    }
-    ObpUnlockObjects();
-    return live;
+    RTLP_READER *reader = RtlpEnterReadSection();
+    POBJECT_HEADER h = ObpLookupHeader(Object);
+    ULONG64 counts = h ? ObpLoadCounts(h) : 0;
+    RtlpLeaveReadSection(reader);
+    if (h && PointerCount)
+        *PointerCount = OBP_POINTERS(counts);
+    if (h && HandleCount)
+        *HandleCount = OBP_HANDLES(counts);
+    return h != NULL;
 }
 
 ULONG64 ObpGetObjectId(PVOID Object)
 {
-    ObpLockObjects();
-    ULONG64 id = ObpIsLiveObjectLocked(Object, NULL) ? OBJECT_TO_OBJECT_HEADER(Object)->Id : 0;
-    ObpUnlockObjects();
+    RTLP_READER *reader = RtlpEnterReadSection();
+    POBJECT_HEADER h = ObpLookupHeader(Object);
+    ULONG64 id = h ? h->Id : 0;
+    RtlpLeaveReadSection(reader);
     return id;
 }
 
 static VOID ObpDescribeLocked(PVOID Object, char *Buffer, size_t Size)
 {
-    if (!ObpIsLiveObjectLocked(Object, NULL)) {
+    POBJECT_HEADER h = ObpLookupHeader(Object);
+    if (!h)
         snprintf(Buffer, Size, "%p <not a live object>", Object);
-        return;
-    }
-    POBJECT_HEADER h = OBJECT_TO_OBJECT_HEADER(Object);
-    if (h->Name)
+    else if (h->Name)
         snprintf(Buffer, Size, "%s", h->Name);
     else
         snprintf(Buffer, Size, "<%s #%llu>", h->Type->Name, (unsigned long long)h->Id);
@@ -98,6 +118,23 @@ VOID ObpDescribeObject(PVOID Object, char *Buffer, size_t Size)
 }
 
 /* ---- creation -------------------------------------------------------- */
+
+/* Names (when Name) and publishes a new header (ObpLock held). */
+static NTSTATUS ObpPublishLocked(POBJECT_HEADER Header, const char *Name)
+{
+    if (Name) {
+        NTSTATUS status = ObpInsertNameLocked(Header, Name);
+        if (!NT_SUCCESS(status))
+            return status;
+        Header->Counts++; /* the directory's reference (not yet published: a plain write) */
+    }
+    Header->Id = ObpNextId++;
+    if (!RtlpPtrSetInsert(&ObpLiveObjects, OBJECT_HEADER_TO_BODY(Header))) {
+        ObpRemoveNameLocked(Header);
+        return STATUS_INSUFFICIENT_RESOURCES;
+    }
+    return STATUS_SUCCESS;
+}
 
 NTSTATUS ObCreateObject(POBJECT_TYPE ObjectType, PCUNICODE_STRING ObjectName, ULONG Attributes, ULONG BodySize,
                         PVOID *Object)
@@ -121,71 +158,76 @@ NTSTATUS ObCreateObject(POBJECT_TYPE ObjectType, PCUNICODE_STRING ObjectName, UL
     }
     h->Magic = OBP_HEADER_MAGIC;
     h->Type = ObjectType;
-    h->PointerCount = 1;
+    h->Counts = 1;
     h->Permanent = (Attributes & OBJ_PERMANENT) != 0;
     InitializeListHead(&h->NameLink);
 
     ObpLockObjects();
-    if (name) {
-        NTSTATUS status = ObpInsertNameLocked(h, name);
-        if (!NT_SUCCESS(status)) {
-            ObpUnlockObjects();
-            free(name);
-            free(h);
-            return status;
-        }
-        h->PointerCount++; /* the directory's reference */
-    }
-    h->Id = ObpNextId++;
-    if (!RtlpPtrMapInsert(&ObpLiveObjects, OBJECT_HEADER_TO_BODY(h), h)) {
-        if (h->InNamespace)
-            ObpRemoveNameLocked(h);
-        ObpUnlockObjects();
-        free(name);
-        free(h);
-        return STATUS_INSUFFICIENT_RESOURCES;
-    }
+    NTSTATUS status = ObpPublishLocked(h, name);
     ObpUnlockObjects();
     free(name);
+    if (!NT_SUCCESS(status)) {
+        free(h->Name);
+        free(h->NameKey);
+        free(h);
+        return status;
+    }
     *Object = OBJECT_HEADER_TO_BODY(h);
     return STATUS_SUCCESS;
 }
 
 /* ---- references ------------------------------------------------------ */
 
-/* Bug check for an object pointer that is not a live object (ObpLock released first). */
+/* Bug check for an object pointer that is not a live object (no lock held, no read section open). */
 static DECLSPEC_NORETURN VOID ObpBugCheckNotAnObject(PVOID Object)
 {
-    ObpUnlockObjects();
     KeBugCheckEx(REFERENCE_BY_POINTER, (ULONG_PTR)Object, 0, 0, 0x10);
+}
+
+/* Bug check for a count change the counts Before forbid (no lock held, no read section open). */
+static DECLSPEC_NORETURN VOID ObpBugCheckCounts(PVOID Object, ULONG64 Before, ULONG_PTR Why)
+{
+    KeBugCheckEx(REFERENCE_BY_POINTER, (ULONG_PTR)Object, (ULONG_PTR)OBP_POINTERS(Before),
+                 (ULONG_PTR)OBP_HANDLES(Before), Why);
+}
+
+/* Adds one pointer reference unless the count is 0 (being deleted) or full; FALSE then, *Before says which. */
+static BOOLEAN ObpTryIncrement(POBJECT_HEADER Header, ULONG64 *Before)
+{
+    ULONG64 c = __atomic_load_n(&Header->Counts, __ATOMIC_RELAXED);
+    do {
+        *Before = c;
+        if (OBP_POINTERS(c) == 0 || (ULONG64)OBP_POINTERS(c) == OBP_POINTER_MAX)
+            return FALSE;
+    } while (!__atomic_compare_exchange_n(&Header->Counts, &c, c + 1, TRUE, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+    return TRUE;
 }
 
 static LONG_PTR ObpReferenceObject(PVOID Object)
 {
-    ObpLockObjects();
-    if (!ObpIsLiveObjectLocked(Object, NULL))
+    ULONG64 before = 0;
+    RTLP_READER *reader = RtlpEnterReadSection();
+    POBJECT_HEADER h = ObpLookupHeader(Object);
+    BOOLEAN done = h && ObpTryIncrement(h, &before);
+    RtlpLeaveReadSection(reader);
+    if (!h)
         ObpBugCheckNotAnObject(Object);
-    POBJECT_HEADER h = OBJECT_TO_OBJECT_HEADER(Object);
-    if (h->Deleting) {
-        ObpUnlockObjects();
-        KeBugCheckEx(REFERENCE_BY_POINTER, (ULONG_PTR)Object, 0, 0, 0x11);
-    }
-    LONG_PTR count = ++h->PointerCount;
-    ObpUnlockObjects();
-    return count;
+    if (!done)
+        ObpBugCheckCounts(Object, before, OBP_POINTERS(before) ? 0x13 : 0x11);
+    return OBP_POINTERS(before) + 1;
 }
 
-/* Frees an object whose pointer count reached zero: delete procedure, then memory. */
+/* Frees an object whose pointer count reached zero: delete procedure, unpublish, wait for readers, memory. */
 static VOID ObpDeleteObject(PVOID Object)
 {
     POBJECT_HEADER h = OBJECT_TO_OBJECT_HEADER(Object);
     if (h->Type->DeleteProcedure)
         h->Type->DeleteProcedure(Object);
     ObpLockObjects();
-    RtlpPtrMapRemove(&ObpLiveObjects, Object);
-    if (h->InNamespace)
-        ObpRemoveNameLocked(h);
+    RtlpPtrSetRemove(&ObpLiveObjects, Object);
+    ObpRemoveNameLocked(h);
     ObpUnlockObjects();
+    RtlpWaitForReaders(); /* a reader that found Object before the removal is done with its header */
     h->Magic = 0;
     free(h->Name);
     free(h->NameKey);
@@ -197,35 +239,66 @@ static VOID ObpDeferredDelete(PVOID Object)
     ObpDeleteObject(Object);
 }
 
+typedef enum _OBP_DECREMENT {
+    ObpDecremented,     /* done */
+    ObpDecrementIsLast, /* the count is 1: the last step needs ObpLock */
+    ObpDecrementInvalid /* below zero (0: being deleted) or below the handle count */
+} OBP_DECREMENT;
+
+/* Drops one pointer reference if the counts allow it; to 0 only with AllowZero (ObpLock held). */
+static OBP_DECREMENT ObpTryDecrement(POBJECT_HEADER Header, BOOLEAN AllowZero, ULONG64 *Before)
+{
+    ULONG64 c = __atomic_load_n(&Header->Counts, __ATOMIC_RELAXED);
+    do {
+        *Before = c;
+        if (OBP_POINTERS(c) == 0 || OBP_POINTERS(c) - 1 < OBP_HANDLES(c))
+            return ObpDecrementInvalid;
+        if (OBP_POINTERS(c) == 1 && !AllowZero)
+            return ObpDecrementIsLast;
+    } while (!__atomic_compare_exchange_n(&Header->Counts, &c, c - 1, TRUE, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED));
+    return ObpDecremented;
+}
+
+/* Bug check 0x18 for a dereference the counts Before forbid (0x1: below zero, 0x2: below the handle count). */
+static DECLSPEC_NORETURN VOID ObpBugCheckDereference(PVOID Object, ULONG64 Before)
+{
+    ObpBugCheckCounts(Object, Before, OBP_POINTERS(Before) == 0 ? 0x1 : 0x2);
+}
+
+/* The dereference that may reach zero, under ObpLock (so a lock holder that saw a count > 0 may reference). */
+static LONG_PTR ObpDereferenceLast(PVOID Object, BOOLEAN Defer)
+{
+    ULONG64 before = 0;
+    ObpLockObjects();
+    POBJECT_HEADER h = ObpLookupHeader(Object);
+    OBP_DECREMENT result = h ? ObpTryDecrement(h, TRUE, &before) : ObpDecrementInvalid;
+    ObpUnlockObjects();
+    if (!h)
+        ObpBugCheckNotAnObject(Object);
+    if (result != ObpDecremented)
+        ObpBugCheckDereference(Object, before);
+    LONG_PTR count = OBP_POINTERS(before) - 1;
+    if (count == 0 && Defer)
+        ExpQueueWorkerRoutine(ObpDeferredDelete, Object);
+    else if (count == 0)
+        ObpDeleteObject(Object);
+    return count;
+}
+
 LONG_PTR ObpDereferenceObjectLeaf(PVOID Object, BOOLEAN Defer)
 {
-    const LONG_PTR Count = 1;
-    ObpLockObjects();
-    if (!ObpIsLiveObjectLocked(Object, NULL))
+    ULONG64 before = 0;
+    RTLP_READER *reader = RtlpEnterReadSection();
+    POBJECT_HEADER h = ObpLookupHeader(Object);
+    OBP_DECREMENT result = h ? ObpTryDecrement(h, FALSE, &before) : ObpDecrementInvalid;
+    RtlpLeaveReadSection(reader);
+    if (!h)
         ObpBugCheckNotAnObject(Object);
-    POBJECT_HEADER h = OBJECT_TO_OBJECT_HEADER(Object);
-    LONG_PTR count = h->PointerCount - Count;
-    if (count < 0 || h->Deleting) {
-        ObpUnlockObjects();
-        KeBugCheckEx(REFERENCE_BY_POINTER, (ULONG_PTR)Object, (ULONG_PTR)h->PointerCount, (ULONG_PTR)h->HandleCount,
-                     0x1);
-    }
-    if (count < h->HandleCount) {
-        ObpUnlockObjects();
-        KeBugCheckEx(REFERENCE_BY_POINTER, (ULONG_PTR)Object, (ULONG_PTR)h->PointerCount, (ULONG_PTR)h->HandleCount,
-                     0x2);
-    }
-    h->PointerCount = count;
-    if (count == 0)
-        h->Deleting = TRUE;
-    ObpUnlockObjects();
-    if (count == 0) {
-        if (Defer)
-            ExpQueueWorkerRoutine(ObpDeferredDelete, Object);
-        else
-            ObpDeleteObject(Object);
-    }
-    return count;
+    if (result == ObpDecrementInvalid)
+        ObpBugCheckDereference(Object, before);
+    if (result == ObpDecrementIsLast)
+        return ObpDereferenceLast(Object, Defer);
+    return OBP_POINTERS(before) - 1;
 }
 
 LONG_PTR ObfReferenceObject(PVOID Object)
@@ -273,9 +346,10 @@ static NTSTATUS ObpReferenceObjectByPointer(PVOID Object, POBJECT_TYPE ObjectTyp
 {
     NTSTATUS status = STATUS_SUCCESS;
     ObpLockObjects();
-    if (!ObpIsLiveObjectLocked(Object, NULL))
+    POBJECT_HEADER h = ObpLookupHeader(Object);
+    if (!h)
         status = STATUS_INVALID_PARAMETER;
-    else if (ObjectType && OBJECT_TO_OBJECT_HEADER(Object)->Type != ObjectType)
+    else if (ObjectType && h->Type != ObjectType)
         status = STATUS_OBJECT_TYPE_MISMATCH;
     else
         ObpReferenceObjectTagged(Object, Tag); /* an exported leaf, under the (recursive) lock */
@@ -302,7 +376,8 @@ NTSTATUS ObReferenceObjectByPointerWithTag(PVOID Object, ACCESS_MASK DesiredAcce
 BOOLEAN ObpReferenceIfAlive(PVOID Object)
 {
     ObpLockObjects();
-    BOOLEAN alive = ObpIsLiveObjectLocked(Object, NULL) && !OBJECT_TO_OBJECT_HEADER(Object)->Deleting;
+    POBJECT_HEADER h = ObpLookupHeader(Object);
+    BOOLEAN alive = h && OBP_POINTERS(ObpLoadCounts(h)) > 0; /* cannot drop to 0 while ObpLock is held */
     if (alive)
         ObfReferenceObject(Object); /* under the (recursive) lock */
     ObpUnlockObjects();
@@ -319,11 +394,13 @@ ULONG ObGetObjectPointerCount(PVOID Object)
 VOID ObMakeTemporaryObject(PVOID Object)
 {
     ObpLockObjects();
-    if (!ObpIsLiveObjectLocked(Object, NULL))
+    POBJECT_HEADER h = ObpLookupHeader(Object);
+    if (!h) {
+        ObpUnlockObjects();
         ObpBugCheckNotAnObject(Object);
-    POBJECT_HEADER h = OBJECT_TO_OBJECT_HEADER(Object);
-    h->Permanent = FALSE;
-    BOOLEAN dropName = h->InNamespace && h->HandleCount == 0;
+    }
+    __atomic_store_n(&h->Permanent, FALSE, __ATOMIC_RELAXED);
+    BOOLEAN dropName = h->InNamespace && OBP_HANDLES(ObpLoadCounts(h)) == 0;
     if (dropName)
         ObpRemoveNameLocked(h);
     ObpUnlockObjects();
@@ -333,7 +410,8 @@ VOID ObMakeTemporaryObject(PVOID Object)
 
 /* ---- host queries ---------------------------------------------------- */
 
-static ULONG ObpExtensionFlagsLocked(PVOID Object, POBJECT_TYPE Type)
+/* Body fields a query reports (read as they are: the I/O manager changes them under its own lock). */
+static ULONG ObpExtensionFlags(PVOID Object, POBJECT_TYPE Type)
 {
     if (Type == &IopDeviceObjectTypeBody) {
         /* NULL between ObCreateObject and the rest of IoCreateDevice */
@@ -345,27 +423,32 @@ static ULONG ObpExtensionFlagsLocked(PVOID Object, POBJECT_TYPE Type)
     return 0;
 }
 
+/* Fills Info from a live header (inside a read section: the memory stays until the section ends). */
+static VOID ObpFillObjectInfo(PVOID Object, const OBJECT_HEADER *Header, PNTSIM_OBJECT_INFO Info)
+{
+    ULONG64 counts = ObpLoadCounts(Header);
+    memset(Info, 0, sizeof(*Info));
+    Info->Id = Header->Id;
+    Info->TypeName = Header->Type->Name;
+    if (Header->Name)
+        snprintf(Info->Name, sizeof(Info->Name), "%s", Header->Name);
+    Info->PointerCount = OBP_POINTERS(counts);
+    Info->HandleCount = OBP_HANDLES(counts);
+    if (Header->Type == &IopDeviceObjectTypeBody)
+        Info->ReferenceCount = __atomic_load_n(&((PDEVICE_OBJECT)Object)->ReferenceCount, __ATOMIC_SEQ_CST);
+    Info->ExtensionFlags = ObpExtensionFlags(Object, Header->Type);
+    Info->Permanent = __atomic_load_n(&Header->Permanent, __ATOMIC_RELAXED);
+}
+
+/* Lock-free (the tracer calls it around every reference): safe with any pointer value. */
 NTSTATUS NtsimQueryObject(PVOID Object, PNTSIM_OBJECT_INFO Info)
 {
     if (!Info)
         return STATUS_INVALID_PARAMETER;
-    ObpLockObjects();
-    if (!ObpIsLiveObjectLocked(Object, NULL)) {
-        ObpUnlockObjects();
-        return STATUS_INVALID_PARAMETER;
-    }
-    POBJECT_HEADER h = OBJECT_TO_OBJECT_HEADER(Object);
-    memset(Info, 0, sizeof(*Info));
-    Info->Id = h->Id;
-    Info->TypeName = h->Type->Name;
-    if (h->Name)
-        snprintf(Info->Name, sizeof(Info->Name), "%s", h->Name);
-    Info->PointerCount = h->PointerCount;
-    Info->HandleCount = h->HandleCount;
-    if (h->Type == &IopDeviceObjectTypeBody)
-        Info->ReferenceCount = __atomic_load_n(&((PDEVICE_OBJECT)Object)->ReferenceCount, __ATOMIC_SEQ_CST);
-    Info->ExtensionFlags = ObpExtensionFlagsLocked(Object, h->Type);
-    Info->Permanent = h->Permanent;
-    ObpUnlockObjects();
-    return STATUS_SUCCESS;
+    RTLP_READER *reader = RtlpEnterReadSection();
+    POBJECT_HEADER h = ObpLookupHeader(Object);
+    if (h)
+        ObpFillObjectInfo(Object, h, Info);
+    RtlpLeaveReadSection(reader);
+    return h ? STATUS_SUCCESS : STATUS_INVALID_PARAMETER;
 }
