@@ -536,6 +536,32 @@ FORCEINLINE LONG64 InterlockedCompareExchange64(LONG64 volatile *Destination, LO
     __atomic_compare_exchange_n(Destination, &Comparand, Exchange, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
     return Comparand;
 }
+/* Plain atomic reads and writes of shared variables (wdm.h's ReadAcquire/WriteRelease family). */
+FORCEINLINE LONG ReadNoFence(LONG const volatile *Source)
+{
+    return __atomic_load_n(Source, __ATOMIC_RELAXED);
+}
+FORCEINLINE LONG ReadAcquire(LONG const volatile *Source)
+{
+    return __atomic_load_n(Source, __ATOMIC_ACQUIRE);
+}
+FORCEINLINE VOID WriteNoFence(LONG volatile *Destination, LONG Value)
+{
+    __atomic_store_n(Destination, Value, __ATOMIC_RELAXED);
+}
+FORCEINLINE VOID WriteRelease(LONG volatile *Destination, LONG Value)
+{
+    __atomic_store_n(Destination, Value, __ATOMIC_RELEASE);
+}
+FORCEINLINE PVOID ReadPointerAcquire(PVOID const volatile *Source)
+{
+    return __atomic_load_n(Source, __ATOMIC_ACQUIRE);
+}
+FORCEINLINE VOID WritePointerRelease(PVOID volatile *Destination, PVOID Value)
+{
+    __atomic_store_n(Destination, Value, __ATOMIC_RELEASE);
+}
+
 FORCEINLINE PVOID InterlockedExchangePointer(PVOID volatile *Target, PVOID Value)
 {
     return __atomic_exchange_n(Target, Value, __ATOMIC_SEQ_CST);

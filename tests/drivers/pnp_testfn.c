@@ -91,7 +91,7 @@ static NTSTATUS PnpTestDispatchOther(PDEVICE_OBJECT DeviceObject, PIRP Irp)
         return PnpTestComplete(Irp, status, 0);
     ULONG_PTR information = 0;
     status = STATUS_SUCCESS;
-    if (stack->MajorFunction == IRP_MJ_CREATE && fdo->QueryRemoved)
+    if (stack->MajorFunction == IRP_MJ_CREATE && ReadAcquire(&fdo->QueryRemoved))
         status = STATUS_DELETE_PENDING;
     if (stack->MajorFunction == IRP_MJ_DEVICE_CONTROL) {
         ULONG n = stack->Parameters.DeviceIoControl.InputBufferLength;
@@ -130,7 +130,7 @@ static VOID PnpTestUnload(PDRIVER_OBJECT DriverObject)
 {
     UNREFERENCED_PARAMETER(DriverObject);
     InterlockedIncrement(&PnpTestUnloadCalls);
-    if (PnpTestInRemove)
+    if (ReadAcquire(&PnpTestInRemove))
         InterlockedIncrement(&PnpTestUnloadsInsideRemove);
 }
 

@@ -184,7 +184,7 @@ START_TEST(eject_deletes_devnode)
 }
 END_TEST
 
-static volatile int IoStop;
+static int IoStop; /* read and written with __atomic builtins */
 /*
  * An application doing I/O while the device is being removed and re-added:
  * opens race with removal and with enabling, which re-creates the interface
@@ -193,7 +193,7 @@ static volatile int IoStop;
 static void *IoLoop(void *Unused)
 {
     (void)Unused;
-    while (!IoStop) {
+    while (!__atomic_load_n(&IoStop, __ATOMIC_ACQUIRE)) {
         HANDLE h;
         NTSTATUS opened = NtsimOpenFile(IFACE_PATH, GENERIC_READ, &h);
         if (opened != STATUS_SUCCESS)
@@ -217,7 +217,7 @@ START_TEST(io_races_removal)
         if (status == STATUS_SUCCESS)
             ck_assert_int_eq(NtsimEnableDevice(INSTANCE), STATUS_SUCCESS);
     }
-    IoStop = 1;
+    __atomic_store_n(&IoStop, 1, __ATOMIC_RELEASE);
     pthread_join(thread, NULL);
     while (NtsimDisableDevice(INSTANCE, NULL) != STATUS_SUCCESS)
         ;
