@@ -95,6 +95,9 @@ TEST_DRIVER_SO := $(TEST_DRIVER_SRC:%.c=$(O)/%.so)
 # Conformance drivers written from the WDK documentation: tests/conformance/<name>/<image>.c
 CONFORMANCE_SRC := $(wildcard tests/conformance/*/*.c)
 CONFORMANCE_SO := $(CONFORMANCE_SRC:%.c=$(O)/%.so)
+# Red-team drivers written blind against the analyzer: tests/redteam/<case>/<image>.c
+REDTEAM_SRC := $(wildcard tests/redteam/*/*.c)
+REDTEAM_SO := $(REDTEAM_SRC:%.c=$(O)/%.so)
 
 $(O)/%.so: %.c $(LIBNTSIM)
 	@mkdir -p $(@D)
@@ -190,6 +193,7 @@ BENCH_BIN += $(O)/bench/libtrchain_a.so $(O)/bench/libtrchain_b.so $(O)/bench/tr
 # ---- top-level targets -------------------------------------------------------
 ALL := $(LIBNTSIM) $(NTSIM_BIN) $(SAMPLE_SO) $(TEST_DRIVER_SO)
 ALL += $(CONFORMANCE_SO)
+ALL += $(REDTEAM_SO)
 ALL += $(PRELOAD_SO)
 ALL += $(if $(TRACER_SRC),$(LIBOBTRACE))
 ALL += $(if $(wildcard $(ANALYZER_MAIN)),$(OBTRACE_BIN))

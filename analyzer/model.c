@@ -233,16 +233,36 @@ static void site_add(struct object *o, uint32_t stack, uint32_t tag, int refs, i
         }
     }
     xgrow(&o->sites, &o->capsites, o->nsites + 1, sizeof(*o->sites));
-    o->sites[o->nsites++] = (struct site_total){ stack, tag, (uint32_t)refs, (uint32_t)derefs };
+    o->sites[o->nsites++] = (struct site_total){ stack, tag, (uint32_t)refs, (uint32_t)derefs, 0 };
 }
 
-static void ref_push(struct object *o, const struct tr_event *ev, uint8_t label, uint32_t holder)
+/*
+ * Who made the call recorded with stack at seq: a driver image or not (the
+ * kernel acting on its own behalf, e.g. the I/O manager's reference on an
+ * IRP's file object, or the application). Decided by the innermost frame,
+ * the return address into the caller of the traced call.
+ */
+static uint8_t stack_caller(const struct model *m, uint32_t stack, uint64_t seq)
+{
+    const struct stack *s = model_stack(m, stack);
+    const struct module *mod = s && s->depth ? model_module_at(m, s->frames[0], seq) : NULL;
+    if (!mod)
+        return CALL_UNKNOWN;
+    return mod->is_driver ? CALL_DRIVER : CALL_OTHER;
+}
+
+static void ref_push_as(struct object *o, const struct tr_event *ev, uint8_t label, uint32_t holder, uint8_t caller)
 {
     xgrow(&o->refs, &o->caprefs, o->nrefs + 1, sizeof(*o->refs));
     o->refs[o->nrefs++] = (struct ref_entry){
         .seq = ev->seq, .stack = ev->stack, .tid = ev->tid, .holder = holder, .label = label, .op = ev->op,
-        .tag = model_tag_is_explicit(ev->tag) ? ev->tag : 0,
+        .tag = model_tag_is_explicit(ev->tag) ? ev->tag : 0, .caller = caller,
     };
+}
+
+static void ref_push(struct object *o, const struct tr_event *ev, uint8_t label, uint32_t holder)
+{
+    ref_push_as(o, ev, label, holder, CALL_UNKNOWN);
 }
 
 static struct ref_entry ref_take(struct object *o, size_t i)
@@ -262,11 +282,100 @@ static long ref_find_label(const struct object *o, uint8_t label, uint32_t holde
     return -1;
 }
 
-/* Which outstanding reference an untagged release drops: the most similar explicit/creation one. */
-static long ref_pick_untagged(struct model *m, struct object *o, uint32_t stack)
+/* Defined below: ref_pick_untagged with whether the pick was clear. */
+static long ref_pick_untagged_ex(struct model *m, struct object *o, uint32_t stack, uint8_t caller, bool *clear);
+
+/* The site total of (stack, untagged), or NULL. */
+static struct site_total *site_find(struct object *o, uint32_t stack)
+{
+    for (size_t i = o->nsites; i-- > 0;)
+        if (o->sites[i].stack == stack && o->sites[i].tag == 0)
+            return &o->sites[i];
+    return NULL;
+}
+
+/*
+ * True when references taken at stack are seen released on their own call
+ * path (an earlier release chose one of them on a clearly closer path than
+ * any other candidate): such a site drops its references where it takes
+ * them, so a release from an unrelated path is less likely one of them
+ * than a reference stored for later.
+ */
+static bool site_releases_locally(struct object *o, uint32_t stack)
+{
+    const struct site_total *st = site_find(o, stack);
+    return st && st->local;
+}
+
+/* Which outstanding reference an untagged release at stack by caller drops (see ref_pick_untagged_ex). */
+static long ref_pick_untagged(struct model *m, struct object *o, uint32_t stack, uint8_t caller)
+{
+    return ref_pick_untagged_ex(m, o, stack, caller, NULL);
+}
+
+/*
+ * How far apart two call paths are where they part: the distance between
+ * their first differing frames counted from the outermost, when both are
+ * in one function's code (an inlined callee's code lies together in its
+ * caller's, so the nearer return address is the nearer path); UINT64_MAX
+ * when one stack ends first.
+ */
+static uint64_t stack_parting_distance(const struct model *m, uint32_t a, uint32_t b, unsigned common)
+{
+    const struct stack *x = model_stack(m, a), *y = model_stack(m, b);
+    if (!x || !y || common >= x->depth || common >= y->depth)
+        return UINT64_MAX;
+    uint64_t fa = x->frames[x->depth - 1 - common], fb = y->frames[y->depth - 1 - common];
+    return fa > fb ? fa - fb : fb - fa;
+}
+
+/* How one candidate reference compares for an untagged release: larger fields first, in order. */
+struct pick_key {
+    bool same_caller;   /* taken by the same kind of caller (driver / kernel) as the release */
+    unsigned sim;       /* common outermost frames with the release */
+    uint64_t distance;  /* where the paths part: smaller is closer */
+    bool stored;        /* its site was never seen releasing on its own path */
+    bool untagged;
+    bool explicit_ref;  /* LBL_REF rather than a creation reference */
+};
+
+/* > 0 when a is the better candidate, < 0 when b is, 0 on a tie; closeness only (sim, distance) when path_only. */
+static int pick_key_cmp(const struct pick_key *a, const struct pick_key *b, bool path_only)
+{
+    if (!path_only && a->same_caller != b->same_caller)
+        return a->same_caller ? 1 : -1;
+    if (a->sim != b->sim)
+        return a->sim > b->sim ? 1 : -1;
+    if (a->distance != b->distance)
+        return a->distance < b->distance ? 1 : -1;
+    if (path_only)
+        return 0;
+    if (a->stored != b->stored)
+        return a->stored ? 1 : -1;
+    if (a->untagged != b->untagged)
+        return a->untagged ? 1 : -1;
+    if (a->explicit_ref != b->explicit_ref)
+        return a->explicit_ref ? 1 : -1;
+    return 0;
+}
+
+/*
+ * Which outstanding reference an untagged release at stack drops, among the
+ * explicit and creation ones: first one taken by the same kind of caller
+ * (a driver drops what drivers took; the kernel drops what it took for
+ * itself, like an IRP's file-object reference released at completion,
+ * whose stack runs through the very dispatch routine that took the
+ * driver's own reference); then the closest call path; then a reference
+ * of a site not seen releasing its references on its own path (one stored
+ * for later); ties to the latest. caller is the release's enum call_role
+ * (CALL_UNKNOWN: no preference). *clear (when not NULL) says whether the
+ * pick was on a strictly closer path than every reference taken elsewhere.
+ */
+static long ref_pick_untagged_ex(struct model *m, struct object *o, uint32_t stack, uint8_t caller, bool *clear)
 {
     long best = -1;
-    unsigned best_score = 0;
+    struct pick_key bk = { 0 }, rival = { 0 };
+    bool have_rival = false;
     uint32_t first_stack = 0;
     bool alike = true; /* every candidate was taken at one stack: the choice is no guess */
     size_t low = o->nrefs > PAIR_WINDOW ? o->nrefs - PAIR_WINDOW : 0;
@@ -277,14 +386,28 @@ static long ref_pick_untagged(struct model *m, struct object *o, uint32_t stack)
         if (!first_stack)
             first_stack = e->stack;
         alike = alike && e->stack == first_stack;
-        unsigned score = 1 + stack_similarity(m, e->stack, stack) * 4 + (e->tag ? 0 : 2) + (e->label == LBL_REF);
-        if (score > best_score) {
-            best_score = score;
+        unsigned sim = stack_similarity(m, e->stack, stack);
+        struct pick_key k = {
+            .same_caller = caller != CALL_UNKNOWN && e->caller == caller, .sim = sim,
+            .distance = stack_parting_distance(m, e->stack, stack, sim),
+            .stored = !site_releases_locally(o, e->stack), .untagged = !e->tag, .explicit_ref = e->label == LBL_REF,
+        };
+        if (best < 0 || pick_key_cmp(&k, &bk, false) > 0) {
+            if (best >= 0 && o->refs[best].stack != e->stack && (!have_rival || pick_key_cmp(&bk, &rival, true) > 0)) {
+                rival = bk;
+                have_rival = true;
+            }
+            bk = k;
             best = (long)i;
+        } else if (e->stack != o->refs[best].stack && (!have_rival || pick_key_cmp(&k, &rival, true) > 0)) {
+            rival = k;
+            have_rival = true;
         }
     }
     if (!alike)
         o->guessed = true;
+    if (clear)
+        *clear = best >= 0 && have_rival && pick_key_cmp(&bk, &rival, true) > 0;
     if (best < 0 && o->nrefs)
         best = (long)o->nrefs - 1;
     return best;
@@ -296,7 +419,12 @@ static long ref_pick_for_release(struct model *m, struct object *o, const struct
         for (size_t i = o->nrefs; i-- > 0;)
             if (o->refs[i].tag == ev->tag)
                 return (long)i;
-    return ref_pick_untagged(m, o, ev->stack);
+    bool clear = false;
+    long i = ref_pick_untagged_ex(m, o, ev->stack, stack_caller(m, ev->stack, ev->seq), &clear);
+    struct site_total *st = clear ? site_find(o, o->refs[i].stack) : NULL;
+    if (st)
+        st->local++;
+    return i;
 }
 
 /* Drops one reference for ev; remembers which in the thread's ring slot. */
@@ -322,7 +450,7 @@ static void ref_reconcile(struct model *m, struct object *o, const struct tr_eve
     while (o->nrefs > (size_t)count) {
         long i = ref_find_label(o, label, holder);
         if (i < 0)
-            i = ref_pick_untagged(m, o, ev->stack);
+            i = ref_pick_untagged(m, o, ev->stack, CALL_UNKNOWN);
         ref_take(o, (size_t)i);
     }
 }
@@ -559,11 +687,8 @@ static void object_freed(struct model *m, struct object *o, const struct tr_even
         struct driver *d = driver_get(m, o->id);
         d->freed = evref(ev);
     }
-    if (o->attached_to) {
-        struct object *lower = model_object(m, o->attached_to);
-        if (lower && lower->attached_above == o->id)
-            lower->attached_above = 0;
-    }
+    /* a device freed while still attached above another stays its lower's attachment (nt-semantics §2.4: the
+     * lower's delete never completes); the freed ring keeps what the rules say about it */
     object_retire(m, o);
 }
 
@@ -624,6 +749,7 @@ static bool ref_adopt_nested(struct model *m, struct object *o, const struct tr_
             e->stack = ev->stack;
             e->op = ev->op;
             e->via = ref_via(m, o, ev);
+            e->caller = stack_caller(m, ev->stack, ev->seq);
             break;
         }
     } else {
@@ -643,7 +769,7 @@ static void on_ref(struct model *m, struct object *o, const struct tr_event *ev,
         o->file_device = o2->id;
     if (ref_adopt_nested(m, o, ev, t, OBT_OP_OBJ_REF))
         return;
-    ref_push(o, ev, LBL_REF, 0);
+    ref_push_as(o, ev, LBL_REF, 0, stack_caller(m, ev->stack, ev->seq));
     o->refs[o->nrefs - 1].via = ref_via(m, o, ev);
     site_add(o, ev->stack, model_tag_is_explicit(ev->tag) ? ev->tag : 0, 1, 0);
 }
@@ -756,14 +882,17 @@ static void on_attach(struct model *m, struct object *upper, const struct tr_eve
     if (!lower)
         return;
     upper->attached_to = lower->id; /* a legacy driver may stack its own devices: PnP is what the PnP manager drives */
+    upper->attached = evref(ev);
     lower->attached_above = upper->id;
 }
 
 static void on_detach(struct model *m, struct object *lower, const struct tr_event *ev, struct thread_state *t)
 {
     struct object *upper = model_object(m, lower->attached_above);
-    if (upper && upper->attached_to == lower->id)
+    if (upper && upper->attached_to == lower->id) {
         upper->attached_to = 0;
+        upper->detached = evref(ev);
+    }
     lower->attached_above = 0;
     repair_nested_keepalive(m, lower, ev, t);
     device_try_unlink(m, lower, ev);
@@ -943,6 +1072,8 @@ static void on_notify(struct model *m, struct object *o, const struct tr_event *
         if (o2 && o2->type == OBT_OBJ_DEVICE)
             r->notify_target = o2->id;
         struct object *data = (ev->flags & OBT_EV_ARG2) ? model_object(m, (uint32_t)ev->arg2) : NULL;
+        if (data && data->type == OBT_OBJ_FILE)
+            r->notify_file = data->id;
         if (data && data->type == OBT_OBJ_FILE && data->file_device)
             r->notify_target = data->file_device;
         else if (data && data->type == OBT_OBJ_DEVICE)
@@ -1280,6 +1411,8 @@ static void dispatch_driver_ops(struct model *m, struct object *o, const struct 
     case OBT_OP_DRIVER_ENTRY:
         d->entry = evref(ev);
         d->entry_status = ev->status;
+        if (ev->flags & OBT_EV_ARG2)
+            d->driver_init = ev->arg2;
         if (ev->flags & OBT_EV_MODULE)
             driver_set_image(m, d, ev->module);
         if (ev->flags & OBT_EV_ARG) {

@@ -48,6 +48,13 @@ enum ref_via {
     VIA_DEVICE_POINTER, /* IoGetDeviceObjectPointer: the file object's reference, handed to the caller */
 };
 
+/* Who made a traced call: the module of the stack's innermost frame (the direct caller). */
+enum call_role {
+    CALL_UNKNOWN,
+    CALL_DRIVER, /* a driver image called it */
+    CALL_OTHER,  /* the kernel on its own behalf, or the application */
+};
+
 struct ref_entry {
     uint64_t seq;
     uint32_t stack;
@@ -57,12 +64,14 @@ struct ref_entry {
     uint8_t label;   /* enum ref_label */
     uint8_t op;
     uint8_t via;     /* enum ref_via */
+    uint8_t caller;  /* enum call_role: who made the traced call */
 };
 
 /* Per (stack, tag): how many references and dereferences an object got there. */
 struct site_total {
     uint32_t stack, tag;
     uint32_t refs, derefs;
+    uint32_t local; /* references of this site an untagged release on a clearly closer call path dropped */
 };
 
 /* One outstanding remove-lock or run-down acquisition. */
@@ -89,7 +98,8 @@ struct object {
     struct site_total *sites;
     size_t nsites, capsites;
     uint32_t attached_to;    /* devices: the lower device */
-    uint32_t attached_above; /* devices: the device attached on top */
+    uint32_t attached_above; /* devices: the device attached on top (kept when it is freed still attached) */
+    struct event_ref attached, detached; /* devices: when this device attached above another, and detached */
     uint32_t file_device;    /* files: the device opened */
     struct event_ref opened; /* files: the open (create) */
     struct lock_hold *holds; /* remove locks, run-down refs */
@@ -100,6 +110,7 @@ struct object {
     uint32_t pool_tag;
     uint32_t notify_driver, notify_target; /* registrations */
     uint32_t notify_category;               /* registrations: IO_NOTIFICATION_EVENT_CATEGORY */
+    uint32_t notify_file;                   /* target-device registrations: the file object registered on */
     uint32_t veto_type;
     uint32_t veto_string;
     struct event_ref veto;
@@ -128,6 +139,7 @@ struct driver {
     uint32_t image;
     struct event_ref entry;
     int32_t entry_status;
+    uint64_t driver_init;          /* DriverObject->DriverInit: the image's DriverEntry (0 = unknown) */
     struct event_ref unload;       /* DriverUnload called */
     uint64_t own_unload;           /* the routine the driver itself set (0 = none) */
     uint64_t unload_routine;       /* the current routine */

@@ -121,6 +121,17 @@ static void open_handle_finding(struct chain *c, const struct object *file, cons
     finding_set_fix(f, "close the handle (CloseHandle / ZwClose) before the driver is stopped or its device removed");
 }
 
+/* A live target-device notification registration made on file (its driver watches the device), or NULL. */
+static const struct object *target_registration_on(const struct chain *c, const struct object *file)
+{
+    for (size_t i = 0; i < c->live->n; i++) {
+        const struct object *r = c->live->items[i];
+        if (r->type == OBT_OBJ_NOTIFY && r->notify_file == file->id)
+            return r;
+    }
+    return NULL;
+}
+
 /* A handle-less file object kept by a pointer reference: IoGetDeviceObjectPointer's, or another leaked one. */
 static void file_reference_finding(struct chain *c, const struct object *file, const struct object *dev)
 {
@@ -145,7 +156,17 @@ static void file_reference_finding(struct chain *c, const struct object *file, c
     if (client && client->unload_seq)
         finding_note(f, "%s was unloaded while still holding it; nothing can release it now",
                      model_module_basename(client));
-    if (client)
+    const struct object *reg = target_registration_on(c, file);
+    if (reg) {
+        add_event_site(f, "registered for target-device notification on it", reg->created);
+        finding_note(f, "the registration's callback is where the file object must be let go: on "
+                        "GUID_TARGET_DEVICE_QUERY_REMOVE (the PnP manager then checks for open files)");
+    }
+    if (client && reg)
+        finding_set_fix(f, "ObDereferenceObject the file object in %s's target-device notification callback on "
+                           "GUID_TARGET_DEVICE_QUERY_REMOVE (re-open it on GUID_TARGET_DEVICE_REMOVE_CANCELLED)",
+                        model_module_basename(client));
+    else if (client)
         finding_set_fix(f, "ObDereferenceObject the file object in %s when done with the device, at the latest in "
                            "its DriverUnload", model_module_basename(client));
     else
@@ -180,10 +201,42 @@ static unsigned report_open_files(struct chain *c, const struct object *dev, con
 
 /* ---- devices still on the driver's list ------------------------------------------------------------- */
 
+/* The live or recently freed object id (a device freed while still attached stays the lower's attachment). */
+static const struct object *object_or_freed(const struct chain *c, uint32_t id)
+{
+    const struct object *o = model_object(c->m, id);
+    return o ? o : model_freed_object(c->m, id);
+}
+
+/*
+ * The upper device was deleted (IoDeleteDevice) while still attached above
+ * dev: its driver never called IoDetachDevice, so dev's own delete (or its
+ * driver's unload) can never complete. The line to change is the upper
+ * driver's: where it deleted its device without detaching it first.
+ */
+static void report_deleted_attached(struct chain *c, const struct object *dev, const struct object *upper)
+{
+    char ubuf[300], dbuf[300], drv[64];
+    struct finding *f = add(c, F_UNDELETED_DEVICE, dev);
+    finding_subject(f, "device %s: delete pending: %s (driver %s) was deleted while still attached above it, "
+                       "never detached", device_name(c->m, dev, dbuf, sizeof(dbuf)),
+                    device_name(c->m, upper, ubuf, sizeof(ubuf)), model_object_label(c->m, upper->owner, drv, sizeof(drv)));
+    add_event_site(f, "attached", upper->attached);
+    add_event_site(f, "deleted without IoDetachDevice", upper->deleted);
+    if (dev->delete_called)
+        add_event_site(f, "this device's IoDeleteDevice, left pending,", dev->deleted);
+    finding_set_fix(f, "the upper driver must IoDetachDevice from the device below before IoDeleteDevice of its own "
+                       "(in its IRP_MN_REMOVE_DEVICE handler)");
+}
+
 static void report_attached_above(struct chain *c, const struct object *dev)
 {
-    const struct object *upper = model_object(c->m, dev->attached_above);
+    const struct object *upper = object_or_freed(c, dev->attached_above);
     char ubuf[300], dbuf[64], drv[64];
+    if (upper && upper->delete_called && upper->owner != dev->owner) {
+        report_deleted_attached(c, dev, upper);
+        return;
+    }
     struct finding *f = add(c, F_UNLOAD_DEFERRED, dev);
     if (upper && upper->owner == dev->owner) {
         finding_subject(f, "the driver's own device %s is attached above %s: the unload waits for it to detach, "
@@ -221,7 +274,9 @@ static void report_delete_pending(struct chain *c, const struct object *dev)
     }
 }
 
-static bool lock_wait_stuck(const struct chain *c);
+static const struct object *lock_wait_stuck(const struct chain *c);
+static const char *lock_wait_call(const struct object *l);
+static const char *lock_what(const struct object *l);
 
 /* " (ROOT\TOASTER\0000)" for the PDO of a devnode, else "". */
 static const char *devnode_of(const struct chain *c, const struct object *dev, char *buf, size_t len)
@@ -243,7 +298,7 @@ static const char *undeleted_kind(const struct chain *c, const struct object *de
         *after = " (hybrid driver)";
         return "control device ";
     }
-    if (dev->removed && dev->attached_to) {
+    if (dev->removed && (dev->attached_to || dev->detached.seq)) {
         *fix = "IoDetachDevice and IoDeleteDevice the device in the IRP_MN_REMOVE_DEVICE handler";
         *after = " was not deleted on IRP_MN_REMOVE_DEVICE";
         return "device ";
@@ -277,17 +332,21 @@ static void report_never_deleted(struct chain *c, const struct object *dev)
                         devnode_of(c, dev, ibuf, sizeof(ibuf)));
         return;
     }
-    if (dev->removed && lock_wait_stuck(c)) { /* the REMOVE handler never got to IoDeleteDevice */
+    const struct object *stuck = dev->removed ? lock_wait_stuck(c) : NULL;
+    if (stuck) { /* the REMOVE handler never got to IoDeleteDevice */
         f->consequence = true;
-        finding_subject(f, "device %s was not deleted: its IRP_MN_REMOVE_DEVICE handler is still waiting on its "
-                           "remove lock", device_name(c->m, dev, dbuf, sizeof(dbuf)));
+        finding_subject(f, "device %s was not deleted: its IRP_MN_REMOVE_DEVICE handler is still waiting in %s",
+                        device_name(c->m, dev, dbuf, sizeof(dbuf)), lock_wait_call(stuck));
         return;
     }
     finding_subject(f, "%s%s%s%s", before, device_name(c->m, dev, dbuf, sizeof(dbuf)), devnode_of(c, dev, ibuf, sizeof(ibuf)),
                     after);
     finding_set_fix(f, "%s", fix);
     add_event_site(f, "created", dev->created);
-    if (dev->removed && dev->remove_completed.seq)
+    if (dev->removed && dev->detached.seq)
+        add_event_site(f, "detached from its stack (IRP_MN_REMOVE_DEVICE), with no IoDeleteDevice after it,",
+                       dev->detached);
+    else if (dev->removed && dev->remove_completed.seq)
         add_event_site(f, "IRP_MN_REMOVE_DEVICE completed, with no IoDeleteDevice before it,", dev->remove_completed);
     if (!strcmp(before, "bus child PDO "))
         finding_note(f, "it was reported missing and its IRP_MN_REMOVE_DEVICE was handled, but the bus driver did not "
@@ -478,11 +537,25 @@ static bool lock_of_driver(const struct chain *c, const struct object *l)
     return mod && mod->driver == c->d->id;
 }
 
+/* The routine that waits for a lock's holders. */
+static const char *lock_wait_call(const struct object *l)
+{
+    return l->type == OBT_OBJ_REMLOCK ? "IoReleaseRemoveLockAndWait" : "ExWaitForRundownProtectionRelease";
+}
+
+/* What the lock is, in words. */
+static const char *lock_what(const struct object *l)
+{
+    return l->type == OBT_OBJ_REMLOCK ? "remove lock" : "run-down reference";
+}
+
+/* Each outstanding acquisition as a site; remove-lock tags shown (run-down protection has none). */
 static void add_hold_sites(struct finding *f, const struct object *l, const char *verb)
 {
     for (size_t i = 0; i < l->nholds; i++) {
         struct site *s = finding_add_site(f, verb, l->holds[i].at.stack, l->holds[i].at.seq, l->holds[i].at.tid);
-        s->lock_tag = l->holds[i].tag;
+        if (l->type == OBT_OBJ_REMLOCK)
+            s->lock_tag = l->holds[i].tag;
     }
 }
 
@@ -505,9 +578,8 @@ static void report_lock_wait(struct chain *c, const struct object *l, const char
     const struct object *lower = l->type == OBT_OBJ_REMLOCK ? pending_below(c, l) : NULL;
     struct finding *f = add(c, F_REMOVE_LOCK_WAIT, l);
     (void)what;
-    finding_subject(f, "%s on %s never returned: %zu acquisition%s still held",
-                    l->type == OBT_OBJ_REMLOCK ? "IoReleaseRemoveLockAndWait" : "ExWaitForRundownProtectionRelease",
-                    name, l->nholds, l->nholds == 1 ? "" : "s");
+    finding_subject(f, "%s on %s never returned: %zu acquisition%s still held", lock_wait_call(l), name, l->nholds,
+                    l->nholds == 1 ? "" : "s");
     add_event_site(f, "waiting since", l->wait);
     add_hold_sites(f, l, "still held, acquired");
     f->attribution = l->type == OBT_OBJ_REMLOCK ? "exact" : "heuristic";
@@ -524,23 +596,27 @@ static void report_lock_wait(struct chain *c, const struct object *l, const char
         return;
     f->consequence = true;
     struct finding *u = add(c, F_REMOVE_LOCK_UNBALANCED, l);
-    finding_subject(u, "%s: %zu acquisition%s never released; IoReleaseRemoveLockAndWait waits for %s forever", name,
-                    l->nholds, l->nholds == 1 ? "" : "s", l->nholds == 1 ? "it" : "them");
+    finding_subject(u, "%s: %zu acquisition%s never released; %s waits for %s forever", name, l->nholds,
+                    l->nholds == 1 ? "" : "s", lock_wait_call(l), l->nholds == 1 ? "it" : "them");
     add_hold_sites(u, l, "acquired");
     u->attribution = l->type == OBT_OBJ_REMLOCK ? "exact" : "heuristic";
-    finding_set_fix(u, "release the remove lock (IoReleaseRemoveLock with the same tag) on every path that "
-                       "acquired it, error paths included");
+    if (l->type == OBT_OBJ_REMLOCK)
+        finding_set_fix(u, "release the remove lock (IoReleaseRemoveLock with the same tag) on every path that "
+                           "acquired it, error paths included");
+    else
+        finding_set_fix(u, "release run-down protection (ExReleaseRundownProtection) on every path that acquired it, "
+                           "error paths included");
 }
 
-/* True when a remove-lock wait of the driver never returned (its REMOVE handler is stuck in it). */
-static bool lock_wait_stuck(const struct chain *c)
+/* The driver's remove lock or run-down reference whose wait never returned (its REMOVE handler is stuck in it), or NULL. */
+static const struct object *lock_wait_stuck(const struct chain *c)
 {
     for (size_t i = 0; i < c->live->n; i++) {
         const struct object *l = c->live->items[i];
         if (lock_of_driver(c, l) && (l->waiting || l->wait_stuck))
-            return true;
+            return l;
     }
-    return false;
+    return NULL;
 }
 
 static void report_locks(struct chain *c)
@@ -549,7 +625,7 @@ static void report_locks(struct chain *c)
         const struct object *l = c->live->items[i];
         if (!lock_of_driver(c, l))
             continue;
-        const char *what = l->type == OBT_OBJ_REMLOCK ? "remove lock" : "run-down reference";
+        const char *what = lock_what(l);
         char name[300];
         if (l->name[0])
             snprintf(name, sizeof(name), "%s %s", what, l->name);
@@ -589,6 +665,8 @@ static void report_no_unload(struct chain *c)
 {
     struct finding *f = add(c, F_NO_UNLOAD_ROUTINE, c->dobj);
     finding_subject(f, "%s has no DriverUnload routine", c->d->name[0] ? c->d->name : "the driver");
+    if (c->d->driver_init)
+        finding_add_code_site(f, "its DriverEntry never set one:", c->d->driver_init, c->d->entry.seq);
     add_event_site(f, "DriverEntry returned", c->d->entry);
 }
 
@@ -633,8 +711,9 @@ static void why_not_called_pnp(struct chain *c, bool stack_pending)
     }
     if (c->v->reason)
         return;
-    if (lock_wait_stuck(c))
-        reason = xstrdup("its IRP_MN_REMOVE_DEVICE handler never returned: it waits in IoReleaseRemoveLockAndWait");
+    const struct object *stuck = lock_wait_stuck(c);
+    if (stuck)
+        reason = xasprintf("its IRP_MN_REMOVE_DEVICE handler never returned: it waits in %s", lock_wait_call(stuck));
     else if (stack_pending)
         reason = xstrdup("its devices were never removed, so the PnP manager had no reason to unload it");
     else if (c->linked)
