@@ -122,12 +122,26 @@ char *render_stack_line(struct symbolizer *sym, const struct model *m, uint32_t 
     return buf;
 }
 
-/* Which part of the simulated kernel a stack with no driver or host frame speaks for. */
+/*
+ * Which part of the simulated kernel a stack with no driver or host frame
+ * speaks for: the outermost kernel routine below the system thread's own
+ * loop (pnp_worker.c runs both the PnP manager's requests and the service
+ * control manager's) says whose request it is.
+ */
 static const char *kernel_actor(const struct sym_frame *frames, int n)
 {
-    for (int i = 0; i < n; i++)
-        if (frames[i].role == ROLE_KERNEL && frames[i].file && !strncmp(base_name(frames[i].file), "pnp_", 4))
+    for (int i = n - 1; i >= 0; i--) {
+        if (frames[i].role != ROLE_KERNEL || !frames[i].file)
+            continue;
+        const char *file = base_name(frames[i].file);
+        if (!strcmp(file, "pnp_worker.c"))
+            continue;
+        if (!strcmp(file, "ldr_service.c"))
+            return "the service control manager";
+        if (!strncmp(file, "pnp_", 4))
             return "the PnP manager";
+        break;
+    }
     return "the kernel";
 }
 

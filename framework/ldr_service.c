@@ -291,14 +291,25 @@ static NTSTATUS LdrpCallWithRegistryPath(const char *ServiceName, NTSTATUS (*Cal
     return status;
 }
 
-NTSTATUS NtsimStartService(const char *ServiceName)
+static NTSTATUS LdrpStartServiceNow(const char *ServiceName)
 {
     return LdrpCallWithRegistryPath(ServiceName, ZwLoadDriver);
 }
 
-NTSTATUS NtsimStopService(const char *ServiceName)
+static NTSTATUS LdrpStopServiceNow(const char *ServiceName)
 {
     return LdrpCallWithRegistryPath(ServiceName, ZwUnloadDriver);
+}
+
+/* DriverEntry and DriverUnload run on a system thread; a driver stuck in them costs the host STATUS_TIMEOUT. */
+NTSTATUS NtsimStartService(const char *ServiceName)
+{
+    return PipCallOnPnpThread(LdrpStartServiceNow, ServiceName);
+}
+
+NTSTATUS NtsimStopService(const char *ServiceName)
+{
+    return PipCallOnPnpThread(LdrpStopServiceNow, ServiceName);
 }
 
 static NTSIM_IMAGE_STATE LdrpImageState(const NTSIM_IMAGE_INFO *Info, BOOLEAN UnloadPending)

@@ -532,6 +532,15 @@ NTSIM_HIDDEN VOID IopAddDriverRegistration(PDRIVER_OBJECT DriverObject);
  */
 NTSIM_HIDDEN VOID IopBeginPnpIrpLocked(PDRIVER_OBJECT DriverObject);
 NTSIM_HIDDEN VOID IopEndPnpIrp(PDRIVER_OBJECT DriverObject);
+/*
+ * Runs Routine(Text) on the PnP manager's system thread and returns its
+ * status, as Windows runs DriverEntry and DriverUnload of a service in a
+ * system thread while the service control manager waits. If the routine
+ * gets stuck in a driver (a wait that never ends), the stuck wait is
+ * reported and the caller gets STATUS_TIMEOUT instead of hanging. Called on
+ * that thread itself, it runs Routine directly. Lock: none held.
+ */
+NTSIM_HIDDEN NTSTATUS PipCallOnPnpThread(NTSTATUS (*Routine)(const char *Text), const char *Text);
 NTSIM_HIDDEN VOID IopRemoveDriverRegistration(PDRIVER_OBJECT DriverObject);
 /* TRUE when DriverObject is a live driver object. */
 NTSIM_HIDDEN BOOLEAN IopIsDriverObject(PVOID Object);

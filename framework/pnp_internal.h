@@ -183,6 +183,7 @@ typedef enum _PIP_REQUEST_KIND {
     PipRequestEnumerate,
     PipRequestDeviceState,
     PipRequestProcessCloses,
+    PipRequestCall, /* a routine of another subsystem run on this thread (PipCallOnPnpThread) */
 } PIP_REQUEST_KIND;
 
 /* Queues a request for the PnP worker; with Wait, waits for it (stuck-aware) and returns its status. */

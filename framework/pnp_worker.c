@@ -26,6 +26,7 @@ typedef struct _PIP_REQUEST {
     PIP_REQUEST_KIND Kind;
     char *Text1, *Text2;
     PDEVICE_OBJECT Device;  /* referenced while queued */
+    NTSTATUS (*Routine)(const char *Text); /* PipRequestCall: runs Routine(Text1) */
     NTSTATUS Status;
     NTSIM_VETO Veto;
     BOOLEAN Waited;         /* a host waits for it */
@@ -127,6 +128,8 @@ static NTSTATUS PipRunRequest(PIP_REQUEST *Request)
 {
     if (Request->Kind == PipRequestPlug)
         return PipDoPlug(Request->Text1, Request->Text2);
+    if (Request->Kind == PipRequestCall)
+        return Request->Routine(Request->Text1);
     if (Request->Kind == PipRequestProcessCloses) {
         PipProcessPendingCloses();
         return STATUS_SUCCESS;
@@ -249,7 +252,7 @@ VOID PipNoteCurrentThreadStuck(void)
 static const char *PipRequestName(PIP_REQUEST_KIND Kind)
 {
     static const char *const names[] = { "plug", "unplug", "disable", "enable", "eject", "enumerate",
-                                         "device state", "pending closes" };
+                                         "device state", "pending closes", "system call" };
     return (ULONG)Kind < RTL_NUMBER_OF(names) ? names[Kind] : "request";
 }
 
@@ -284,12 +287,15 @@ static NTSTATUS PipWaitForRequestLocked(PIP_REQUEST *Request)
     return STATUS_TIMEOUT;
 }
 
-NTSTATUS PipQueueRequest(PIP_REQUEST_KIND Kind, const char *Text1, const char *Text2, PDEVICE_OBJECT Device,
-                         PNTSIM_VETO Veto, BOOLEAN Wait)
+/* Queues a request; with Wait (and off the PnP thread) waits for its status, stuck-aware. */
+static NTSTATUS PipQueue(PIP_REQUEST_KIND Kind, NTSTATUS (*Routine)(const char *), const char *Text1,
+                         const char *Text2, PDEVICE_OBJECT Device, PNTSIM_VETO Veto, BOOLEAN Wait)
 {
-    PipInitializePnp();
+    if (Kind != PipRequestCall) /* a call from another subsystem needs the thread, not the device tree */
+        PipInitializePnp();
     PIP_REQUEST *r = RtlpAllocZero(sizeof(*r));
     r->Kind = Kind;
+    r->Routine = Routine;
     r->Text1 = Text1 ? RtlpStrDup(Text1) : NULL;
     r->Text2 = Text2 ? RtlpStrDup(Text2) : NULL;
     r->Waited = Wait && !PipOnWorker;
@@ -319,6 +325,19 @@ NTSTATUS PipQueueRequest(PIP_REQUEST_KIND Kind, const char *Text1, const char *T
     return status;
 }
 
+NTSTATUS PipQueueRequest(PIP_REQUEST_KIND Kind, const char *Text1, const char *Text2, PDEVICE_OBJECT Device,
+                         PNTSIM_VETO Veto, BOOLEAN Wait)
+{
+    return PipQueue(Kind, NULL, Text1, Text2, Device, Veto, Wait);
+}
+
+NTSTATUS PipCallOnPnpThread(NTSTATUS (*Routine)(const char *Text), const char *Text)
+{
+    if (PipOnWorker)
+        return Routine(Text);
+    return PipQueue(PipRequestCall, Routine, Text, NULL, NULL, NULL, TRUE);
+}
+
 /* ---- host API --------------------------------------------------------------- */
 
 static BOOLEAN PipIsIdle(void)
@@ -332,8 +351,10 @@ static BOOLEAN PipIsIdle(void)
 /* Waits until the PnP thread has nothing queued; FALSE if it is stuck in a driver (reported). */
 static BOOLEAN PipWaitIdle(void)
 {
-    PipInitializePnp();
-    if (PipOnWorker)
+    pthread_mutex_lock(&PipQueueLock);
+    BOOLEAN started = PipWorkerStarted;
+    pthread_mutex_unlock(&PipQueueLock);
+    if (!started || PipOnWorker)
         return TRUE;
     do {
         if (PipQueueRequest(PipRequestProcessCloses, NULL, NULL, NULL, NULL, TRUE) == STATUS_TIMEOUT)

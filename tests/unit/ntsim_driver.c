@@ -264,6 +264,22 @@ START_TEST(enumerate_loaded_services)
 }
 END_TEST
 
+/* A DriverUnload stuck in a wait that never ends costs the host STATUS_TIMEOUT, not a hang. */
+START_TEST(stop_of_a_stuck_driver_unload_returns)
+{
+    TtInit(200);
+    TtStart("tdstuck", "tdrv_stuckunload");
+    struct timespec begin, end;
+    clock_gettime(CLOCK_MONOTONIC, &begin);
+    ck_assert_int_eq(NtsimStopService("tdstuck"), STATUS_TIMEOUT);
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    ck_assert_int_lt(end.tv_sec - begin.tv_sec, 10); /* bounded by the stuck-wait limit, not forever */
+    NTSIM_IMAGE_INFO info = Image("tdstuck");
+    ck_assert(info.Mapped);
+    ck_assert_int_eq(NtsimStopService("tdstuck"), STATUS_TIMEOUT); /* the system thread is still stuck */
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ntsim_driver");
@@ -278,6 +294,7 @@ int main(void)
     tcase_add_test(tc, failed_driver_entry_unmaps_without_unload);
     tcase_add_test(tc, failed_driver_entry_with_device_stays_mapped);
     tcase_add_test(tc, enumerate_loaded_services);
+    tcase_add_test(tc, stop_of_a_stuck_driver_unload_returns);
     suite_add_tcase(s, tc);
     return TtRunSuite(s);
 }
