@@ -107,7 +107,9 @@ NTSIM_API NTSTATUS NtsimInstallService(const char *ServiceName, const char *Imag
  * Loads the service's driver (ZwLoadDriver): maps the image, creates
  * \Driver\<ServiceName>, calls DriverEntry. STATUS_IMAGE_ALREADY_LOADED when
  * the previous instance is still mapped; DriverEntry's failure status when
- * it fails (the image is unmapped, Unload not called).
+ * it fails (the image is unmapped, Unload not called). DriverEntry runs on
+ * the system thread; if it gets stuck in a wait that never ends, the stuck
+ * wait is reported and the call returns STATUS_TIMEOUT.
  */
 NTSIM_API NTSTATUS NtsimStartService(const char *ServiceName);
 /*
@@ -116,6 +118,8 @@ NTSIM_API NTSTATUS NtsimStartService(const char *ServiceName);
  * DriverUnload was called, else STATUS_SUCCESS with DriverUnload called now
  * or deferred until its devices have no open file objects and nothing
  * attached (a repeated stop of a deferred unload succeeds again).
+ * DriverUnload runs on the system thread; if it gets stuck in a wait that
+ * never ends, the stuck wait is reported and the call returns STATUS_TIMEOUT.
  */
 NTSIM_API NTSTATUS NtsimStopService(const char *ServiceName);
 /* Removes the service definition; the image stays as it is. */
