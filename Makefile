@@ -30,7 +30,11 @@ LDFLAGS_ALL := $(SAN_FLAGS) $(LDFLAGS)
 
 # Driver code is written against the WDK: 16-bit L"" literals, no
 # missing-prototype warnings for DriverEntry and friends.
-DRIVER_CFLAGS := $(BASE_CFLAGS) -fshort-wchar -Wall -Wextra -Werror -Wno-multichar \
+# Code whose stacks a trace explains keeps every caller frame: no tail calls,
+# so `IoDeleteDevice` as the last statement of DriverUnload still shows
+# DriverUnload as its caller.
+STACK_CFLAGS := -fno-omit-frame-pointer -fno-optimize-sibling-calls
+DRIVER_CFLAGS := $(BASE_CFLAGS) $(STACK_CFLAGS) -fshort-wchar -Wall -Wextra -Werror -Wno-multichar \
                  -Wno-unused-parameter $(SAN_FLAGS) $(CFLAGS)
 
 pkg_cflags = $(shell pkg-config --cflags $(1))
@@ -48,7 +52,7 @@ NTSIM_BIN := $(O)/bin/ntsim
 
 $(O)/framework/%.o: framework/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS_ALL) -Iframework -fvisibility=hidden -fshort-wchar $(CFLAGS_ALL) -c $< -o $@
+	$(CC) $(CPPFLAGS_ALL) -Iframework -fvisibility=hidden -fshort-wchar $(CFLAGS_ALL) $(STACK_CFLAGS) -c $< -o $@
 
 $(LIBNTSIM): $(NTSIM_OBJ)
 	@mkdir -p $(@D)
