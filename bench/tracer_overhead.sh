@@ -23,6 +23,12 @@
 #                   of the traced process (heaptrack_interpret, a separate
 #                   process, is not counted: this favours heaptrack), and
 #                   the same ratio from wall times
+#   ... all processes   the same ratio from the CPU time of the whole run of
+#                   every process it started, reaped children included
+#                   (RUSAGE_CHILDREN of a launching subshell, bash's times):
+#                   heaptrack_interpret counts; a run of 5*ITERS minus a run
+#                   of 0 iterations, per lifetime call that adds, so start-up
+#                   and exit cancel out; minus the untraced runs' the same way
 #   trace size      file bytes / lifetime calls the run made (warm-up included)
 #   threads         events/s with 2 threads / 1 thread, each thread doing
 #                   the same work (ITERS iterations, each on its own
@@ -61,12 +67,36 @@ one() {
 }
 tenv() { echo LD_PRELOAD="$lib" OBTRACE_OUTPUT="$tmp/t-%p.obt" OBTRACE_UNWIND="$1"; }
 
+# cpu_calls CMD...: "CPU-seconds calls" of one run of CMD, the CPU of every
+# process it started (user + system, reaped children included: bash's times)
+cpu_calls() {
+    local t
+    t=$( ("$@" >"$tmp/wout" 2>/dev/null; times) | tail -1 |
+        awk '{n = 0; for (i = 1; i <= 2; i++) {split($i, a, /[ms]/); n += a[1] * 60 + a[2]}; print n}')
+    echo "$t $(field calls <"$tmp/wout")"
+    rm -f "$tmp"/t-*.obt "$tmp"/h*
+}
+
+# whole NAME CMD...: CPU ns per lifetime call of CMD 5*ITERS minus CMD 0 (start-up,
+# warm-up and exit cancel out; child processes count), appended to $tmp/v.NAME
+whole() {
+    local name=$1; shift
+    echo "$(cpu_calls "$@" $((ITERS * 5))) $(cpu_calls "$@" 0)" |
+        awk '{if ($2 > $4) print ($1 - $3) * 1e9 / ($2 - $4)}' >>"$tmp/v.$name"
+}
+
 heaptrack_one() {
     command -v heaptrack >/dev/null || return 0
-    (cd "$tmp" && heaptrack -o "$tmp/h" "$(realpath "$OLDPWD/$bin")" malloc 1 1 "$ITERS" 2>/dev/null) >"$tmp/hout"
+    local prog
+    prog=$(realpath "$bin")
+    (cd "$tmp" && heaptrack -o "$tmp/h" "$prog" malloc 1 1 "$ITERS" 2>/dev/null) >"$tmp/hout"
     field $ns <"$tmp/hout" >>"$tmp/v.heap"
     field ns_per_event <"$tmp/hout" >>"$tmp/v.heapw"
     rm -f "$tmp"/h*
+    (cd "$tmp" && whole heapall heaptrack -o "$tmp/h" "$prog" malloc 1 1)
+    whole malloc0all "$bin" malloc 1 1
+    whole auto1all env $(tenv auto) "$bin" ref 1 1
+    whole base1all "$bin" ref 1 1
 }
 
 size_one() {
@@ -113,7 +143,8 @@ m() { [ -f "$tmp/v.$1" ] && median <"$tmp/v.$1" || echo nan; }
 awk -v b1="$(m base1)" -v b2k="$(m base2k)" -v fp1="$(m fp1)" -v fp2k="$(m fp2k)" -v a1="$(m auto1)" \
     -v a2k="$(m auto2k)" -v dw1="$(m dw1)" -v chain="$(m chain)" -v unw="$(m unw)" -v fpw="$(m fpwalk)" \
     -v m0="$(m malloc0)" -v heap="$(m heap)" -v m0w="$(m malloc0w)" -v heapw="$(m heapw)" \
-    -v a1w="$(m auto1w)" -v b1w="$(m base1w)" -v size="$(m size)" -v ue1="$(m ue1)" -v ue2="$(m ue2)" \
+    -v a1w="$(m auto1w)" -v b1w="$(m base1w)" -v heapall="$(m heapall)" -v m0all="$(m malloc0all)" \
+    -v a1all="$(m auto1all)" -v b1all="$(m base1all)" -v size="$(m size)" -v ue1="$(m ue1)" -v ue2="$(m ue2)" \
     -v e1="$(m e1)" -v e2="$(m e2)" -v fe1="$(m fe1)" -v fe2="$(m fe2)" -v fue1="$(m fue1)" -v fue2="$(m fue2)" \
     -v bin="$(basename "$bin")" -v runs="$RUNS" -v iters="$ITERS" -v l0="$load_before" -v l1="$load_after" 'BEGIN {
     printf "  workload %s, %s iterations, medians of %s interleaved rounds; load average %s -> %s\n", bin, iters, runs, l0, l1
@@ -134,6 +165,9 @@ awk -v b1="$(m base1)" -v b2k="$(m base2k)" -v fp1="$(m fp1)" -v fp2k="$(m fp2k)
     else {
         printf "  %-46s %10.1f %9.2fx  >= 3x tracer (auto) cost\n", "malloc twin under heaptrack", heap, (heap - m0) / (a1 - b1)
         printf "  %-46s %10.1f %9.2fx\n", "  the same in wall time", heapw, (heapw - m0w) / (a1w - b1w)
+        if (heapall != "nan")
+            printf "  %-46s %10.1f %9.2fx  (tracer %.1f added)\n", "  the same, CPU of all processes, whole run", heapall,
+                   (heapall - m0all) / (a1all - b1all), a1all - b1all
     }
     printf "  %-46s %10s %10.1f  < 32 bytes/event\n", "trace size, repeated stacks", "", size
     printf "  %-46s %10s %9.2fx\n", "2 threads vs 1, events/s, untraced (libntsim)", "", ue2 / ue1

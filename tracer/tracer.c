@@ -675,6 +675,45 @@ static char *put64(char *p, uint64_t v)
     return p + 8;
 }
 
+/*
+ * The fixed part of an event, stored straight into its slot in the mapping
+ * (type word excepted, obt_tbuf_commit stores it last): building it on the
+ * stack and copying it would read back narrow stores as one wide load, a
+ * store-forwarding stall on every event.
+ */
+static inline void event_fixed_put(char *p, const struct obt_ev *ev, uint32_t seq_delta, uint32_t ts_delta,
+                                   uint32_t stack)
+{
+    struct obt_event *e = (struct obt_event *)p;
+    e->op = ev->op;
+    e->obj_type = ev->obj_type;
+    e->flags = ev->flags;
+    e->seq_delta = seq_delta;
+    e->ts_delta = ts_delta;
+    e->object = ev->object;
+    e->count = ev->count;
+    e->stack = stack;
+}
+
+/* The optional fields of ev, in the order trace.h gives, from q. */
+static void event_optional_put(char *q, const struct obt_ev *ev)
+{
+    if (ev->flags & OBT_EV_TAG)
+        q = put32(q, ev->tag);
+    if (ev->flags & OBT_EV_STATUS)
+        q = put32(q, (uint32_t)ev->status);
+    if (ev->flags & OBT_EV_OBJ2)
+        q = put32(q, ev->obj2);
+    if (ev->flags & OBT_EV_ARG)
+        q = put64(q, ev->arg);
+    if (ev->flags & OBT_EV_STRING)
+        q = put32(q, ev->string);
+    if (ev->flags & OBT_EV_MODULE)
+        q = put32(q, ev->module);
+    if (ev->flags & OBT_EV_ARG2)
+        put64(q, ev->arg2);
+}
+
 static void event_write(struct obt_tls *t, const struct obt_ev *ev, uint32_t stack)
 {
     struct obt_writer *w = &obt_g.w;
@@ -682,40 +721,14 @@ static void event_write(struct obt_tls *t, const struct obt_ev *ev, uint32_t sta
     uint64_t seq = atomic_fetch_add_explicit(&w->seq, 1, memory_order_relaxed);
     uint64_t now = obt_now_ns();
     char *p = obt_tbuf_event_slot(w, &t->tb, size, seq, now);
-    struct obt_event e;
 
     if (__builtin_expect(!p, 0)) {
         atomic_fetch_add(&w->dropped, 1);
         return;
     }
-    e.h.type = 0;
-    e.h.size = 0;
-    e.op = ev->op;
-    e.obj_type = ev->obj_type;
-    e.flags = ev->flags;
-    e.seq_delta = (uint32_t)(seq - t->tb.base_seq);
-    e.ts_delta = (uint32_t)(now - t->tb.base_ns);
-    e.object = ev->object;
-    e.count = ev->count;
-    e.stack = stack;
-    memcpy(p + 4, (char *)&e + 4, sizeof(e) - 4);
-    char *q = p + sizeof(e);
-    if (ev->flags & OBT_EV_OPTIONAL_MASK) {
-        if (ev->flags & OBT_EV_TAG)
-            q = put32(q, ev->tag);
-        if (ev->flags & OBT_EV_STATUS)
-            q = put32(q, (uint32_t)ev->status);
-        if (ev->flags & OBT_EV_OBJ2)
-            q = put32(q, ev->obj2);
-        if (ev->flags & OBT_EV_ARG)
-            q = put64(q, ev->arg);
-        if (ev->flags & OBT_EV_STRING)
-            q = put32(q, ev->string);
-        if (ev->flags & OBT_EV_MODULE)
-            q = put32(q, ev->module);
-        if (ev->flags & OBT_EV_ARG2)
-            q = put64(q, ev->arg2);
-    }
+    event_fixed_put(p, ev, (uint32_t)(seq - t->tb.base_seq), (uint32_t)(now - t->tb.base_ns), stack);
+    if (ev->flags & OBT_EV_OPTIONAL_MASK)
+        event_optional_put(p + sizeof(struct obt_event), ev);
     obt_tbuf_commit(&t->tb, p, OBT_REC_EVENT, size);
 }
 
@@ -725,6 +738,8 @@ static inline __attribute__((always_inline)) void emit_inline(struct obt_call *c
         atomic_fetch_add_explicit(&obt_g.filtered, 1, memory_order_relaxed);
         return;
     }
+    /* Ask for the sequence counter's line now: another core's event may hold it, and the capture hides the wait. */
+    __builtin_prefetch(&obt_g.w.seq, 1, 3);
     uint32_t stack = obt_g.cfg.depth ? stack_capture_inline(c) : OBT_NO_STACK;
     event_write(c->tls, ev, stack);
 }

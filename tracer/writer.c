@@ -25,6 +25,11 @@
 
 #define OBT_WRITER_FD_MIN 512
 
+/* The sequence counter alone on its cache line (see writer.h): a layout change cannot undo it silently. */
+_Static_assert(offsetof(struct obt_writer, seq) % 64 == 0, "seq starts a cache line");
+_Static_assert(offsetof(struct obt_writer, dropped) - offsetof(struct obt_writer, seq) >= 64,
+               "nothing shares seq's cache line");
+
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif

@@ -33,7 +33,13 @@ struct obt_writer {
     char *header;                   /* the mapped header page */
     char *_Atomic segments[OBT_MAX_SEGMENTS];
     _Atomic uint64_t next_chunk;    /* chunks claimed so far */
-    _Atomic uint64_t seq;           /* the global event sequence: next value to hand out */
+    /*
+     * The global event sequence: next value to hand out. Every event of
+     * every thread writes it, so it has its cache line to itself: nothing
+     * else read or written on the event path moves with it between cores.
+     */
+    _Alignas(64) _Atomic uint64_t seq;
+    char seq_pad[64 - sizeof(uint64_t)];
     _Atomic uint64_t dropped;
     _Atomic uint64_t failures;
     _Atomic int finished;
