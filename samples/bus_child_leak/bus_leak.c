@@ -3,7 +3,7 @@
  * the last REMOVE of a child it reported missing it forgets the child but
  * never deletes its PDO, so the bus driver keeps a device forever.
  *
- * (Otherwise as bus_children/bus.c:) a WDM bus driver in the style of the WDK toaster bus enumerator.
+ * (Otherwise the bus driver of bus_children:) a WDM bus driver in the style of the WDK toaster bus enumerator.
  * Its FDO sits on a root-enumerated device and exposes a device interface
  * through which an application "plugs" and "unplugs" toaster children
  * (IOCTL_BUSENUM_PLUG_HARDWARE / _UNPLUG_HARDWARE with a serial number).
@@ -13,8 +13,15 @@
  * on IRP_MN_REMOVE_DEVICE. On REMOVE a child that is still reported is
  * kept; one reported missing is deleted; the FDO's removal deletes every
  * child it still owns.
+ *
+ * Built with SAMPLE_FIXED set to 1 (samples/bus_children/bus.c), the PDO is
+ * deleted on that last REMOVE: the clean bus driver.
  */
 #include <wdm.h>
+
+#ifndef SAMPLE_FIXED
+#define SAMPLE_FIXED 0
+#endif
 
 #define IOCTL_BUSENUM_PLUG_HARDWARE CTL_CODE(FILE_DEVICE_BUS_EXTENDER, 0x800, METHOD_BUFFERED, FILE_ANY_ACCESS)
 #define IOCTL_BUSENUM_UNPLUG_HARDWARE CTL_CODE(FILE_DEVICE_BUS_EXTENDER, 0x801, METHOD_BUFFERED, FILE_ANY_ACCESS)
@@ -144,8 +151,13 @@ static NTSTATUS BusPdoRemove(PPDO_DEVICE_DATA Pdo)
     if (!Pdo->ReportedMissing)
         return STATUS_SUCCESS; /* still present: keep the PDO (the device is only disabled) */
     BusForgetChild(Pdo);
+#if SAMPLE_FIXED
+    /* FIX: reported missing, so this was its last REMOVE: the PDO goes. */
+    IoDeleteDevice(Pdo->Self);
+#else
     /* BUG: the child was reported missing, so this was its last REMOVE: the PDO must be deleted here
      * (IoDeleteDevice(Pdo->Self)). Forgotten by the bus and never deleted, it stays on the driver's list. */
+#endif
     return STATUS_SUCCESS;
 }
 

@@ -4,15 +4,22 @@
  * order older documentation and some samples showed; seed 003). The wait
  * deadlocks on the request the bus driver holds until REMOVE reaches it.
  *
- * (Otherwise as bus_children/childfn.c:) the function driver of a toaster child on the bus. After its
+ * (Otherwise the child driver of bus_children:) the function driver of a toaster child on the bus. After its
  * start it keeps one request pended in the bus driver (an interrupt-like
  * IOCTL_BUSENUM_CHILD_WAIT, as a USB driver keeps a continuous reader),
  * holding its remove lock for it; the completion routine releases the lock.
  * On IRP_MN_REMOVE_DEVICE it passes the IRP down FIRST - the bus driver
  * completes the pended request when it sees REMOVE - and only then waits
  * for its remove lock, detaches and deletes its device.
+ *
+ * Built with SAMPLE_FIXED set to 1 (samples/bus_children/childfn.c), the
+ * wait comes after REMOVE has been passed down: the clean child driver.
  */
 #include <wdm.h>
+
+#ifndef SAMPLE_FIXED
+#define SAMPLE_FIXED 0
+#endif
 
 #define IOCTL_BUSENUM_CHILD_WAIT CTL_CODE(FILE_DEVICE_BUS_EXTENDER, 0x900, METHOD_NEITHER, FILE_ANY_ACCESS)
 
@@ -70,12 +77,18 @@ NTSTATUS ChildDispatchPnp(PDEVICE_OBJECT DeviceObject, PIRP Irp)
         return status;
     }
     if (minor == IRP_MN_REMOVE_DEVICE) {
+#if !SAMPLE_FIXED
         /* BUG: waits for the remove lock BEFORE passing REMOVE down. The request pended in the bus
          * holds an acquisition the bus releases only when it sees REMOVE: this wait never returns. */
         IoReleaseRemoveLockAndWait(&ext->RemoveLock, Irp);
+#endif
         Irp->IoStatus.Status = STATUS_SUCCESS;
         IoSkipCurrentIrpStackLocation(Irp);
         status = IoCallDriver(ext->NextLowerDriver, Irp);
+#if SAMPLE_FIXED
+        /* FIX: wait only once REMOVE has gone down and the bus has completed the pended request. */
+        IoReleaseRemoveLockAndWait(&ext->RemoveLock, Irp);
+#endif
         IoDetachDevice(ext->NextLowerDriver);
         IoDeleteDevice(DeviceObject);
         return status;

@@ -10,8 +10,17 @@
  * longer on the driver's device list); the zombie keeps its reference on
  * the driver object, so the image stays mapped and the next start fails
  * with STATUS_IMAGE_ALREADY_LOADED.
+ *
+ * Built with SAMPLE_FIXED set to 1 (samples/device_ref_leak_fixed), the
+ * query drops the reference on every path (one exit), so after DriverUnload
+ * deletes the device nothing keeps it or the driver object alive and the
+ * image unloads: the clean twin.
  */
 #include <ntddk.h>
+
+#ifndef SAMPLE_FIXED
+#define SAMPLE_FIXED 0
+#endif
 
 #define DEVICE_REF_LEAK_DEVICE_NAME L"\\Device\\DeviceRefLeak"
 #define DEVICE_REF_LEAK_LINK_NAME L"\\DosDevices\\DeviceRefLeak"
@@ -46,9 +55,24 @@ static NTSTATUS DeviceRefLeakQuery(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 {
     PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
     PDEVICE_EXTENSION extension = DeviceObject->DeviceExtension;
+#if SAMPLE_FIXED
+    NTSTATUS status = STATUS_SUCCESS;
+    ULONG_PTR information = 0;
+#endif
 
     /* Keep the device alive while its state is read. */
     ObReferenceObjectWithTag(DeviceObject, DEVICE_REF_LEAK_TAG);
+#if SAMPLE_FIXED
+    if (stack->Parameters.DeviceIoControl.OutputBufferLength < sizeof(ULONG)) {
+        status = STATUS_BUFFER_TOO_SMALL;
+    } else {
+        *(PULONG)Irp->AssociatedIrp.SystemBuffer = extension->State;
+        information = sizeof(ULONG);
+    }
+    /* FIX: one exit, and the reference is dropped on it whatever the outcome. */
+    ObDereferenceObjectWithTag(DeviceObject, DEVICE_REF_LEAK_TAG);
+    return DeviceRefLeakCompleteRequest(Irp, status, information);
+#else
     if (stack->Parameters.DeviceIoControl.OutputBufferLength < sizeof(ULONG)) {
         ObDereferenceObjectWithTag(DeviceObject, DEVICE_REF_LEAK_TAG);
         return DeviceRefLeakCompleteRequest(Irp, STATUS_BUFFER_TOO_SMALL, 0);
@@ -56,6 +80,7 @@ static NTSTATUS DeviceRefLeakQuery(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     *(PULONG)Irp->AssociatedIrp.SystemBuffer = extension->State;
     /* BUG: the success path never calls ObDereferenceObjectWithTag(DeviceObject, DEVICE_REF_LEAK_TAG). */
     return DeviceRefLeakCompleteRequest(Irp, STATUS_SUCCESS, sizeof(ULONG));
+#endif
 }
 
 NTSTATUS DeviceRefLeakDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)

@@ -1,102 +1,10 @@
 /*
  * device_ref_leak_fixed.c - the clean twin of device_ref_leak.c.
  *
- * IOCTL_DEVICE_REF_LEAK_QUERY references the device (tag 'qRvD') while it
- * reads the device state and drops the reference on every path (one exit),
- * so after DriverUnload deletes the device nothing keeps the device or the
+ * The same driver as samples/device_ref_leak, built with its fix: the
+ * query drops its reference on the device on every path (one exit), so
+ * after DriverUnload deletes the device nothing keeps the device or the
  * driver object alive and the image unloads.
  */
-#include <ntddk.h>
-
-#define DEVICE_REF_LEAK_DEVICE_NAME L"\\Device\\DeviceRefLeak"
-#define DEVICE_REF_LEAK_LINK_NAME L"\\DosDevices\\DeviceRefLeak"
-#define DEVICE_REF_LEAK_TAG 'qRvD'
-
-#define IOCTL_DEVICE_REF_LEAK_QUERY CTL_CODE(FILE_DEVICE_UNKNOWN, 0x800, METHOD_BUFFERED, FILE_ANY_ACCESS)
-
-typedef struct _DEVICE_EXTENSION {
-    ULONG State;
-} DEVICE_EXTENSION, *PDEVICE_EXTENSION;
-
-DRIVER_INITIALIZE DriverEntry;
-DRIVER_UNLOAD DeviceRefLeakUnload;
-_Dispatch_type_(IRP_MJ_CREATE) _Dispatch_type_(IRP_MJ_CLOSE) DRIVER_DISPATCH DeviceRefLeakCreateClose;
-_Dispatch_type_(IRP_MJ_DEVICE_CONTROL) DRIVER_DISPATCH DeviceRefLeakDeviceControl;
-
-static NTSTATUS DeviceRefLeakCompleteRequest(PIRP Irp, NTSTATUS Status, ULONG_PTR Information)
-{
-    Irp->IoStatus.Status = Status;
-    Irp->IoStatus.Information = Information;
-    IoCompleteRequest(Irp, IO_NO_INCREMENT);
-    return Status;
-}
-
-NTSTATUS DeviceRefLeakCreateClose(PDEVICE_OBJECT DeviceObject, PIRP Irp)
-{
-    UNREFERENCED_PARAMETER(DeviceObject);
-    return DeviceRefLeakCompleteRequest(Irp, STATUS_SUCCESS, 0);
-}
-
-static NTSTATUS DeviceRefLeakQuery(PDEVICE_OBJECT DeviceObject, PIRP Irp)
-{
-    PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
-    PDEVICE_EXTENSION extension = DeviceObject->DeviceExtension;
-    NTSTATUS status = STATUS_SUCCESS;
-    ULONG_PTR information = 0;
-
-    /* Keep the device alive while its state is read. */
-    ObReferenceObjectWithTag(DeviceObject, DEVICE_REF_LEAK_TAG);
-    if (stack->Parameters.DeviceIoControl.OutputBufferLength < sizeof(ULONG)) {
-        status = STATUS_BUFFER_TOO_SMALL;
-    } else {
-        *(PULONG)Irp->AssociatedIrp.SystemBuffer = extension->State;
-        information = sizeof(ULONG);
-    }
-    /* FIX: one exit, and the reference is dropped on it whatever the outcome. */
-    ObDereferenceObjectWithTag(DeviceObject, DEVICE_REF_LEAK_TAG);
-    return DeviceRefLeakCompleteRequest(Irp, status, information);
-}
-
-NTSTATUS DeviceRefLeakDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
-{
-    PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
-
-    if (stack->Parameters.DeviceIoControl.IoControlCode == IOCTL_DEVICE_REF_LEAK_QUERY)
-        return DeviceRefLeakQuery(DeviceObject, Irp);
-    return DeviceRefLeakCompleteRequest(Irp, STATUS_INVALID_DEVICE_REQUEST, 0);
-}
-
-VOID DeviceRefLeakUnload(PDRIVER_OBJECT DriverObject)
-{
-    UNICODE_STRING linkName = RTL_CONSTANT_STRING(DEVICE_REF_LEAK_LINK_NAME);
-
-    PAGED_CODE();
-    IoDeleteSymbolicLink(&linkName);
-    IoDeleteDevice(DriverObject->DeviceObject);
-}
-
-NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
-{
-    UNICODE_STRING deviceName = RTL_CONSTANT_STRING(DEVICE_REF_LEAK_DEVICE_NAME);
-    UNICODE_STRING linkName = RTL_CONSTANT_STRING(DEVICE_REF_LEAK_LINK_NAME);
-    PDEVICE_OBJECT deviceObject;
-    NTSTATUS status;
-
-    UNREFERENCED_PARAMETER(RegistryPath);
-    status = IoCreateDevice(DriverObject, sizeof(DEVICE_EXTENSION), &deviceName, FILE_DEVICE_UNKNOWN,
-                            FILE_DEVICE_SECURE_OPEN, FALSE, &deviceObject);
-    if (!NT_SUCCESS(status))
-        return status;
-    status = IoCreateSymbolicLink(&linkName, &deviceName);
-    if (!NT_SUCCESS(status)) {
-        IoDeleteDevice(deviceObject);
-        return status;
-    }
-    deviceObject->Flags |= DO_BUFFERED_IO;
-
-    DriverObject->MajorFunction[IRP_MJ_CREATE] = DeviceRefLeakCreateClose;
-    DriverObject->MajorFunction[IRP_MJ_CLOSE] = DeviceRefLeakCreateClose;
-    DriverObject->MajorFunction[IRP_MJ_DEVICE_CONTROL] = DeviceRefLeakDeviceControl;
-    DriverObject->DriverUnload = DeviceRefLeakUnload;
-    return STATUS_SUCCESS;
-}
+#define SAMPLE_FIXED 1
+#include "../device_ref_leak/device_ref_leak.c"

@@ -9,8 +9,16 @@
  * unloads, but the file object stays open on the target's device for
  * ever, so the target's DriverUnload is deferred and its image never goes.
  * No handle exists for that file object: it is invisible to !devhandles.
+ *
+ * Built with SAMPLE_FIXED set to 1 (samples/fileobj_leak_fixed),
+ * DriverUnload dereferences the file object, which sends IRP_MJ_CLOSE to
+ * the target and releases its device, so the target can unload after it.
  */
 #include <ntddk.h>
+
+#ifndef SAMPLE_FIXED
+#define SAMPLE_FIXED 0
+#endif
 
 #define FILEOBJ_TARGET_DEVICE_NAME L"\\Device\\FileObjTarget"
 #define IOCTL_FILEOBJ_TARGET_GET_VERSION CTL_CODE(FILE_DEVICE_UNKNOWN, 0x800, METHOD_BUFFERED, FILE_ANY_ACCESS)
@@ -47,7 +55,13 @@ VOID FileObjClientUnload(PDRIVER_OBJECT DriverObject)
 {
     UNREFERENCED_PARAMETER(DriverObject);
     PAGED_CODE();
+#if SAMPLE_FIXED
+    /* FIX: release the file object; that releases the target's device too. */
+    ObDereferenceObject(TargetFileObject);
+    TargetFileObject = NULL;
+#else
     /* BUG: ObDereferenceObject(TargetFileObject) is missing: the target's device keeps an open file object. */
+#endif
     TargetDeviceObject = NULL;
 }
 

@@ -10,20 +10,13 @@
  */
 #include <wdm.h>
 #include <wdmguid.h>
+#include "calc.h"
 
 #define IMPORTER_DEVICE_NAME L"\\Device\\CalcImporter"
 #define IMPORTER_LINK_NAME L"\\DosDevices\\CalcImporter"
 #define EXPORTER_LINK_NAME L"\\??\\ROOT#CALC#0000#{5d2a6be5-1c3e-4e5a-9b1f-3c2d7a9e0f11}"
 #define IOCTL_IMPORTER_CONNECT CTL_CODE(FILE_DEVICE_UNKNOWN, 0x800, METHOD_BUFFERED, FILE_ANY_ACCESS)
 #define IOCTL_IMPORTER_ADD CTL_CODE(FILE_DEVICE_UNKNOWN, 0x801, METHOD_BUFFERED, FILE_ANY_ACCESS)
-
-static const GUID GUID_CALC_INTERFACE = { 0x5d2a6be4, 0x1c3e, 0x4e5a, { 0x9b, 0x1f, 0x3c, 0x2d, 0x7a, 0x9e, 0x0f, 0x11 } };
-
-typedef ULONG CALC_ADD(PVOID Context, ULONG A, ULONG B);
-typedef struct _CALC_INTERFACE {
-    INTERFACE InterfaceHeader;
-    CALC_ADD *Add;
-} CALC_INTERFACE, *PCALC_INTERFACE;
 
 static PDEVICE_OBJECT ImporterDevice;
 static PFILE_OBJECT TargetFile;

@@ -6,19 +6,37 @@
  * Since the PnP manager only unloads a PnP driver whose device list is
  * empty, and the control device is always on the list, DriverUnload is
  * never called: the driver can never unload.
+ *
+ * Built with SAMPLE_FIXED set to 1 (samples/pnp_hybrid_cdo_fixed), it does
+ * it the way the WDK toaster filter does: the named control device is
+ * created when the first filtered device starts and deleted when the last
+ * one is removed (an instance counter under a fast mutex). Once the last
+ * device goes, the driver's device list is empty and the PnP manager
+ * unloads it.
  */
 #include <wdm.h>
+
+#ifndef SAMPLE_FIXED
+#define SAMPLE_FIXED 0
+#endif
 
 #define CONTROL_DEVICE_NAME L"\\Device\\ToasterFilterCtl"
 #define CONTROL_LINK_NAME L"\\DosDevices\\ToasterFilterCtl"
 
 typedef struct _FILTER_EXTENSION {
     BOOLEAN IsControlDevice;
+#if SAMPLE_FIXED
+    BOOLEAN Started;
+#endif
     PDEVICE_OBJECT NextLowerDriver;
     IO_REMOVE_LOCK RemoveLock;
 } FILTER_EXTENSION, *PFILTER_EXTENSION;
 
 static PDEVICE_OBJECT ControlDeviceObject;
+#if SAMPLE_FIXED
+static ULONG InstanceCount;
+static FAST_MUTEX ControlMutex;
+#endif
 
 DRIVER_INITIALIZE DriverEntry;
 DRIVER_ADD_DEVICE FilterAddDevice;
@@ -32,6 +50,40 @@ static NTSTATUS FilterComplete(PIRP Irp, NTSTATUS Status)
     IoCompleteRequest(Irp, IO_NO_INCREMENT);
     return Status;
 }
+
+#if SAMPLE_FIXED
+/* FIX: the control device lives while at least one filtered device is started. */
+static VOID FilterCreateControlObject(PDRIVER_OBJECT DriverObject)
+{
+    UNICODE_STRING deviceName = RTL_CONSTANT_STRING(CONTROL_DEVICE_NAME);
+    UNICODE_STRING linkName = RTL_CONSTANT_STRING(CONTROL_LINK_NAME);
+    ExAcquireFastMutex(&ControlMutex);
+    if (++InstanceCount == 1 &&
+        NT_SUCCESS(IoCreateDevice(DriverObject, sizeof(FILTER_EXTENSION), &deviceName, FILE_DEVICE_UNKNOWN,
+                                  FILE_DEVICE_SECURE_OPEN, FALSE, &ControlDeviceObject))) {
+        ((PFILTER_EXTENSION)ControlDeviceObject->DeviceExtension)->IsControlDevice = TRUE;
+        if (!NT_SUCCESS(IoCreateSymbolicLink(&linkName, &deviceName))) {
+            IoDeleteDevice(ControlDeviceObject);
+            ControlDeviceObject = NULL;
+        } else {
+            ControlDeviceObject->Flags &= ~DO_DEVICE_INITIALIZING;
+        }
+    }
+    ExReleaseFastMutex(&ControlMutex);
+}
+
+static VOID FilterDeleteControlObject(void)
+{
+    UNICODE_STRING linkName = RTL_CONSTANT_STRING(CONTROL_LINK_NAME);
+    ExAcquireFastMutex(&ControlMutex);
+    if (--InstanceCount == 0 && ControlDeviceObject) {
+        IoDeleteSymbolicLink(&linkName);
+        IoDeleteDevice(ControlDeviceObject);
+        ControlDeviceObject = NULL;
+    }
+    ExReleaseFastMutex(&ControlMutex);
+}
+#endif
 
 NTSTATUS FilterDispatch(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 {
@@ -60,15 +112,33 @@ NTSTATUS FilterDispatch(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 NTSTATUS FilterDispatchPnp(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 {
     PFILTER_EXTENSION ext = DeviceObject->DeviceExtension;
+#if SAMPLE_FIXED
+    UCHAR minor = IoGetCurrentIrpStackLocation(Irp)->MinorFunction;
+#endif
     NTSTATUS status;
+#if SAMPLE_FIXED
+    if (ext->IsControlDevice)
+        return FilterDispatch(DeviceObject, Irp);
+    if (minor == IRP_MN_START_DEVICE && !ext->Started) {
+        ext->Started = TRUE;
+        FilterCreateControlObject(DeviceObject->DriverObject);
+    }
+    if (minor != IRP_MN_REMOVE_DEVICE)
+        return FilterDispatch(DeviceObject, Irp);
+#else
     if (ext->IsControlDevice || IoGetCurrentIrpStackLocation(Irp)->MinorFunction != IRP_MN_REMOVE_DEVICE)
         return FilterDispatch(DeviceObject, Irp);
+#endif
     status = IoAcquireRemoveLock(&ext->RemoveLock, Irp);
     if (!NT_SUCCESS(status))
         return FilterComplete(Irp, status);
     IoSkipCurrentIrpStackLocation(Irp);
     status = IoCallDriver(ext->NextLowerDriver, Irp);
     IoReleaseRemoveLockAndWait(&ext->RemoveLock, Irp);
+#if SAMPLE_FIXED
+    if (ext->Started)
+        FilterDeleteControlObject();
+#endif
     IoDetachDevice(ext->NextLowerDriver);
     IoDeleteDevice(DeviceObject);
     return status;
@@ -96,25 +166,35 @@ NTSTATUS FilterAddDevice(PDRIVER_OBJECT DriverObject, PDEVICE_OBJECT PhysicalDev
 
 VOID FilterUnload(PDRIVER_OBJECT DriverObject)
 {
+#if !SAMPLE_FIXED
     UNICODE_STRING linkName = RTL_CONSTANT_STRING(CONTROL_LINK_NAME);
+#endif
     UNREFERENCED_PARAMETER(DriverObject);
     PAGED_CODE();
+#if !SAMPLE_FIXED
     IoDeleteSymbolicLink(&linkName);
     IoDeleteDevice(ControlDeviceObject);
+#endif
 }
 
 NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
 {
+#if !SAMPLE_FIXED
     UNICODE_STRING deviceName = RTL_CONSTANT_STRING(CONTROL_DEVICE_NAME);
     UNICODE_STRING linkName = RTL_CONSTANT_STRING(CONTROL_LINK_NAME);
     NTSTATUS status;
+#endif
     UNREFERENCED_PARAMETER(RegistryPath);
+#if SAMPLE_FIXED
+    ExInitializeFastMutex(&ControlMutex);
+#endif
     for (ULONG i = 0; i <= IRP_MJ_MAXIMUM_FUNCTION; i++)
         DriverObject->MajorFunction[i] = FilterDispatch;
     DriverObject->MajorFunction[IRP_MJ_PNP] = FilterDispatchPnp;
     DriverObject->DriverExtension->AddDevice = FilterAddDevice;
     DriverObject->DriverUnload = FilterUnload;
 
+#if !SAMPLE_FIXED
     /* BUG: the control device is created here and deleted only in DriverUnload. It sits on the
      * driver's device list for good, so the PnP manager never calls DriverUnload. */
     status = IoCreateDevice(DriverObject, sizeof(FILTER_EXTENSION), &deviceName, FILE_DEVICE_UNKNOWN,
@@ -127,5 +207,6 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
         IoDeleteDevice(ControlDeviceObject);
         return status;
     }
+#endif
     return STATUS_SUCCESS;
 }

@@ -5,25 +5,15 @@
  * and registers for target-device notification on the file object,
  * releasing the file object on query-remove. On its own removal it forgets
  * to unregister the interface notification.
+ *
+ * Built with SAMPLE_FIXED set to 1 (samples/pnp_notify_iface_fixed), it
+ * unregisters everything on its own removal, so it unloads cleanly.
  */
-#include <wdm.h>
-#include <wdmguid.h>
+#include "toastmon.h"
 
-static const GUID GUID_DEVINTERFACE_TOASTER = { 0x781ef630, 0x72b2, 0x11d2,
-                                                { 0xb8, 0x52, 0x00, 0xc0, 0x4f, 0xad, 0x51, 0x71 } };
-
-typedef struct _MON_EXTENSION {
-    PDEVICE_OBJECT NextLowerDriver;
-    PVOID InterfaceNotification;
-    PVOID TargetNotification;
-    PFILE_OBJECT TargetFile;
-} MON_EXTENSION, *PMON_EXTENSION;
-
-DRIVER_INITIALIZE DriverEntry;
-DRIVER_ADD_DEVICE MonAddDevice;
-DRIVER_UNLOAD MonUnload;
-DRIVER_DISPATCH MonDispatchPnp, MonDispatchPass;
-DRIVER_NOTIFICATION_CALLBACK_ROUTINE MonInterfaceArrival, MonTargetChange;
+#ifndef SAMPLE_FIXED
+#define SAMPLE_FIXED 0
+#endif
 
 static PDRIVER_OBJECT MonDriver;
 
@@ -78,9 +68,14 @@ NTSTATUS MonDispatchPnp(PDEVICE_OBJECT DeviceObject, PIRP Irp)
         IoUnregisterPlugPlayNotificationEx(ext->TargetNotification);
     if (ext->TargetFile)
         ObDereferenceObject(ext->TargetFile);
+#if SAMPLE_FIXED
+    /* FIX: drop the device-interface registration made in AddDevice. */
+    IoUnregisterPlugPlayNotificationEx(ext->InterfaceNotification);
+#else
     /* BUG: the device-interface registration made in AddDevice is never removed
      * (IoUnregisterPlugPlayNotificationEx(ext->InterfaceNotification) is missing): it keeps a counted
      * reference on the driver object, so the driver cannot unload. */
+#endif
     Irp->IoStatus.Status = STATUS_SUCCESS;
     IoSkipCurrentIrpStackLocation(Irp);
     status = IoCallDriver(ext->NextLowerDriver, Irp);

@@ -5,8 +5,22 @@
  * IRP_MN_REMOVE_DEVICE IoReleaseRemoveLockAndWait can never return: the
  * simulation reports the stuck wait with the acquisition still held (tag,
  * file and line) instead of hanging.
+ *
+ * Built with SAMPLE_FIXED set to 1 (samples/pnp_filter_stop/toaster.c), the
+ * IOCTL path has one exit and releases the remove lock on it: the clean
+ * toaster function driver (in the style of the WDK toaster sample) that the
+ * PnP samples stack their filters and monitors on. AddDevice creates an
+ * unnamed FDO, attaches it to the PDO and registers the toaster device
+ * interface; START enables the interface; every request holds the remove
+ * lock; REMOVE passes the IRP down, waits for the remove lock, detaches and
+ * deletes the FDO. Applications open the device through its interface
+ * (\??\ROOT#TOASTER#0000#{...}) and ask for a request counter.
  */
 #include <wdm.h>
+
+#ifndef SAMPLE_FIXED
+#define SAMPLE_FIXED 0
+#endif
 
 #define IOCTL_TOASTER_GET_COUNT CTL_CODE(FILE_DEVICE_UNKNOWN, 0x800, METHOD_BUFFERED, FILE_ANY_ACCESS)
 
@@ -107,6 +121,16 @@ NTSTATUS ToasterDispatchIoctl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     NTSTATUS status = IoAcquireRemoveLock(&fdo->RemoveLock, Irp);
     if (!NT_SUCCESS(status))
         return ToasterComplete(Irp, status, 0);
+#if SAMPLE_FIXED
+    /* FIX: no early return: every outcome reaches the IoReleaseRemoveLock below. */
+    if (stack->Parameters.DeviceIoControl.IoControlCode == IOCTL_TOASTER_GET_COUNT &&
+        stack->Parameters.DeviceIoControl.OutputBufferLength >= sizeof(ULONG)) {
+        *(PULONG)Irp->AssociatedIrp.SystemBuffer = ++fdo->RequestCount;
+        status = ToasterComplete(Irp, STATUS_SUCCESS, sizeof(ULONG));
+    } else {
+        status = ToasterComplete(Irp, STATUS_INVALID_DEVICE_REQUEST, 0);
+    }
+#else
     if (stack->Parameters.DeviceIoControl.IoControlCode != IOCTL_TOASTER_GET_COUNT)
         return ToasterComplete(Irp, STATUS_INVALID_DEVICE_REQUEST, 0); /* BUG: the remove lock is not released */
     if (stack->Parameters.DeviceIoControl.OutputBufferLength >= sizeof(ULONG)) {
@@ -115,6 +139,7 @@ NTSTATUS ToasterDispatchIoctl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     } else {
         status = ToasterComplete(Irp, STATUS_BUFFER_TOO_SMALL, 0);
     }
+#endif
     IoReleaseRemoveLock(&fdo->RemoveLock, Irp);
     return status;
 }

@@ -6,8 +6,15 @@
  * a list. DriverUnload frees the log records but not the settings block.
  * Pool does not pin an image: the driver unloads, and the block is left
  * behind, charged to the image that allocated it.
+ *
+ * Built with SAMPLE_FIXED set to 1 (samples/pool_leak_fixed), DriverUnload
+ * frees the settings block too: the clean twin.
  */
 #include <ntddk.h>
+
+#ifndef SAMPLE_FIXED
+#define SAMPLE_FIXED 0
+#endif
 
 #define POOL_LEAK_DEVICE_NAME L"\\Device\\PoolLeak"
 #define POOL_LEAK_LINK_NAME L"\\DosDevices\\PoolLeak"
@@ -86,7 +93,13 @@ VOID PoolLeakUnload(PDRIVER_OBJECT DriverObject)
     PAGED_CODE();
     while (!IsListEmpty(&LogRecords))
         ExFreePoolWithTag(CONTAINING_RECORD(RemoveHeadList(&LogRecords), POOL_LEAK_RECORD, Link), POOL_LEAK_LOG_TAG);
+#if SAMPLE_FIXED
+    /* FIX: the settings block goes too. */
+    ExFreePoolWithTag(Settings, POOL_LEAK_SETTINGS_TAG);
+    Settings = NULL;
+#else
     /* BUG: ExFreePoolWithTag(Settings, POOL_LEAK_SETTINGS_TAG) is missing. */
+#endif
     IoDeleteSymbolicLink(&linkName);
     IoDeleteDevice(DriverObject->DeviceObject);
 }

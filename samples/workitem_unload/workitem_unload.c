@@ -12,8 +12,17 @@
  * routine returns, the last reference goes and the image is unmapped.
  * (With ExQueueWorkItem there would be no such reference, and the routine
  * would run in an unmapped image: bug check 0xCE.)
+ *
+ * Built with SAMPLE_FIXED set to 1 (samples/workitem_unload_fixed), the
+ * driver counts its queued flushes and DriverUnload waits until none is
+ * pending before it deletes the device, so the stop leaves nothing running
+ * in the image: the clean twin.
  */
 #include <ntddk.h>
+
+#ifndef SAMPLE_FIXED
+#define SAMPLE_FIXED 0
+#endif
 
 #define WORKITEM_DEVICE_NAME L"\\Device\\WorkItemUnload"
 #define WORKITEM_LINK_NAME L"\\DosDevices\\WorkItemUnload"
@@ -23,6 +32,11 @@
 
 typedef struct _DEVICE_EXTENSION {
     LONG FlushesDone;
+#if SAMPLE_FIXED
+    /* FIX: count the queued flushes so that DriverUnload can wait for them. */
+    LONG FlushesPending;
+    KEVENT NoFlushPending; /* signalled while FlushesPending is 0 */
+#endif
 } DEVICE_EXTENSION, *PDEVICE_EXTENSION;
 
 DRIVER_INITIALIZE DriverEntry;
@@ -55,11 +69,18 @@ VOID WorkItemFlushRoutine(PDEVICE_OBJECT DeviceObject, PVOID Context)
     KeDelayExecutionThread(KernelMode, FALSE, &flushTime);
     InterlockedIncrement(&extension->FlushesDone);
     IoFreeWorkItem(workItem);
+#if SAMPLE_FIXED
+    if (InterlockedDecrement(&extension->FlushesPending) == 0)
+        KeSetEvent(&extension->NoFlushPending, IO_NO_INCREMENT, FALSE);
+#endif
 }
 
 NTSTATUS WorkItemDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 {
     PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
+#if SAMPLE_FIXED
+    PDEVICE_EXTENSION extension = DeviceObject->DeviceExtension;
+#endif
     PIO_WORKITEM workItem;
 
     if (stack->Parameters.DeviceIoControl.IoControlCode != IOCTL_WORKITEM_FLUSH)
@@ -67,6 +88,10 @@ NTSTATUS WorkItemDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     workItem = IoAllocateWorkItem(DeviceObject);
     if (!workItem)
         return WorkItemCompleteRequest(Irp, STATUS_INSUFFICIENT_RESOURCES);
+#if SAMPLE_FIXED
+    if (InterlockedIncrement(&extension->FlushesPending) == 1)
+        KeClearEvent(&extension->NoFlushPending);
+#endif
     IoQueueWorkItem(workItem, WorkItemFlushRoutine, DelayedWorkQueue, workItem);
     return WorkItemCompleteRequest(Irp, STATUS_SUCCESS);
 }
@@ -74,10 +99,18 @@ NTSTATUS WorkItemDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 VOID WorkItemUnload(PDRIVER_OBJECT DriverObject)
 {
     UNICODE_STRING linkName = RTL_CONSTANT_STRING(WORKITEM_LINK_NAME);
+#if SAMPLE_FIXED
+    PDEVICE_EXTENSION extension = DriverObject->DeviceObject->DeviceExtension;
+#endif
 
     PAGED_CODE();
     IoDeleteSymbolicLink(&linkName);
+#if SAMPLE_FIXED
+    /* FIX: wait for queued flushes before the device goes. */
+    KeWaitForSingleObject(&extension->NoFlushPending, Executive, KernelMode, FALSE, NULL);
+#else
     /* BUG: a queued flush may still be pending; DriverUnload should wait for it before deleting the device. */
+#endif
     IoDeleteDevice(DriverObject->DeviceObject);
 }
 
@@ -98,6 +131,9 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
         IoDeleteDevice(deviceObject);
         return status;
     }
+#if SAMPLE_FIXED
+    KeInitializeEvent(&((PDEVICE_EXTENSION)deviceObject->DeviceExtension)->NoFlushPending, NotificationEvent, TRUE);
+#endif
     deviceObject->Flags |= DO_BUFFERED_IO;
 
     DriverObject->MajorFunction[IRP_MJ_CREATE] = WorkItemCreateClose;

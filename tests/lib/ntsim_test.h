@@ -23,6 +23,7 @@
 #include <ntsim_kernel.h>
 
 #include "../drivers/tdrv.h"
+#include "obt_test.h"
 
 /* Dst = A followed by B, truncated to Size (no format-truncation games). */
 static inline void TtConcat(char *Dst, size_t Size, const char *A, const char *B)
@@ -173,11 +174,7 @@ static inline void TtWaitPointerCount(PVOID Object, LONG_PTR Expected)
 /* Runs Suite with Check and returns the process exit status (tests/run.sh reads the TAP log). */
 static inline int TtRunSuite(Suite *S)
 {
-    SRunner *runner = srunner_create(S);
-    srunner_run_all(runner, CK_NORMAL);
-    int failed = srunner_ntests_failed(runner);
-    srunner_free(runner);
-    return failed ? 1 : 0;
+    return obt_test_run_suite(S);
 }
 
 #endif

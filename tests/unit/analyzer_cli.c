@@ -11,9 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "obt_test.h"
 #include "synth_trace.h"
 
 static char trace[64], out[64], obtrace[512];
@@ -22,7 +22,7 @@ static void setup(void)
 {
     snprintf(trace, sizeof(trace), "/tmp/obt-cli-%d.obt", (int)getpid());
     snprintf(out, sizeof(out), "/tmp/obt-cli-%d.out", (int)getpid());
-    snprintf(obtrace, sizeof(obtrace), "%s/bin/obtrace", getenv("O") ? getenv("O") : "build");
+    obt_test_obtrace_path(obtrace, sizeof(obtrace));
 }
 
 static void teardown(void)
@@ -34,21 +34,12 @@ static void teardown(void)
 /* Runs obtrace with args (a shell fragment), stdout+stderr into out; returns the exit code. */
 static int run(const char *args)
 {
-    char cmd[2048];
-    snprintf(cmd, sizeof(cmd), "%s %s >%s 2>&1", obtrace, args, out);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return obt_test_run(obtrace, NULL, out, "%s", args);
 }
 
 static char *slurp(void)
 {
-    static char buf[1 << 16];
-    FILE *f = fopen(out, "r");
-    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-    buf[n] = 0;
-    if (f)
-        fclose(f);
-    return buf;
+    return obt_test_slurp(out);
 }
 
 /* A legacy driver whose device leaks a tagged reference: one verdict. */
@@ -228,9 +219,5 @@ int main(void)
     tcase_add_test(tc, json_is_versioned_and_parses);
     tcase_add_test(tc, dump_and_history);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return obt_test_run_suite(s);
 }

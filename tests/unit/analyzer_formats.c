@@ -11,18 +11,16 @@
  * $O/bin/obtrace (O defaults to build) when it is built.
  */
 #include <check.h>
-#include <elf.h>
 #include <json-c/json.h>
-#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "gate.h"
 #include "graph.h"
 #include "model.h"
+#include "obt_test.h"
 #include "render.h"
 #include "rules.h"
 #include "synth_trace.h"
@@ -35,41 +33,7 @@ static char trace[64], out[64], obtrace[512], exe[4096];
 
 /* ---- this program as a module -------------------------------------------------------------------- */
 
-static struct { uint64_t base, start, end; uint8_t build_id[64]; uint8_t build_id_len; } self;
-
-static void note_build_id(const uint8_t *p, const uint8_t *end)
-{
-    while (p + sizeof(ElfW(Nhdr)) <= end) {
-        const ElfW(Nhdr) *n = (const ElfW(Nhdr) *)p;
-        const uint8_t *desc = p + sizeof(*n) + ((n->n_namesz + 3) & ~3u);
-        if (n->n_type == NT_GNU_BUILD_ID && n->n_descsz <= sizeof(self.build_id)) {
-            memcpy(self.build_id, desc, n->n_descsz);
-            self.build_id_len = (uint8_t)n->n_descsz;
-        }
-        p = desc + ((n->n_descsz + 3) & ~3u);
-    }
-}
-
-static int find_self(struct dl_phdr_info *info, size_t size, void *ctx)
-{
-    (void)size;
-    (void)ctx;
-    if (info->dlpi_name[0])
-        return 0;
-    self.base = info->dlpi_addr;
-    self.start = UINT64_MAX;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uint64_t lo = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD && lo < self.start)
-            self.start = lo;
-        if (ph->p_type == PT_LOAD && lo + ph->p_memsz > self.end)
-            self.end = lo + ph->p_memsz;
-        if (ph->p_type == PT_NOTE)
-            note_build_id((const uint8_t *)lo, (const uint8_t *)lo + ph->p_memsz);
-    }
-    return 1;
-}
+static struct obt_test_image self;
 
 /* Return addresses in this file, on known lines: the "driver" code of the SARIF trace. */
 static uint64_t leak_addr, leak_line, dispatch_addr, dispatch_line;
@@ -101,11 +65,10 @@ static void setup(void)
 {
     snprintf(trace, sizeof(trace), "/tmp/obt-fmt-%d.obt", (int)getpid());
     snprintf(out, sizeof(out), "/tmp/obt-fmt-%d.out", (int)getpid());
-    snprintf(obtrace, sizeof(obtrace), "%s/bin/obtrace", getenv("O") ? getenv("O") : "build");
+    obt_test_obtrace_path(obtrace, sizeof(obtrace));
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     exe[n > 0 ? n : 0] = 0;
-    memset(&self, 0, sizeof(self));
-    dl_iterate_phdr(find_self, NULL);
+    obt_test_self_image(&self);
     LeakyDispatch();
 }
 
@@ -408,21 +371,12 @@ END_TEST
 /* Runs a shell command line with obtrace, output into out; returns the exit code. */
 static int run(const char *env, const char *args)
 {
-    char cmd[2048];
-    snprintf(cmd, sizeof(cmd), "%s %s %s >%s 2>&1", env, obtrace, args, out);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return obt_test_run(obtrace, env, out, "%s", args);
 }
 
 static char *slurp(void)
 {
-    static char buf[1 << 16];
-    FILE *f = fopen(out, "r");
-    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-    buf[n] = 0;
-    if (f)
-        fclose(f);
-    return buf;
+    return obt_test_slurp(out);
 }
 
 static bool have_dot(void)
@@ -498,9 +452,5 @@ int main(void)
     tcase_add_test(tc, graph_command);
     tcase_add_test(tc, report_formats_on_the_command_line);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return obt_test_run_suite(s);
 }

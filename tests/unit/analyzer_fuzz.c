@@ -14,6 +14,7 @@
 
 #include "dump.h"
 #include "model.h"
+#include "obt_test.h"
 #include "render.h"
 #include "rules.h"
 #include "synth_trace.h"
@@ -158,9 +159,5 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, mutated_traces_never_crash);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return obt_test_run_suite(s);
 }

@@ -15,11 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "gate.h"
 #include "model.h"
+#include "obt_test.h"
 #include "rules.h"
 #include "synth_trace.h"
 
@@ -35,7 +35,7 @@ static void setup(void)
     snprintf(out, sizeof(out), "/tmp/obt-gate-%d.out", pid);
     snprintf(sup, sizeof(sup), "/tmp/obt-gate-%d.sup", pid);
     snprintf(base, sizeof(base), "/tmp/obt-gate-%d.base", pid);
-    snprintf(obtrace, sizeof(obtrace), "%s/bin/obtrace", getenv("O") ? getenv("O") : "build");
+    obt_test_obtrace_path(obtrace, sizeof(obtrace));
 }
 
 static void teardown(void)
@@ -107,25 +107,17 @@ static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Runs obtrace with printf-formatted arguments, stdout+stderr into out; returns the exit code. */
 static int run(const char *fmt, ...)
 {
-    char args[1024], cmd[2048];
+    char args[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(args, sizeof(args), fmt, ap);
     va_end(ap);
-    snprintf(cmd, sizeof(cmd), "%s %s >%s 2>&1", obtrace, args, out);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return obt_test_run(obtrace, NULL, out, "%s", args);
 }
 
 static char *slurp(const char *path)
 {
-    static char buf[1 << 16];
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-    buf[n] = 0;
-    if (f)
-        fclose(f);
-    return buf;
+    return obt_test_slurp(path);
 }
 
 static void write_file(const char *path, const char *text)
@@ -327,9 +319,5 @@ int main(void)
     tcase_add_test(tc, incomplete_trace_is_never_gated_to_zero);
     tcase_add_test(tc, bad_gate_files_are_usage_errors);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return obt_test_run_suite(s);
 }

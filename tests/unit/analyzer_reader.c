@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "obt_test.h"
 #include "synth_trace.h"
 #include "trace_reader.h"
 
@@ -295,9 +296,5 @@ int main(void)
     tcase_add_test(tc, bad_chunk_magic_is_damage);
     tcase_add_test(tc, names_come_from_the_xmacro_tables);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return obt_test_run_suite(s);
 }

@@ -15,6 +15,7 @@
 
 #include "model.h"
 #include "ntnames.h"
+#include "obt_test.h"
 #include "render.h"
 #include "rules.h"
 #include "synth_trace.h"
@@ -833,9 +834,5 @@ int main(void)
     tcase_add_test(tc, every_finding_id_is_produced);
     tcase_add_test(tc, findings_doc_matches_table);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return obt_test_run_suite(s);
 }

@@ -12,50 +12,34 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "obt_test.h"
 #include "symbolize.h"
 
+/*
+ * This program as the analyzer's model sees a loaded driver image: module
+ * instance 1, its path, its load range and its GNU build id (the
+ * symbolizer refuses a file whose build id differs).
+ *
+ * Keep the code below where it is: function_file_line expects the frame in
+ * inlined_helper to sit past line 50 of this file.
+ */
 static struct module self;
 static char exe[4096];
 
-static int find_self(struct dl_phdr_info *info, size_t size, void *ctx)
-{
-    (void)size;
-    (void)ctx;
-    if (info->dlpi_name[0])
-        return 0;
-    self.base = info->dlpi_addr;
-    self.start = UINT64_MAX;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uint64_t lo = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type == PT_LOAD) {
-            if (lo < self.start) self.start = lo;
-            if (lo + ph->p_memsz > self.end) self.end = lo + ph->p_memsz;
-        }
-        if (ph->p_type != PT_NOTE)
-            continue;
-        const uint8_t *p = (const uint8_t *)lo, *end = p + ph->p_memsz;
-        while (p + sizeof(ElfW(Nhdr)) <= end) {
-            const ElfW(Nhdr) *n = (const ElfW(Nhdr) *)p;
-            const uint8_t *desc = p + sizeof(*n) + ((n->n_namesz + 3) & ~3u);
-            if (n->n_type == NT_GNU_BUILD_ID && n->n_descsz <= sizeof(self.build_id)) {
-                memcpy(self.build_id, desc, n->n_descsz);
-                self.build_id_len = (uint8_t)n->n_descsz;
-            }
-            p = desc + ((n->n_descsz + 3) & ~3u);
-        }
-    }
-    return 1;
-}
-
 static void setup(void)
 {
+    struct obt_test_image img;
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     exe[n > 0 ? n : 0] = 0;
     memset(&self, 0, sizeof(self));
     self.instance = 1;
     self.path = exe;
-    dl_iterate_phdr(find_self, NULL);
+    obt_test_self_image(&img);
+    self.base = img.base;
+    self.start = img.start;
+    self.end = img.end;
+    memcpy(self.build_id, img.build_id, img.build_id_len);
+    self.build_id_len = img.build_id_len;
 }
 
 __attribute__((noinline)) static uint64_t return_address(void)
@@ -182,9 +166,5 @@ int main(void)
     tcase_add_test(tc, debug_path_finds_a_moved_file);
     tcase_add_test(tc, framework_modules);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return obt_test_run_suite(s);
 }

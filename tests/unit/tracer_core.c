@@ -20,6 +20,7 @@
 #include "../tracer/trace_parse.h"
 #include "config.h"
 #include "intern.h"
+#include "obt_test.h"
 #include "unwind.h"
 #include "writer.h"
 
@@ -496,9 +497,5 @@ int main(void)
     tcase_add_test(tc, doc_tables_match_header);
     tcase_add_test(tc, struct_layouts_are_as_documented);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return obt_test_run_suite(s);
 }

@@ -27,6 +27,7 @@
 
 #include "../tracer/trace_parse.h"
 #include "../../tracer/record.c"
+#include "obt_test.h"
 
 extern char **environ;
 static char tmpdir[64];
@@ -597,9 +598,5 @@ int main(void)
     tcase_add_test(tc, canary_warns_when_the_framework_binds_its_own_calls);
     tcase_add_test(tc, record_runs_the_program_and_counts_its_events);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return obt_test_run_suite(s);
 }
