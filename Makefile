@@ -100,13 +100,23 @@ TEST_DRIVER_SO := $(TEST_DRIVER_SRC:%.c=$(O)/%.so)
 CONFORMANCE_SRC := $(wildcard tests/conformance/*/*.c)
 CONFORMANCE_SO := $(CONFORMANCE_SRC:%.c=$(O)/%.so)
 # Red-team drivers written blind against the analyzer: tests/redteam/<case>/<image>.c
-REDTEAM_SRC := $(wildcard tests/redteam/*/*.c)
+REDTEAM_SRC := $(filter-out %/host.c,$(wildcard tests/redteam/*/*.c))
 REDTEAM_SO := $(REDTEAM_SRC:%.c=$(O)/%.so)
+# Red-team host programs (C hosts instead of a scenario): tests/redteam/<case>/host.c
+# -> $(O)/tests/redteam/<case>/host, linked with libntsim; their stacks are
+# explained like a driver's (frame pointers, no tail calls).
+REDTEAM_HOST_SRC := $(wildcard tests/redteam/*/host.c)
+REDTEAM_HOST_BIN := $(REDTEAM_HOST_SRC:%.c=$(O)/%)
 
 $(O)/%.so: %.c $(LIBNTSIM)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS_ALL) $(DRIVER_CFLAGS) -shared -o $@ $< $(LDFLAGS_ALL) \
 	    -L$(O)/lib -lntsim -Wl,-rpath,'$$ORIGIN/../../lib' -Wl,-rpath,'$$ORIGIN/../../../lib'
+
+$(REDTEAM_HOST_BIN): $(O)/%: %.c $(LIBNTSIM)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(STACK_CFLAGS) -fshort-wchar -o $@ $< $(LDFLAGS_ALL) \
+	    -L$(O)/lib -lntsim -Wl,-rpath,'$$ORIGIN/../../../lib' -lpthread
 
 # ---- LD_PRELOAD test libraries: tests/preload/<name>.c -> $(O)/tests/preload/<name>.so
 PRELOAD_SRC := $(wildcard tests/preload/*.c)
@@ -198,6 +208,7 @@ BENCH_BIN += $(O)/bench/libtrchain_a.so $(O)/bench/libtrchain_b.so $(O)/bench/tr
 ALL := $(LIBNTSIM) $(NTSIM_BIN) $(SAMPLE_SO) $(TEST_DRIVER_SO)
 ALL += $(CONFORMANCE_SO)
 ALL += $(REDTEAM_SO)
+ALL += $(REDTEAM_HOST_BIN)
 ALL += $(PRELOAD_SO)
 ALL += $(if $(TRACER_SRC),$(LIBOBTRACE))
 ALL += $(if $(wildcard $(ANALYZER_MAIN)),$(OBTRACE_BIN))

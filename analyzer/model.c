@@ -40,6 +40,8 @@
 #define IRP_MJ_PNP_ 0x1b
 #define IRP_MN_REMOVE_DEVICE_ 0x02
 #define IRP_MN_QUERY_REMOVE_DEVICE_ 0x01
+#define IRP_MN_SURPRISE_REMOVAL_ 0x17
+#define DEVNODE_INITIALIZED_ 0x302 /* DeviceNodeInitialized: the devnode's drivers are being added */
 #define STATUS_PENDING_ 0x00000103
 #define STATUS_INVALID_DEVICE_REQUEST_ ((int32_t)0xC0000010)
 #define BUGCHECK_REFERENCE_BY_POINTER 0x18
@@ -58,6 +60,7 @@ struct ring_ev {
 struct thread_state {
     uint32_t tid;
     unsigned pos;
+    uint32_t adding_for; /* the PDO whose devnode this thread is initializing (AddDevice calls), 0 = none */
     struct ring_ev ring[RING];
 };
 
@@ -233,7 +236,7 @@ static void site_add(struct object *o, uint32_t stack, uint32_t tag, int refs, i
         }
     }
     xgrow(&o->sites, &o->capsites, o->nsites + 1, sizeof(*o->sites));
-    o->sites[o->nsites++] = (struct site_total){ stack, tag, (uint32_t)refs, (uint32_t)derefs, 0 };
+    o->sites[o->nsites++] = (struct site_total){ stack, tag, (uint32_t)refs, (uint32_t)derefs, 0, 0 };
 }
 
 /*
@@ -282,8 +285,9 @@ static long ref_find_label(const struct object *o, uint8_t label, uint32_t holde
     return -1;
 }
 
-/* Defined below: ref_pick_untagged with whether the pick was clear. */
-static long ref_pick_untagged_ex(struct model *m, struct object *o, uint32_t stack, uint8_t caller, bool *clear);
+/* Defined below: ref_pick_untagged with whether the pick was clear, and whether it was a tie. */
+static long ref_pick_untagged_ex(struct model *m, struct object *o, uint32_t stack, uint8_t caller, bool *clear,
+                                 bool *tied);
 
 /* The site total of (stack, untagged), or NULL. */
 static struct site_total *site_find(struct object *o, uint32_t stack)
@@ -310,7 +314,7 @@ static bool site_releases_locally(struct object *o, uint32_t stack)
 /* Which outstanding reference an untagged release at stack by caller drops (see ref_pick_untagged_ex). */
 static long ref_pick_untagged(struct model *m, struct object *o, uint32_t stack, uint8_t caller)
 {
-    return ref_pick_untagged_ex(m, o, stack, caller, NULL);
+    return ref_pick_untagged_ex(m, o, stack, caller, NULL, NULL);
 }
 
 /*
@@ -369,13 +373,16 @@ static int pick_key_cmp(const struct pick_key *a, const struct pick_key *b, bool
  * of a site not seen releasing its references on its own path (one stored
  * for later); ties to the latest. caller is the release's enum call_role
  * (CALL_UNKNOWN: no preference). *clear (when not NULL) says whether the
- * pick was on a strictly closer path than every reference taken elsewhere.
+ * pick was on a strictly closer path than every reference taken elsewhere;
+ * *tied (when not NULL) whether a reference taken at another stack ranked
+ * exactly as high (only "the latest" decided).
  */
-static long ref_pick_untagged_ex(struct model *m, struct object *o, uint32_t stack, uint8_t caller, bool *clear)
+static long ref_pick_untagged_ex(struct model *m, struct object *o, uint32_t stack, uint8_t caller, bool *clear,
+                                 bool *tied)
 {
     long best = -1;
     struct pick_key bk = { 0 }, rival = { 0 };
-    bool have_rival = false;
+    bool have_rival = false, tie = false;
     uint32_t first_stack = 0;
     bool alike = true; /* every candidate was taken at one stack: the choice is no guess */
     size_t low = o->nrefs > PAIR_WINDOW ? o->nrefs - PAIR_WINDOW : 0;
@@ -392,22 +399,29 @@ static long ref_pick_untagged_ex(struct model *m, struct object *o, uint32_t sta
             .distance = stack_parting_distance(m, e->stack, stack, sim),
             .stored = !site_releases_locally(o, e->stack), .untagged = !e->tag, .explicit_ref = e->label == LBL_REF,
         };
-        if (best < 0 || pick_key_cmp(&k, &bk, false) > 0) {
+        int cmp = best < 0 ? 1 : pick_key_cmp(&k, &bk, false);
+        if (cmp > 0) {
             if (best >= 0 && o->refs[best].stack != e->stack && (!have_rival || pick_key_cmp(&bk, &rival, true) > 0)) {
                 rival = bk;
                 have_rival = true;
             }
             bk = k;
             best = (long)i;
-        } else if (e->stack != o->refs[best].stack && (!have_rival || pick_key_cmp(&k, &rival, true) > 0)) {
-            rival = k;
-            have_rival = true;
+            tie = false;
+        } else if (e->stack != o->refs[best].stack) {
+            tie = tie || cmp == 0;
+            if (!have_rival || pick_key_cmp(&k, &rival, true) > 0) {
+                rival = k;
+                have_rival = true;
+            }
         }
     }
     if (!alike)
         o->guessed = true;
     if (clear)
         *clear = best >= 0 && have_rival && pick_key_cmp(&bk, &rival, true) > 0;
+    if (tied)
+        *tied = best >= 0 && tie;
     if (best < 0 && o->nrefs)
         best = (long)o->nrefs - 1;
     return best;
@@ -419,11 +433,13 @@ static long ref_pick_for_release(struct model *m, struct object *o, const struct
         for (size_t i = o->nrefs; i-- > 0;)
             if (o->refs[i].tag == ev->tag)
                 return (long)i;
-    bool clear = false;
-    long i = ref_pick_untagged_ex(m, o, ev->stack, stack_caller(m, ev->stack, ev->seq), &clear);
-    struct site_total *st = clear ? site_find(o, o->refs[i].stack) : NULL;
-    if (st)
+    bool clear = false, tied = false;
+    long i = ref_pick_untagged_ex(m, o, ev->stack, stack_caller(m, ev->stack, ev->seq), &clear, &tied);
+    struct site_total *st = i >= 0 && (clear || tied) ? site_find(o, o->refs[i].stack) : NULL;
+    if (st && clear)
         st->local++;
+    if (st && tied)
+        st->tied++;
     return i;
 }
 
@@ -840,6 +856,10 @@ static void on_dev_create(struct model *m, struct object *o, const struct tr_eve
     if (!d)
         return;
     d->devices_created++;
+    if (t->adding_for && !o->added_for) { /* created in an AddDevice routine: the driver is PnP */
+        o->added_for = t->adding_for;
+        d->pnp = true;
+    }
     struct ring_ev *inner = ring_find_nested(m, t, OBT_OP_OBJ_REF, d->id, ev->stack);
     if (inner)
         ref_relabel(model_object(m, d->id), inner, LBL_DEVICE, o->id);
@@ -854,6 +874,14 @@ static void repair_nested_keepalive(struct model *m, struct object *o, const str
         ref_repair(o, inner, LBL_CREATE, 0);
 }
 
+/* IoDeleteDevice of o (live, or freed by that very call): an FDO's or filter's delete after its REMOVE. */
+static void note_stack_device_deleted(struct model *m, const struct object *o, const struct tr_event *ev)
+{
+    struct driver *d = driver_of(m, o);
+    if (d && o->removed && (o->attached_to || o->detached.seq))
+        d->stack_device_deleted = evref(ev);
+}
+
 static void on_dev_delete(struct model *m, struct object *o, const struct tr_event *ev, struct thread_state *t)
 {
     if (o->delete_called) {
@@ -862,6 +890,7 @@ static void on_dev_delete(struct model *m, struct object *o, const struct tr_eve
     }
     o->delete_called = true;
     o->deleted = evref(ev);
+    note_stack_device_deleted(m, o, ev);
     repair_nested_keepalive(m, o, ev, t);
     ref_reconcile(m, o, ev, ev->count, LBL_CREATE, 0);
     device_try_unlink(m, o, ev);
@@ -884,6 +913,7 @@ static void on_attach(struct model *m, struct object *upper, const struct tr_eve
     upper->attached_to = lower->id; /* a legacy driver may stack its own devices: PnP is what the PnP manager drives */
     upper->attached = evref(ev);
     lower->attached_above = upper->id;
+    lower->was_above = upper->id;
 }
 
 static void on_detach(struct model *m, struct object *lower, const struct tr_event *ev, struct thread_state *t)
@@ -894,6 +924,7 @@ static void on_detach(struct model *m, struct object *lower, const struct tr_eve
         upper->detached = evref(ev);
     }
     lower->attached_above = 0;
+    lower->upper_detached = evref(ev);
     repair_nested_keepalive(m, lower, ev, t);
     device_try_unlink(m, lower, ev);
 }
@@ -1327,7 +1358,11 @@ static void on_pnp_irp_sent(struct model *m, struct object *dev, const struct tr
         pdo->is_pdo = true;
         if (minor == IRP_MN_QUERY_REMOVE_DEVICE_)
             pdo->query_remove = evref(ev);
+        if (minor == IRP_MN_SURPRISE_REMOVAL_)
+            pdo->surprise = evref(ev);
     }
+    if (minor == IRP_MN_SURPRISE_REMOVAL_)
+        dev->surprise = evref(ev);
     if (minor == IRP_MN_REMOVE_DEVICE_)
         on_removed(m, dev, ev);
 }
@@ -1347,8 +1382,17 @@ static void on_veto(struct model *m, struct object *dev, const struct tr_event *
     }
 }
 
-static void on_devnode_state(struct object *pdo, const struct tr_event *ev)
+/*
+ * While a devnode is DeviceNodeInitialized the PnP manager, on this thread,
+ * calls the AddDevice routines of its drivers: devices created meanwhile
+ * are theirs for that PDO (t->adding_for).
+ */
+static void on_devnode_state(struct object *pdo, const struct tr_event *ev, struct thread_state *t)
 {
+    if ((uint32_t)ev->arg == DEVNODE_INITIALIZED_)
+        t->adding_for = pdo->id;
+    else if (t->adding_for == pdo->id)
+        t->adding_for = 0;
     pdo->is_pdo = true;
     pdo->devnode_state = (uint32_t)ev->arg;
     if (ev->string)
@@ -1366,6 +1410,7 @@ static void on_freed_object(struct model *m, const struct tr_event *ev)
         if (!f->delete_called) { /* the delete itself freed it: recorded after it returned */
             f->delete_called = true;
             f->deleted = evref(ev);
+            note_stack_device_deleted(m, f, ev);
             break;
         }
         report_double_release(m, f, ev->object, ev, f->deleted);
@@ -1577,7 +1622,7 @@ static void apply_event(struct model *m, const struct tr_event *ev)
             on_pnp_irp_sent(m, o, ev);
         break;
     case OBT_OP_VETO: on_veto(m, o, ev); break;
-    case OBT_OP_DEVNODE_STATE: if (o) on_devnode_state(o, ev); break;
+    case OBT_OP_DEVNODE_STATE: if (o) on_devnode_state(o, ev, t); break;
     case OBT_OP_PNP_IRP_DONE:
         if (o && (ev->arg & 0xff) == IRP_MN_REMOVE_DEVICE_)
             o->remove_done = true;

@@ -72,6 +72,8 @@ struct site_total {
     uint32_t stack, tag;
     uint32_t refs, derefs;
     uint32_t local; /* references of this site an untagged release on a clearly closer call path dropped */
+    uint32_t tied;  /* references of this site an untagged release dropped by the last tie-break (a reference
+                       of another site was as likely the one it dropped) */
 };
 
 /* One outstanding remove-lock or run-down acquisition. */
@@ -123,6 +125,11 @@ struct object {
     struct event_ref pended;       /* an IRP passed to this device that it pended (STATUS_PENDING) */
     struct event_ref remove_passed; /* IRP_MN_REMOVE_DEVICE passed to this device with IoCallDriver */
     struct event_ref remove_completed; /* IRP_MN_REMOVE_DEVICE completed at this device (its driver's handler) */
+    uint32_t was_above;      /* devices: the last device ever attached above this one (kept after it detaches) */
+    struct event_ref upper_detached; /* devices: the upper device's IoDetachDevice from this one */
+    struct event_ref surprise;       /* devices and PDOs: IRP_MN_SURPRISE_REMOVAL sent to the stack */
+    uint32_t added_for;      /* devices: the PDO whose AddDevice created it (created while its devnode was being
+                                initialized, on the PnP manager's thread), 0 = none */
 };
 
 /* One write of DriverUnload (IopNoteDriverUnloadWrite). */
@@ -154,6 +161,8 @@ struct driver {
     unsigned nstops;
     struct event_ref freed;
     uint64_t last_device_removed;  /* seq of the last REMOVE of one of its devices */
+    struct event_ref stack_device_deleted; /* the last IoDeleteDevice of one of its devices that sat on a stack
+                                              (attached once) after its IRP_MN_REMOVE_DEVICE: an FDO's removal */
     unsigned devices_created;
 };
 

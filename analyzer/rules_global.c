@@ -57,6 +57,27 @@ static int cmp_site(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/*
+ * Sites whose references are all released, but one of them only by a
+ * tie-break (a reference taken elsewhere ranked as high for that release):
+ * the reference still held may as well be theirs, so they are shown after
+ * the unbalanced ones. seq: when to symbolize them (the first site's).
+ */
+static void add_tied_sites(struct finding *f, const struct object *o, uint64_t seq)
+{
+    for (size_t i = 0; i < o->nsites; i++) {
+        const struct site_total *st = &o->sites[i];
+        bool held = false;
+        for (size_t k = 0; k < o->nrefs && !held; k++)
+            held = o->refs[k].stack == st->stack;
+        if (!st->tied || held)
+            continue;
+        struct site *s = finding_add_site(f, "as likely the one still held (a release was paired by a tie): "
+                                             "the reference taken at", st->stack, seq, 0);
+        s->tag = st->tag;
+    }
+}
+
 unsigned rules_add_ref_sites(struct finding *f, const struct object *o, unsigned mask, const char *verb)
 {
     size_t first = f->nsites;
@@ -82,6 +103,8 @@ unsigned rules_add_ref_sites(struct finding *f, const struct object *o, unsigned
     }
     if (f->nsites - first > 1)
         qsort(f->sites + first, f->nsites - first, sizeof(*f->sites), cmp_site);
+    if (f->nsites > first)
+        add_tied_sites(f, o, f->sites[first].seq);
     /* exact: tags or handle values paired every release, or no release had to be paired by likeness */
     bool exact = tagged == n || !o->guessed;
     if (n && !f->attribution)

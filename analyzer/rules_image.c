@@ -166,11 +166,20 @@ static void file_reference_finding(struct chain *c, const struct object *file, c
         finding_set_fix(f, "ObDereferenceObject the file object in %s's target-device notification callback on "
                            "GUID_TARGET_DEVICE_QUERY_REMOVE (re-open it on GUID_TARGET_DEVICE_REMOVE_CANCELLED)",
                         model_module_basename(client));
+    else if (client && cd && cd->pnp)
+        finding_set_fix(f, "ObDereferenceObject the file object in %s when its own device is removed "
+                           "(IRP_MN_REMOVE_DEVICE) and when the target's removal is queried (register for "
+                           "target-device notification: GUID_TARGET_DEVICE_QUERY_REMOVE)",
+                        model_module_basename(client));
     else if (client)
         finding_set_fix(f, "ObDereferenceObject the file object in %s when done with the device, at the latest in "
                            "its DriverUnload", model_module_basename(client));
     else
         finding_set_fix(f, "ObDereferenceObject the file object from IoGetDeviceObjectPointer when done with the device");
+    if (cd && cd->pnp && !cd->unload.seq && client && !client->unload_seq)
+        finding_note(f, "%s is a PnP driver whose devices are still present: its DriverUnload has not run (the PnP "
+                        "manager calls it only after its last device is removed), so a release there comes too late "
+                        "for this device's removal", model_module_basename(client));
 }
 
 /* Reports each live file object opened on dev: an open handle, or a kernel pointer reference without one. */
@@ -288,11 +297,64 @@ static const char *devnode_of(const struct chain *c, const struct object *dev, c
     return buf;
 }
 
+/*
+ * An unnamed device an AddDevice routine created and never attached to any
+ * stack: no PnP IRP can ever reach it (a named one may be a control device).
+ */
+static bool is_adddevice_orphan(const struct object *dev)
+{
+    return dev->added_for && !dev->name[0] && !dev->attached.seq && !dev->is_pdo && !dev->attached_above;
+}
+
+/*
+ * The device directly above dev when IRP_MN_REMOVE_DEVICE came, if the
+ * REMOVE never reached dev (the upper one, removed, detached from it, and
+ * no IoCallDriver of REMOVE to dev returned; none is still running in a
+ * stuck REMOVE handler); else NULL.
+ */
+static const struct object *remove_stopped_above(const struct chain *c, const struct object *dev)
+{
+    if (!dev->removed || dev->remove_passed.seq || !dev->was_above || !dev->upper_detached.seq || lock_wait_stuck(c))
+        return NULL;
+    const struct object *upper = object_or_freed(c, dev->was_above);
+    return upper && upper->removed ? upper : NULL;
+}
+
+/*
+ * IRP_MN_REMOVE_DEVICE was sent to dev's stack but never passed down to
+ * dev: the driver directly above completed it (after detaching from dev)
+ * instead of passing it down, so dev's driver never saw its REMOVE. The
+ * line to change is the upper driver's REMOVE handler.
+ */
+static void report_remove_not_passed(struct chain *c, const struct object *dev, const struct object *upper)
+{
+    char dbuf[300], ubuf[300], drv[64];
+    struct finding *f = add(c, F_UNDELETED_DEVICE, dev);
+    finding_subject(f, "device %s never received IRP_MN_REMOVE_DEVICE: %s (driver %s) above it did not pass it down",
+                    device_name(c->m, dev, dbuf, sizeof(dbuf)), device_name(c->m, upper, ubuf, sizeof(ubuf)),
+                    model_object_label(c->m, upper->owner, drv, sizeof(drv)));
+    add_event_site(f, "created", dev->created);
+    add_event_site(f, "the upper device detached from it while handling REMOVE", dev->upper_detached);
+    if (upper->delete_called)
+        add_event_site(f, "and deleted itself", upper->deleted);
+    finding_note(f, "every filter and function driver must pass IRP_MN_REMOVE_DEVICE down the stack "
+                    "(IoSkipCurrentIrpStackLocation + IoCallDriver) before it detaches; only the bus driver "
+                    "completes it");
+    finding_set_fix(f, "in the REMOVE handler of %s, pass IRP_MN_REMOVE_DEVICE to the lower device before "
+                       "IoDetachDevice / IoDeleteDevice", model_object_label(c->m, upper->owner, drv, sizeof(drv)));
+}
+
 /* What kind of undeleted device dev is: the subject is before + name + after; sets *fix. */
 static const char *undeleted_kind(const struct chain *c, const struct object *dev, const char **after,
                                   const char **fix)
 {
     *after = "";
+    if (is_adddevice_orphan(dev)) {
+        *fix = "IoDeleteDevice the device on every AddDevice path that does not attach it (an AddDevice that "
+               "fails must delete what it created)";
+        *after = " was created in AddDevice, never attached to the device stack, and never deleted";
+        return "device ";
+    }
     if (c->d->pnp && !dev->attached_to && !dev->attached_above && !dev->removed && !dev->is_pdo) {
         *fix = "delete the control device when the last PnP device is removed";
         *after = " (hybrid driver)";
@@ -319,10 +381,38 @@ static const char *undeleted_kind(const struct chain *c, const struct object *de
     return "device ";
 }
 
+/*
+ * A child PDO that was still present (no surprise removal: it was removed
+ * with an orderly REMOVE) and whose bus driver then had one of its stack
+ * devices (the bus FDO) removed and deleted: the parent's removal, not a
+ * report of the child missing, is where the child had to go.
+ */
+static bool parent_removed_after(const struct chain *c, const struct object *dev)
+{
+    uint64_t child_removed = dev->remove_completed.seq ? dev->remove_completed.seq : dev->remove_passed.seq;
+    return !dev->surprise.seq && c->d->stack_device_deleted.seq && c->d->stack_device_deleted.seq > child_removed;
+}
+
+/* What became of the devnode an orphan device was created for. */
+static void note_orphan(struct chain *c, struct finding *f, const struct object *dev)
+{
+    const struct object *pdo = model_object(c->m, dev->added_for);
+    if (!pdo)
+        pdo = model_freed_object(c->m, dev->added_for);
+    const char *inst = pdo ? model_string(c->m, pdo->instance) : NULL;
+    finding_note(f, "no PnP IRP can reach a device outside every stack%s%s%s", inst ? ": the stack of " : "",
+                 inst ? inst : "", inst && pdo->removed ? " was removed without it" : inst ? " was built without it" : "");
+}
+
 static void report_never_deleted(struct chain *c, const struct object *dev)
 {
     char dbuf[300], ibuf[300], sbuf[16];
     const char *fix, *after;
+    const struct object *stopper = remove_stopped_above(c, dev);
+    if (stopper) {
+        report_remove_not_passed(c, dev, stopper);
+        return;
+    }
     const char *before = undeleted_kind(c, dev, &after, &fix);
     struct finding *f = add(c, F_UNDELETED_DEVICE, dev);
     if (dev->is_pdo && dev->removed && !dev->remove_done && !dev->attached_to) { /* REMOVE is stuck above it */
@@ -343,14 +433,26 @@ static void report_never_deleted(struct chain *c, const struct object *dev)
                     after);
     finding_set_fix(f, "%s", fix);
     add_event_site(f, "created", dev->created);
-    if (dev->removed && dev->detached.seq)
+    bool bus_child = !strcmp(before, "bus child PDO ");
+    bool parent_gone = bus_child && parent_removed_after(c, dev);
+    if (parent_gone) {
+        add_event_site(f, "the bus FDO was removed after it, and its REMOVE handler deleted only the FDO",
+                       c->d->stack_device_deleted);
+        finding_note(f, "it was still present (never reported missing), so keeping it on its own IRP_MN_REMOVE_DEVICE "
+                        "was right; but the bus FDO that owns it was removed and did not IoDeleteDevice it: it "
+                        "stays on the driver's device list");
+        finding_set_fix(f, "when the bus FDO is removed (its IRP_MN_REMOVE_DEVICE handler), IoDeleteDevice every "
+                           "child PDO it still owns");
+    } else if (dev->removed && dev->detached.seq)
         add_event_site(f, "detached from its stack (IRP_MN_REMOVE_DEVICE), with no IoDeleteDevice after it,",
                        dev->detached);
     else if (dev->removed && dev->remove_completed.seq)
         add_event_site(f, "IRP_MN_REMOVE_DEVICE completed, with no IoDeleteDevice before it,", dev->remove_completed);
-    if (!strcmp(before, "bus child PDO "))
+    if (bus_child && !parent_gone)
         finding_note(f, "it was reported missing and its IRP_MN_REMOVE_DEVICE was handled, but the bus driver did not "
                         "IoDeleteDevice it: it stays on the driver's device list");
+    if (is_adddevice_orphan(dev))
+        note_orphan(c, f, dev);
     if (!strcmp(before, "control device ") && c->d->last_device_removed)
         finding_note(f, "the last PnP device of the driver was removed; no IoDeleteDevice for the control device followed");
     if (!strcmp(before, "control device ") && c->d->nstops && c->d->stop_status < 0)
@@ -427,6 +529,28 @@ static void report_veto(struct chain *c, const struct object *pdo)
     }
 }
 
+/*
+ * pdo's devnode was surprise-removed (unplugged, or reported missing):
+ * IRP_MN_REMOVE_DEVICE follows only once every file object on its stack is
+ * closed. Reports those still open; returns how many.
+ */
+static unsigned report_pending_closes(struct chain *c, const struct object *pdo)
+{
+    const char *inst = model_string(c->m, pdo->instance);
+    unsigned files = 0;
+    const struct object *dev = pdo;
+    for (int depth = 0; dev && depth < 64; depth++) {
+        files += report_open_files(c, dev, "IRP_MN_REMOVE_DEVICE after the surprise removal waits for it to close");
+        dev = dev->attached_above ? model_object(c->m, dev->attached_above) : NULL;
+    }
+    if (files && !c->v->reason)
+        c->v->reason = xasprintf("%s was surprise-removed, but IRP_MN_REMOVE_DEVICE waits for the open files on its "
+                                 "stack, so its devices stay", inst ? inst : "the device");
+    for (size_t k = c->v->nfindings - files; files && k < c->v->nfindings; k++)
+        add_event_site(&c->v->findings[k], "surprise removal", pdo->surprise);
+    return files;
+}
+
 static void report_linked_devices(struct chain *c, bool *stack_pending)
 {
     const struct object *vetoed = NULL;
@@ -437,6 +561,12 @@ static void report_linked_devices(struct chain *c, bool *stack_pending)
         const struct object *pdo = bottom_device(c->m, dev);
         if (dev->delete_called) {
             report_delete_pending(c, dev);
+        } else if (stack_never_removed(c, dev) && pdo->surprise.seq && pdo != vetoed) {
+            if (!report_pending_closes(c, pdo))
+                *stack_pending = true;
+            vetoed = pdo;
+        } else if (stack_never_removed(c, dev) && pdo->surprise.seq) {
+            continue;
         } else if (stack_never_removed(c, dev) && pdo->veto.seq) {
             if (pdo != vetoed)
                 report_veto(c, pdo);

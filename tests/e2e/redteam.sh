@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Red-team cases: drivers written blind against the analyzer, each with a
-# planted fault (tests/redteam/<case>/: driver sources, scenario.ntsim and
-# an `expect` file). Records every case with `obtrace record -- $O/bin/ntsim`
-# (every scenario expectation must hold), then checks `obtrace report`:
+# planted fault (tests/redteam/<case>/: driver sources, scenario.ntsim or a
+# C host program host.c, and an `expect` file). Records every case with
+# `obtrace record -- $O/bin/ntsim` (every scenario expectation must hold) or
+# `obtrace record -- $O/<case>/host` (exit 0: the host's own checks held),
+# then checks `obtrace report`:
 #   IMAGE FINDING-ID [WHERE]...       a finding with that id for that image
 #                                     (its own verdict, or an after-verdict
 #                                     finding naming it), whose lines show
@@ -10,8 +12,8 @@
 #   IMAGE !text WORDS...              the image's findings never say WORDS;
 #   clean                             exit 0 and "no findings".
 # A case with findings must exit 1; the JSON report must carry the same ids
-# and exit code. Directories without scenario.ntsim (common/) only hold
-# shared drivers. Skips (77) while ntsim, the tracer or the analyzer is not built.
+# and exit code. Directories without scenario.ntsim or host.c (common/) only
+# hold shared drivers. Skips (77) while ntsim, the tracer or the analyzer is not built.
 cd "$(dirname "$0")/../.." || exit 1
 O=${O:-build}
 OBTRACE=$O/bin/obtrace NTSIM=$O/bin/ntsim
@@ -61,13 +63,22 @@ check_line() {
     return 0
 }
 
-for scn in tests/redteam/*/scenario.ntsim; do
-    dir=$(dirname "$scn") name=$(basename "$(dirname "$scn")")
+for dir in tests/redteam/*/; do
+    dir=${dir%/} name=$(basename "$dir")
+    # A case runs its C host program when it has one (host.c, built as
+    # $O/<dir>/host; its argument is the red-team image root; exit 0 = the
+    # host's own checks held), else its scenario.
+    if [ -e "$dir/host.c" ]; then
+        run=("$O/$dir/host" "$O/tests/redteam")
+    elif [ -e "$dir/scenario.ntsim" ]; then
+        run=("$NTSIM" -L "$O/$dir" -L "$O/tests/redteam" "$dir/scenario.ntsim")
+    else
+        continue
+    fi
     cases=$((cases + 1))
     trace=$tmp/$name.obt
-    if ! "$OBTRACE" record -o "$trace" -- "$NTSIM" -L "$O/$dir" -L "$O/tests/redteam" "$scn" \
-        >"$tmp/$name.ntsim.log" 2>&1; then
-        echo "FAIL: $name: the scenario did not run as Windows would"; tail -n 5 "$tmp/$name.ntsim.log"
+    if ! "$OBTRACE" record -o "$trace" -- "${run[@]}" >"$tmp/$name.ntsim.log" 2>&1; then
+        echo "FAIL: $name: the case did not run as Windows would"; tail -n 5 "$tmp/$name.ntsim.log"
         failed=$((failed + 1)); continue
     fi
     "$OBTRACE" report "$trace" >"$tmp/$name.txt" 2>&1
