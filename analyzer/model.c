@@ -1340,11 +1340,26 @@ const struct host_action *model_action_at(const struct model *m, uint64_t seq)
     return lo ? &m->actions[lo - 1] : NULL;
 }
 
+/* The latest action recorded on thread tid, NULL when none. */
+static const struct host_action *latest_action_of(const struct model *m, uint32_t tid)
+{
+    for (size_t i = m->nactions; i-- > 0;)
+        if (m->actions[i].tid == tid)
+            return &m->actions[i];
+    return NULL;
+}
+
+/* HOST_ACTION: a mark (string = where) or a request (no string, a stack); see struct host_action. */
 static void on_host_action(struct model *m, const struct tr_event *ev)
 {
+    bool request = !(ev->flags & OBT_EV_STRING) && ev->stack;
+    const struct host_action *last = request ? latest_action_of(m, ev->tid) : NULL;
+    if (last && last->where) /* part of the marked action under way */
+        return;
     xgrow(&m->actions, &m->capactions, m->nactions + 1, sizeof(*m->actions));
     m->actions[m->nactions++] = (struct host_action){
         .seq = ev->seq, .where = ev->string, .what = (ev->flags & OBT_EV_ARG) ? (uint32_t)ev->arg : 0,
+        .stack = request ? ev->stack : 0, .tid = ev->tid,
     };
 }
 

@@ -223,10 +223,18 @@ struct iface {
     uint64_t arg;
 };
 
-/* A host action (NtsimNoteHostAction): the scenario line the following events belong to. */
+/*
+ * A host action: a mark (NtsimNoteHostAction: the scenario line the
+ * following events belong to) or a request the tracer recorded itself
+ * (NtsimStopService, ...: no where, the caller's stack). A request made
+ * on a thread whose latest action is a mark belongs to that mark and is
+ * not listed (the scenario runner marks every line it runs).
+ */
 struct host_action {
     uint64_t seq;
-    uint32_t where, what;           /* string ids: "path:line", the action's text */
+    uint32_t where, what;           /* string ids: "path:line" (0 for a request), the action's text */
+    uint32_t stack;                 /* a request's stack id, 0 for a mark */
+    uint32_t tid;
 };
 
 struct model {

@@ -204,23 +204,53 @@ static const char *home_image(const struct model *m, const struct finding *f)
     return mod ? model_module_basename(mod) : NULL;
 }
 
+/* What labels a site: nothing, a scenario mark, or the host's own request. */
+enum action_kind { ACTION_NONE, ACTION_MARK, ACTION_REQUEST };
+
+/* A request's site: the first host frame of its stack ("host.c:46  main"), into line; false when it has none. */
+static bool request_line(struct symbolizer *sym, const struct model *m, const struct host_action *a, uint64_t seq,
+                         char *line, size_t len)
+{
+    struct sym_frame frames[MAX_FRAMES];
+    int n = symbolizer_stack(sym, m, a->stack, seq, frames, MAX_FRAMES);
+    for (int i = 0; i < n; i++) {
+        if (frames[i].role != ROLE_HOST)
+            continue;
+        char loc[256], fn[256];
+        frame_location(&frames[i], loc, sizeof(loc));
+        frame_function(&frames[i], fn, sizeof(fn));
+        if (frames[i].file && frames[i].line)
+            snprintf(line, len, "%s  %s", loc, fn);
+        else
+            snprintf(line, len, "%s", fn);
+        return true;
+    }
+    return false;
+}
+
 /*
  * For a call the application made, or the kernel made on its own, the
  * scenario line under way ("scenario.ntsim:14  stop handle_leak") says
- * more than the host's or the kernel's code: into line, true when there is one.
+ * more than the host's or the kernel's code; for a call the kernel made
+ * on its own, so does the host's latest request ("host.c:46  main": the
+ * line of the NtsimStopService call). Writes the label into line and says
+ * which it is.
  */
-static bool action_line(struct symbolizer *sym, const struct model *m, uint32_t stack, uint64_t seq, char *line,
-                        size_t len)
+static enum action_kind action_line(struct symbolizer *sym, const struct model *m, uint32_t stack, uint64_t seq,
+                                    char *line, size_t len)
 {
     struct sym_frame frames[MAX_FRAMES];
     int first;
     int n = render_stack_frames(sym, m, stack, seq, frames, MAX_FRAMES, &first);
     const struct host_action *a = model_action_at(m, seq);
     if (!a || (n && frames[first].role != ROLE_HOST && !frames[first].framework))
-        return false;
+        return ACTION_NONE;
+    if (a->stack) /* a request labels only what the kernel did: the host's own frames say more */
+        return n && !frames[first].framework ? ACTION_NONE
+               : request_line(sym, m, a, seq, line, len) ? ACTION_REQUEST : ACTION_NONE;
     const char *where = model_string(m, a->where), *what = model_string(m, a->what);
     snprintf(line, len, "%s  %s", base_name(where ? where : "?"), what ? what : "");
-    return true;
+    return ACTION_MARK;
 }
 
 const char *render_site(struct symbolizer *sym, const struct model *m, const struct finding *f, const struct site *s,
@@ -230,8 +260,11 @@ const char *render_site(struct symbolizer *sym, const struct model *m, const str
         code_line(sym, m, s->code, s->seq, line, len);
         return NULL;
     }
-    if (!action_line(sym, m, s->stack, s->seq, line, len))
+    enum action_kind kind = action_line(sym, m, s->stack, s->seq, line, len);
+    if (kind == ACTION_NONE)
         render_stack_line(sym, m, s->stack, s->seq, line, len);
+    if (kind == ACTION_REQUEST && !s->callee)
+        return "the application";
     return s->callee ? stack_callee(sym, m, s->stack, s->seq, who, wlen)
                      : render_stack_actor(sym, m, s->stack, s->seq, home_image(m, f), who, wlen);
 }

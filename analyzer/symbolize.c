@@ -42,12 +42,24 @@ struct sym_module {
     size_t nsyms;
 };
 
+/* One frame of an address's inline chain: function, and the line it was at. */
+struct inline_frame {
+    const char *function;
+    const char *file;
+    unsigned line;
+};
+
+/* Inlined frames kept per address; a deeper chain is cut (its outermost inlined calls dropped). */
+#define MAX_INLINE 16
+
 struct cache_entry {
     uint64_t addr;            /* 0 = empty */
     uint32_t instance;
     const char *function;
     const char *file;
     unsigned line;
+    int ninline;              /* -1 = the inline chain is not computed yet */
+    struct inline_frame *inl; /* ninline frames (inlined calls innermost first, then the container) */
 };
 
 struct symbolizer {
@@ -154,6 +166,8 @@ void symbolizer_free(struct symbolizer *s)
     free(s->debug_paths);
     free(s->sysroot);
     free(s->debuginfo_path);
+    for (size_t i = 0; i < s->cache_cap; i++)
+        free(s->cache[i].inl);
     free(s->cache);
     free(s);
 }
@@ -336,7 +350,7 @@ static void cache_grow(struct symbolizer *s)
 }
 
 /* The cached (function, file, line) of addr in sm, computing it on a miss. */
-static const struct cache_entry *lookup_cached(struct symbolizer *s, struct sym_module *sm, uint64_t addr)
+static struct cache_entry *lookup_cached(struct symbolizer *s, struct sym_module *sm, uint64_t addr)
 {
     if ((s->cache_len + 1) * 2 > s->cache_cap)
         cache_grow(s);
@@ -349,6 +363,7 @@ static const struct cache_entry *lookup_cached(struct symbolizer *s, struct sym_
     struct cache_entry *e = &s->cache[j];
     e->addr = addr;
     e->instance = sm->instance;
+    e->ninline = -1;
     s->cache_len++;
     uint64_t pc = addr - 1; /* a return address: look up the call instruction */
     const struct sym_entry *sym = find_sym(sm, pc);
@@ -370,19 +385,53 @@ static const char *die_name(Dwarf_Die *die)
     return NULL;
 }
 
+/* The DW_AT_call_file / DW_AT_call_line of an inlined-subroutine DIE into *file / *line (kept when absent). */
+static void call_site(struct symbolizer *s, Dwarf_Die *die, Dwarf_Files *files, size_t nfiles, const char **file,
+                      unsigned *line)
+{
+    Dwarf_Attribute attr;
+    Dwarf_Word v;
+    if (dwarf_attr(die, DW_AT_call_file, &attr) && !dwarf_formudata(&attr, &v) && files && v < nfiles)
+        *file = relative(s, dwarf_filesrc(files, v, NULL, NULL));
+    if (dwarf_attr(die, DW_AT_call_line, &attr) && !dwarf_formudata(&attr, &v))
+        *line = (unsigned)v;
+}
+
 /*
- * The inlined calls at pc, innermost first: out[0] gets the innermost
- * inlined function at the line-table location; each next frame is the
- * caller, at the call site recorded in the inlined die. Returns the count
- * written (0 when nothing is inlined there).
+ * The scopes containing pc in cu along the concrete DIE tree, innermost
+ * first, into *out (malloc'd); returns the count. dwarf_getscopes alone
+ * continues past the innermost inlined subroutine with its abstract
+ * origin's parents, which would lose every outer inlined call: the chain
+ * is re-read from the innermost scope's own parents (dwarf_getscopes_die).
  */
-static int inline_chain(struct symbolizer *s, struct sym_module *sm, uint64_t pc, const struct cache_entry *e,
-                        struct sym_frame *out, int max)
+static int concrete_scopes(Dwarf_Die *cu, Dwarf_Addr pc, Dwarf_Die **out)
+{
+    Dwarf_Die *scopes = NULL;
+    *out = NULL;
+    int n = dwarf_getscopes(cu, pc, &scopes);
+    if (n <= 0) {
+        free(scopes);
+        return 0;
+    }
+    Dwarf_Die innermost = scopes[0];
+    free(scopes);
+    n = dwarf_getscopes_die(&innermost, out);
+    return n > 0 ? n : 0;
+}
+
+/*
+ * Computes e's inline chain at pc: each inlined call innermost first (at
+ * the line-table location for the innermost, else at the call site the
+ * inner call's DIE records), then the function that contains them. Sets
+ * e->ninline to 0 when nothing is inlined at pc.
+ */
+static void compute_inline_chain(struct symbolizer *s, struct sym_module *sm, uint64_t pc, struct cache_entry *e)
 {
     Dwarf_Addr bias;
     Dwarf_Die *cu = dwfl_module_addrdie(sm->dm, pc, &bias);
     Dwarf_Die *scopes = NULL;
-    int n = cu ? dwarf_getscopes(cu, pc - bias, &scopes) : 0;
+    int n = cu ? concrete_scopes(cu, pc - bias, &scopes) : 0;
+    struct inline_frame chain[MAX_INLINE + 1];
     int written = 0;
     const char *file = e->file;
     unsigned line = e->line;
@@ -390,22 +439,38 @@ static int inline_chain(struct symbolizer *s, struct sym_module *sm, uint64_t pc
     size_t nfiles = 0;
     if (n > 0)
         dwarf_getsrcfiles(cu, &files, &nfiles);
-    for (int i = 0; i < n && written + 1 < max; i++) {
+    for (int i = 0; i < n && written < MAX_INLINE; i++) {
         if (dwarf_tag(&scopes[i]) != DW_TAG_inlined_subroutine)
             continue;
-        out[written++] = (struct sym_frame){ .function = die_name(&scopes[i]), .file = file, .line = line,
-                                             .inlined = true };
-        Dwarf_Attribute attr;
-        Dwarf_Word v;
-        if (dwarf_attr(&scopes[i], DW_AT_call_file, &attr) && !dwarf_formudata(&attr, &v) && files && v < nfiles)
-            file = relative(s, dwarf_filesrc(files, v, NULL, NULL));
-        if (dwarf_attr(&scopes[i], DW_AT_call_line, &attr) && !dwarf_formudata(&attr, &v))
-            line = (unsigned)v;
+        chain[written++] = (struct inline_frame){ .function = die_name(&scopes[i]), .file = file, .line = line };
+        call_site(s, &scopes[i], files, nfiles, &file, &line);
     }
-    if (written && written < max) /* the function that contains the inlined calls */
-        out[written++] = (struct sym_frame){ .function = e->function, .file = file, .line = line };
+    if (written) /* the function that contains the inlined calls */
+        chain[written++] = (struct inline_frame){ .function = e->function, .file = file, .line = line };
     free(scopes);
-    return written;
+    e->ninline = written;
+    if (written) {
+        e->inl = xmalloc((size_t)written * sizeof(*e->inl));
+        memcpy(e->inl, chain, (size_t)written * sizeof(*e->inl));
+    }
+}
+
+/*
+ * The inlined calls at the return address addr, innermost first, then the
+ * containing function, into out (at most max); computed once per address
+ * and cached (max only cuts the copy). Returns the count written (0 when
+ * nothing is inlined there).
+ */
+static int inline_chain(struct symbolizer *s, struct sym_module *sm, uint64_t addr, struct cache_entry *e,
+                        struct sym_frame *out, int max)
+{
+    if (e->ninline < 0)
+        compute_inline_chain(s, sm, addr - 1, e);
+    int n = e->ninline < max ? e->ninline : max; /* cut short: the innermost calls */
+    for (int i = 0; i < n; i++)
+        out[i] = (struct sym_frame){ .function = e->inl[i].function, .file = e->inl[i].file,
+                                     .line = e->inl[i].line };
+    return n;
 }
 
 int symbolizer_lookup(struct symbolizer *s, const struct module *mod, uint64_t addr, struct sym_frame *out, int max)
@@ -421,8 +486,8 @@ int symbolizer_lookup(struct symbolizer *s, const struct module *mod, uint64_t a
         out[0] = f;
         return 1;
     }
-    const struct cache_entry *e = lookup_cached(s, sm, addr);
-    int n = max > 1 ? inline_chain(s, sm, addr - 1, e, out, max) : 0;
+    struct cache_entry *e = lookup_cached(s, sm, addr);
+    int n = max > 1 ? inline_chain(s, sm, addr, e, out, max) : 0;
     if (!n) {
         f.function = e->function;
         f.file = e->file;

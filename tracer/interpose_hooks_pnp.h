@@ -37,6 +37,19 @@ void obt_pnp_post_interface(struct obt_call *c, const uint64_t *a, uint64_t r);
 void obt_pnp_post_remlock_misuse(struct obt_call *c, const uint64_t *a, uint64_t r);
 /* NtsimNoteHostAction(Where, What): HOST_ACTION. */
 void obt_pnp_post_host_action(struct obt_call *c, const uint64_t *a, uint64_t r);
+/*
+ * NtsimStartService / StopService (a[0] = service), NtsimPlugDevice (a[1] =
+ * instance), Unplug / Disable / Enable / EjectDevice (a[0] = instance):
+ * HOST_ACTION recorded before the call on the caller's thread, with its
+ * stack, no string, arg = string id of "VERB NAME" ("stop rtcodec").
+ */
+void obt_pnp_pre_request_start(struct obt_call *c, const uint64_t *a);
+void obt_pnp_pre_request_stop(struct obt_call *c, const uint64_t *a);
+void obt_pnp_pre_request_plug(struct obt_call *c, const uint64_t *a);
+void obt_pnp_pre_request_unplug(struct obt_call *c, const uint64_t *a);
+void obt_pnp_pre_request_disable(struct obt_call *c, const uint64_t *a);
+void obt_pnp_pre_request_enable(struct obt_call *c, const uint64_t *a);
+void obt_pnp_pre_request_eject(struct obt_call *c, const uint64_t *a);
 
 /* ObReferenceObjectByPointerWithTag(Object, Access, Type, Mode, Tag): OBJ_REF; pre identifies Object. */
 void obt_pnp_pre_ref_pointer(struct obt_call *c, const uint64_t *a);

@@ -3,7 +3,7 @@
  * what the PnP manager does (IRPs sent to each device of a stack and their
  * completion, vetoes, devnode states), interface hand-outs
  * (IRP_MN_QUERY_INTERFACE), remove-lock misuse reports, the host's action
- * marks (NtsimNoteHostAction), and the tagged / Ex variants of core calls
+ * marks (NtsimNoteHostAction) and requests (NtsimStartService, ...), and the tagged / Ex variants of core calls
  * (ObReferenceObjectBy{Pointer,Handle}WithTag, IoSetCompletionRoutineEx,
  * KeWaitForMultipleObjects).
  *
@@ -221,10 +221,66 @@ void obt_pnp_post_host_action(struct obt_call *c, const uint64_t *a, uint64_t r)
 {
     (void)r;
     pnp_set_string_id(c, pnp_string_id(c, PNP_PTR(a[0])));
+    c->tls->host_marked = a[0] != 0;
     uint32_t what = pnp_string_id(c, PNP_PTR(a[1]));
     if (what)
         pnp_set_arg(c, what);
     obt_emit(c);
+}
+
+/*
+ * A host request (HOST_ACTION without a string): arg = the id of "VERB
+ * NAME", or of VERB alone when NAME is NULL; recorded now, before the
+ * request runs, so the stack is the caller's. Not recorded when the
+ * thread's latest host action was a mark with a where (the scenario
+ * runner marks every line): the request belongs to that mark.
+ */
+static void pnp_host_request(struct obt_call *c, const char *verb, const char *name)
+{
+    if (c->tls->host_marked)
+        return;
+    char what[512];
+    int n = name ? snprintf(what, sizeof(what), "%s %s", verb, name) : snprintf(what, sizeof(what), "%s", verb);
+    size_t len = n < (int)sizeof(what) ? (size_t)n : sizeof(what) - 1;
+    uint32_t id = n > 0 ? obt_string_intern(c->tls, what, len) : 0;
+    if (id)
+        pnp_set_arg(c, id);
+    obt_emit(c);
+}
+
+void obt_pnp_pre_request_start(struct obt_call *c, const uint64_t *a)
+{
+    pnp_host_request(c, "start", PNP_PTR(a[0]));
+}
+
+void obt_pnp_pre_request_stop(struct obt_call *c, const uint64_t *a)
+{
+    pnp_host_request(c, "stop", PNP_PTR(a[0]));
+}
+
+void obt_pnp_pre_request_plug(struct obt_call *c, const uint64_t *a)
+{
+    pnp_host_request(c, "plug", PNP_PTR(a[1]));
+}
+
+void obt_pnp_pre_request_unplug(struct obt_call *c, const uint64_t *a)
+{
+    pnp_host_request(c, "unplug", PNP_PTR(a[0]));
+}
+
+void obt_pnp_pre_request_disable(struct obt_call *c, const uint64_t *a)
+{
+    pnp_host_request(c, "disable", PNP_PTR(a[0]));
+}
+
+void obt_pnp_pre_request_enable(struct obt_call *c, const uint64_t *a)
+{
+    pnp_host_request(c, "enable", PNP_PTR(a[0]));
+}
+
+void obt_pnp_pre_request_eject(struct obt_call *c, const uint64_t *a)
+{
+    pnp_host_request(c, "eject", PNP_PTR(a[0]));
 }
 
 /* ---- tagged references, unload-safe completion routines ---------------------------- */

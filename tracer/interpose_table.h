@@ -220,6 +220,21 @@
     /* host action marks */                                                                                     \
     V(VOID, NtsimNoteHostAction, (const char *Where, const char *What), (Where, What), OBT_OP_HOST_ACTION,      \
       obt_pnp_pre_none, obt_pnp_post_host_action)                                                               \
+    /* host requests that start work on the system thread or change device state: HOST_ACTION with a stack */  \
+    R(NTSTATUS, NtsimStartService, (const char *ServiceName), (ServiceName), OBT_OP_HOST_ACTION,                \
+      obt_pnp_pre_request_start, obt_pnp_post_none)                                                             \
+    R(NTSTATUS, NtsimStopService, (const char *ServiceName), (ServiceName), OBT_OP_HOST_ACTION,                 \
+      obt_pnp_pre_request_stop, obt_pnp_post_none)                                                              \
+    R(NTSTATUS, NtsimPlugDevice, (const char *HardwareId, const char *InstanceId), (HardwareId, InstanceId),   \
+      OBT_OP_HOST_ACTION, obt_pnp_pre_request_plug, obt_pnp_post_none)                                          \
+    R(NTSTATUS, NtsimUnplugDevice, (const char *InstanceId), (InstanceId), OBT_OP_HOST_ACTION,                  \
+      obt_pnp_pre_request_unplug, obt_pnp_post_none)                                                            \
+    R(NTSTATUS, NtsimDisableDevice, (const char *InstanceId, PNTSIM_VETO Veto), (InstanceId, Veto),             \
+      OBT_OP_HOST_ACTION, obt_pnp_pre_request_disable, obt_pnp_post_none)                                       \
+    R(NTSTATUS, NtsimEnableDevice, (const char *InstanceId), (InstanceId), OBT_OP_HOST_ACTION,                  \
+      obt_pnp_pre_request_enable, obt_pnp_post_none)                                                            \
+    R(NTSTATUS, NtsimEjectDevice, (const char *InstanceId, PNTSIM_VETO Veto), (InstanceId, Veto),               \
+      OBT_OP_HOST_ACTION, obt_pnp_pre_request_eject, obt_pnp_post_none)                                         \
     /* tagged references, Ex variants */                                                                        \
     R(NTSTATUS, ObReferenceObjectByPointerWithTag,                                                              \
       (PVOID Object, ACCESS_MASK DesiredAccess, POBJECT_TYPE ObjectType, KPROCESSOR_MODE AccessMode, ULONG Tag),\

@@ -109,6 +109,7 @@ struct obt_tls {
     struct obt_tbuf tb;
     int busy;
     int ready;
+    int host_marked;       /* this thread's latest host action was a mark with a where (interpose_pnp.c) */
     struct obt_stack_bounds bounds;
     uint64_t memo_ret[OBT_MEMO_SLOTS] __attribute__((aligned(64)));
     unsigned memo_turn;

@@ -144,7 +144,7 @@ enum obt_record_type { OBT_RECORD_TYPES(OBT_REC_ENUM_) };
     X(OBT_OP_DEVNODE_STATE, 48, none, "devnode state change (arg = new, arg2 = old state)")    \
     X(OBT_OP_REMLOCK_MISUSE, 49, iocount, "remove lock misuse reported (tag = NTSIM_REMLOCK_*)") \
     X(OBT_OP_INTERFACE_FUNCS, 50, none, "the reference functions of the interface just handed out") \
-    X(OBT_OP_HOST_ACTION, 51, none, "the host announces an action (string = where, arg = what)") \
+    X(OBT_OP_HOST_ACTION, 51, none, "the host announces or requests an action (string = where, arg = what)") \
     X(OBT_OP_IRP_ALLOC, 52, none, "IoAllocateIrp / IoInitializeIrp: an IRP gets a new id")   \
     X(OBT_OP_IRP_BUILD, 53, none, "IoBuildDeviceIoControlRequest / IoBuildSynchronousFsdRequest") \
     X(OBT_OP_IRP_FREE, 54, none, "IoFreeIrp")                                               \

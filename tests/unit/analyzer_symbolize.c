@@ -99,6 +99,58 @@ START_TEST(inlined_frames)
 }
 END_TEST
 
+/*
+ * Two levels of forced inlining (inlined_helper inside nested_inline inside
+ * nested_caller): every level is a frame of its own, at the line of its
+ * call. dwarf_getscopes alone loses the middle one. The *_line variables
+ * are set on the line of each call.
+ */
+static unsigned nested_inline_line, nested_caller_line;
+
+static inline __attribute__((always_inline)) uint64_t nested_inline(void)
+{
+    uint64_t a = inlined_helper(); nested_inline_line = __LINE__;
+    return a;
+}
+
+__attribute__((noinline)) uint64_t nested_caller(void);
+__attribute__((noinline)) uint64_t nested_caller(void)
+{
+    uint64_t a = nested_inline(); nested_caller_line = __LINE__;
+    __asm__ volatile("" ::: "memory");
+    return a;
+}
+
+START_TEST(nested_inlined_frames)
+{
+    struct symbolizer *s = symbolizer_new(NULL);
+    uint64_t addr = nested_caller();
+    struct sym_frame f[8];
+    for (int round = 0; round < 2; round++) { /* the second answer comes from the cache */
+        int n = symbolizer_lookup(s, &self, addr, f, 8);
+        ck_assert_int_eq(n, 3);
+        ck_assert_str_eq(f[0].function, "inlined_helper");
+        ck_assert_uint_gt(f[0].line, 50);
+        ck_assert(f[0].inlined);
+        ck_assert_str_eq(f[1].function, "nested_inline");
+        ck_assert_uint_eq(f[1].line, nested_inline_line);
+        ck_assert(f[1].inlined);
+        ck_assert_str_eq(f[2].function, "nested_caller");
+        ck_assert_uint_eq(f[2].line, nested_caller_line);
+        ck_assert(!f[2].inlined);
+        for (int i = 0; i < 3; i++) {
+            ck_assert_ptr_nonnull(strstr(f[i].file, "analyzer_symbolize.c"));
+            ck_assert_uint_eq(f[i].addr, addr);
+        }
+    }
+    /* room for two frames: the two innermost */
+    ck_assert_int_eq(symbolizer_lookup(s, &self, addr, f, 2), 2);
+    ck_assert_str_eq(f[0].function, "inlined_helper");
+    ck_assert_str_eq(f[1].function, "nested_inline");
+    symbolizer_free(s);
+}
+END_TEST
+
 START_TEST(build_id_mismatch_is_refused)
 {
     struct symbolizer *s = symbolizer_new(NULL);
@@ -162,6 +214,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_add_test(tc, function_file_line);
     tcase_add_test(tc, inlined_frames);
+    tcase_add_test(tc, nested_inlined_frames);
     tcase_add_test(tc, build_id_mismatch_is_refused);
     tcase_add_test(tc, debug_path_finds_a_moved_file);
     tcase_add_test(tc, framework_modules);
