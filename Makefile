@@ -214,6 +214,8 @@ ALL += $(if $(TRACER_SRC),$(LIBOBTRACE))
 ALL += $(if $(wildcard $(ANALYZER_MAIN)),$(OBTRACE_BIN))
 
 .PHONY: all deps check demo bench clean unit-tests
+# Keep the objects of chained rules (unit tests, benchmarks): no rebuild on the next make.
+.SECONDARY:
 .DEFAULT_GOAL := all
 
 all: deps
