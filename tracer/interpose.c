@@ -20,6 +20,7 @@
 #include "interpose_hooks_pnp.h"
 #include "ntsim.h"
 #include "ntsim_kernel.h"
+#include "interpose_fields.h"
 #include "tracer.h"
 #include "wdmsec.h"
 
@@ -80,38 +81,6 @@ static uint64_t set_obj(struct obt_call *c, const void *addr)
 static uint32_t obj_id(struct obt_call *c, const void *addr, int expect)
 {
     return OBT_OV_ID(obt_object_lookup(T(c), addr, expect));
-}
-
-static void set_obj2(struct obt_call *c, uint32_t id)
-{
-    if (id) {
-        c->ev.obj2 = id;
-        c->ev.flags |= OBT_EV_OBJ2;
-    }
-}
-
-static void set_tag(struct obt_call *c, uint32_t tag)
-{
-    c->ev.tag = tag;
-    c->ev.flags |= OBT_EV_TAG;
-}
-
-static void set_status(struct obt_call *c, uint64_t r)
-{
-    c->ev.status = (int32_t)r;
-    c->ev.flags |= OBT_EV_STATUS;
-}
-
-static void set_arg(struct obt_call *c, uint64_t v)
-{
-    c->ev.arg = v;
-    c->ev.flags |= OBT_EV_ARG;
-}
-
-static void set_arg2(struct obt_call *c, uint64_t v)
-{
-    c->ev.arg2 = v;
-    c->ev.flags |= OBT_EV_ARG2;
 }
 
 static void set_module(struct obt_call *c, uint32_t instance)
@@ -203,7 +172,7 @@ static void post_obj0(struct obt_call *c, const uint64_t *a, uint64_t r)
 
 static void post_obj0_status(struct obt_call *c, const uint64_t *a, uint64_t r)
 {
-    set_status(c, r);
+    obt_field_status(c, r);
     obt_emit(c);
     (void)a;
 }
@@ -225,13 +194,13 @@ static void post_deref(struct obt_call *c, const uint64_t *a, uint64_t r)
 
 static void post_count_tag(struct obt_call *c, const uint64_t *a, uint64_t r)
 {
-    set_tag(c, (uint32_t)a[1]);
+    obt_field_tag(c, (uint32_t)a[1]);
     post_count(c, a, r);
 }
 
 static void post_deref_tag(struct obt_call *c, const uint64_t *a, uint64_t r)
 {
-    set_tag(c, (uint32_t)a[1]);
+    obt_field_tag(c, (uint32_t)a[1]);
     post_deref(c, a, r);
 }
 
@@ -243,21 +212,21 @@ static void post_pointer_after(struct obt_call *c, const uint64_t *a, uint64_t r
 
 static void post_pointer_after_tag(struct obt_call *c, const uint64_t *a, uint64_t r)
 {
-    set_tag(c, (uint32_t)a[1]);
+    obt_field_tag(c, (uint32_t)a[1]);
     post_pointer_after(c, a, r);
 }
 
 static void post_pointer_status(struct obt_call *c, const uint64_t *a, uint64_t r)
 {
-    set_status(c, r);
+    obt_field_status(c, r);
     post_pointer_after(c, a, r);
 }
 
 static void post_ref_by_handle(struct obt_call *c, const uint64_t *a, uint64_t r)
 {
     PVOID *out = OBT_PTR(a[4]);
-    set_status(c, r);
-    set_arg(c, a[0]);
+    obt_field_status(c, r);
+    obt_field_arg(c, a[0]);
     if (NT_SUCCESS((NTSTATUS)r) && out && *out) {
         set_obj(c, *out);
         c->ev.count = pointer_now(*out);
@@ -281,8 +250,8 @@ static void post_handle_close(struct obt_call *c, const uint64_t *a, uint64_t r)
     int64_t handles;
     uint64_t id;
 
-    set_status(c, r);
-    set_arg(c, a[0]);
+    obt_field_status(c, r);
+    obt_field_arg(c, a[0]);
     if (obj && c->pre[1] && obt_object_counts(obj, NULL, &handles, &id) == 0 && id == c->pre[1])
         c->ev.count = (int32_t)handles;
     else if (obj)
@@ -295,7 +264,7 @@ static void post_handle_close(struct obt_call *c, const uint64_t *a, uint64_t r)
 static void post_create_object(struct obt_call *c, const uint64_t *a, uint64_t r)
 {
     PVOID *out = OBT_PTR(a[4]);
-    set_status(c, r);
+    obt_field_status(c, r);
     if (NT_SUCCESS((NTSTATUS)r) && out && *out) {
         uint8_t type = obt_object_type_of(OBT_PTR(a[0]));
         const UNICODE_STRING *name = OBT_PTR(a[1]);
@@ -318,9 +287,9 @@ static void post_handle_open(struct obt_call *c, const uint64_t *a, uint64_t r)
 {
     PHANDLE out = OBT_PTR(a[6]);
     int64_t handles;
-    set_status(c, r);
+    obt_field_status(c, r);
     if (NT_SUCCESS((NTSTATUS)r) && out) {
-        set_arg(c, OBT_U(*out));
+        obt_field_arg(c, OBT_U(*out));
         obt_addrmap_set(&obt_g.aux, OBT_U(*out), a[0]);
         if (obt_object_counts(OBT_PTR(a[0]), NULL, &handles, NULL) == 0)
             c->ev.count = (int32_t)handles;
@@ -332,8 +301,8 @@ static void post_handle_open(struct obt_call *c, const uint64_t *a, uint64_t r)
 
 static void device_created(struct obt_call *c, PDRIVER_OBJECT drv, PDEVICE_OBJECT *out, uint64_t r)
 {
-    set_status(c, r);
-    set_obj2(c, obj_id(c, drv, 0));
+    obt_field_status(c, r);
+    obt_field_obj2(c, obj_id(c, drv, 0));
     if (NT_SUCCESS((NTSTATUS)r) && out && *out) {
         uint64_t v = set_obj(c, *out);
         obt_object_refresh(T(c), *out, v); /* its driver is known now */
@@ -355,21 +324,21 @@ static void post_create_device_secure(struct obt_call *c, const uint64_t *a, uin
 static void attached(struct obt_call *c, const uint64_t *a, PDEVICE_OBJECT to)
 {
     set_obj(c, OBT_PTR(a[0]));
-    set_obj2(c, obj_id(c, to, 0));
-    set_arg(c, obj_id(c, OBT_PTR(a[1]), 0));
+    obt_field_obj2(c, obj_id(c, to, 0));
+    obt_field_arg(c, obj_id(c, OBT_PTR(a[1]), 0));
     obt_emit(c);
 }
 
 static void post_attach(struct obt_call *c, const uint64_t *a, uint64_t r)
 {
-    set_status(c, r ? STATUS_SUCCESS : STATUS_NO_SUCH_DEVICE);
+    obt_field_status(c, r ? STATUS_SUCCESS : STATUS_NO_SUCH_DEVICE);
     attached(c, a, OBT_PTR(r));
 }
 
 static void post_attach_safe(struct obt_call *c, const uint64_t *a, uint64_t r)
 {
     PDEVICE_OBJECT *out = OBT_PTR(a[2]);
-    set_status(c, r);
+    obt_field_status(c, r);
     attached(c, a, NT_SUCCESS((NTSTATUS)r) && out ? *out : NULL);
 }
 
@@ -378,7 +347,7 @@ static void pre_detach(struct obt_call *c, const uint64_t *a)
     PDEVICE_OBJECT target = OBT_PTR(a[0]);
     pre_obj0(c, a);
     if (target)
-        set_obj2(c, obj_id(c, target->AttachedDevice, 0));
+        obt_field_obj2(c, obj_id(c, target->AttachedDevice, 0));
 }
 
 static void post_returned_reference(struct obt_call *c, const uint64_t *a, uint64_t r)
@@ -386,7 +355,7 @@ static void post_returned_reference(struct obt_call *c, const uint64_t *a, uint6
     if (!r)
         return;
     set_obj(c, OBT_PTR(r));
-    set_obj2(c, obj_id(c, OBT_PTR(a[0]), 0));
+    obt_field_obj2(c, obj_id(c, OBT_PTR(a[0]), 0));
     c->ev.count = pointer_now(OBT_PTR(r));
     obt_emit(c);
 }
@@ -395,25 +364,25 @@ static void post_device_pointer(struct obt_call *c, const uint64_t *a, uint64_t 
 {
     PFILE_OBJECT *file = OBT_PTR(a[2]);
     PDEVICE_OBJECT *dev = OBT_PTR(a[3]);
-    set_status(c, r);
+    obt_field_status(c, r);
     set_ustring(c, OBT_PTR(a[0]));
     if (NT_SUCCESS((NTSTATUS)r) && file && *file) {
         set_obj(c, *file);
         c->ev.count = pointer_now(*file);
-        set_obj2(c, dev ? obj_id(c, *dev, 0) : 0);
+        obt_field_obj2(c, dev ? obj_id(c, *dev, 0) : 0);
     }
     obt_emit(c);
 }
 
 static void post_symlink(struct obt_call *c, const uint64_t *a, uint64_t r)
 {
-    set_status(c, r);
+    obt_field_status(c, r);
     set_ustring(c, OBT_PTR(a[0]));
     if (c->ev.op == OBT_OP_SYMLINK_CREATE) {
         uint32_t link = c->ev.string;
         uint16_t flags = c->ev.flags;
         set_ustring(c, OBT_PTR(a[1]));
-        set_arg(c, c->ev.string); /* arg = string id of the target */
+        obt_field_arg(c, c->ev.string); /* arg = string id of the target */
         c->ev.string = link;
         c->ev.flags |= flags & OBT_EV_STRING;
     }
@@ -428,8 +397,8 @@ static void pre_call_driver(struct obt_call *c, const uint64_t *a)
     pre_obj0(c, a);
     if (!a[1])
         return;
-    set_arg(c, obt_irp_function(OBT_PTR(a[1]), 1));
-    set_obj2(c, obt_irp_id(T(c), OBT_PTR(a[1])));
+    obt_field_arg(c, obt_irp_function(OBT_PTR(a[1]), 1));
+    obt_field_obj2(c, obt_irp_id(T(c), OBT_PTR(a[1])));
 }
 
 static void pre_complete_request(struct obt_call *c, const uint64_t *a)
@@ -438,24 +407,24 @@ static void pre_complete_request(struct obt_call *c, const uint64_t *a)
     if (!irp)
         return;
     uint64_t fn = obt_irp_function(irp, 0);
-    set_arg(c, fn);
-    set_status(c, (uint32_t)irp->IoStatus.Status);
+    obt_field_arg(c, fn);
+    obt_field_status(c, (uint32_t)irp->IoStatus.Status);
     if (fn != 0xffff)
         set_obj(c, irp->Tail.Overlay.CurrentStackLocation->DeviceObject);
-    set_obj2(c, obt_irp_id(T(c), irp));
+    obt_field_obj2(c, obt_irp_id(T(c), irp));
 }
 
 /* ---- pool and work items ----------------------------------------------- */
 
 static void post_pool_alloc(struct obt_call *c, const uint64_t *a, uint64_t r)
 {
-    set_tag(c, (uint32_t)a[2]);
-    set_arg(c, a[1]);
+    obt_field_tag(c, (uint32_t)a[2]);
+    obt_field_arg(c, a[1]);
     set_module(c, obt_modules_instance_at(&obt_g.mods, OBT_U(c->ret_addr)));
     if (r)
         obt_ev_set_object(&c->ev, obt_object_new(T(c), OBT_PTR(r), OBT_OBJ_POOL));
     else
-        set_status(c, (uint64_t)(uint32_t)STATUS_INSUFFICIENT_RESOURCES);
+        obt_field_status(c, (uint64_t)(uint32_t)STATUS_INSUFFICIENT_RESOURCES);
     obt_emit(c);
 }
 
@@ -473,13 +442,13 @@ static void post_pool_free(struct obt_call *c, const uint64_t *a, uint64_t r)
 
 static void post_pool_free_tag(struct obt_call *c, const uint64_t *a, uint64_t r)
 {
-    set_tag(c, (uint32_t)a[1]);
+    obt_field_tag(c, (uint32_t)a[1]);
     post_pool_free(c, a, r);
 }
 
 static void post_workitem_alloc(struct obt_call *c, const uint64_t *a, uint64_t r)
 {
-    set_obj2(c, obj_id(c, OBT_PTR(a[0]), 0));
+    obt_field_obj2(c, obj_id(c, OBT_PTR(a[0]), 0));
     if (!r)
         return;
     obt_ev_set_object(&c->ev, obt_object_new(T(c), OBT_PTR(r), OBT_OBJ_WORKITEM));
@@ -494,7 +463,7 @@ static void pre_workitem(struct obt_call *c, const uint64_t *a)
 
 static void post_workitem(struct obt_call *c, const uint64_t *a, uint64_t r)
 {
-    set_arg(c, a[1]);
+    obt_field_arg(c, a[1]);
     post_emit(c, a, r);
 }
 
@@ -544,8 +513,8 @@ static void post_wait_done(struct obt_call *c, const uint64_t *a, uint64_t r)
 
 static void pre_bugcheck(struct obt_call *c, const uint64_t *a)
 {
-    set_arg(c, a[0]);
-    set_arg2(c, a[1]);
+    obt_field_arg(c, a[0]);
+    obt_field_arg2(c, a[1]);
     emit_pre(c);
 }
 
@@ -555,7 +524,7 @@ static void pre_stuck_wait(struct obt_call *c, const uint64_t *a)
     obt_ev_set_object(&c->ev, obt_object_lookup(T(c), OBT_PTR(a[0]), -OBT_OBJ_EVENT));
     if (what)
         set_string(c, what, strlen(what));
-    set_arg(c, a[2]);
+    obt_field_arg(c, a[2]);
     emit_pre(c);
 }
 
@@ -564,13 +533,13 @@ static void pre_stuck_wait(struct obt_call *c, const uint64_t *a)
 static void post_notify_register(struct obt_call *c, const uint64_t *a, uint64_t r)
 {
     PVOID *entry = OBT_PTR(a[6]);
-    set_status(c, r);
+    obt_field_status(c, r);
     set_obj(c, OBT_PTR(a[3]));
-    set_arg(c, a[0]);
+    obt_field_arg(c, a[0]);
     if (a[0] == EventCategoryTargetDeviceChange)
-        set_arg2(c, obj_id(c, OBT_PTR(a[2]), 0));
+        obt_field_arg2(c, obj_id(c, OBT_PTR(a[2]), 0));
     if (NT_SUCCESS((NTSTATUS)r) && entry && *entry) {
-        set_obj2(c, OBT_OV_ID(obt_object_new(T(c), *entry, OBT_OBJ_NOTIFY)));
+        obt_field_obj2(c, OBT_OV_ID(obt_object_new(T(c), *entry, OBT_OBJ_NOTIFY)));
         obt_addrmap_set(&obt_g.aux, OBT_U(*entry), a[3]);
     }
     c->ev.count = pointer_now(OBT_PTR(a[3]));
@@ -582,7 +551,7 @@ static void pre_notify_unregister(struct obt_call *c, const uint64_t *a)
     void *drv = OBT_PTR(obt_addrmap_get(&obt_g.aux, a[0]));
     c->pre[2] = OBT_U(drv);
     c->pre[3] = obt_object_lookup(T(c), OBT_PTR(a[0]), OBT_OBJ_NOTIFY);
-    set_obj2(c, OBT_OV_ID(c->pre[3]));
+    obt_field_obj2(c, OBT_OV_ID(c->pre[3]));
     c->pre[0] = drv ? set_obj(c, drv) : 0;
     c->pre[1] = 0;
     if (drv)
@@ -591,7 +560,7 @@ static void pre_notify_unregister(struct obt_call *c, const uint64_t *a)
 
 static void post_notify_unregister(struct obt_call *c, const uint64_t *a, uint64_t r)
 {
-    set_status(c, r);
+    obt_field_status(c, r);
     if (c->pre[2])
         c->ev.count = pointer_after(c, OBT_PTR(c->pre[2]), c->pre[0], c->pre[1]);
     if (NT_SUCCESS((NTSTATUS)r)) {
@@ -607,8 +576,8 @@ static void remlock_fields(struct obt_call *c, const uint64_t *a)
 {
     const IO_REMOVE_LOCK *lock = OBT_PTR(a[0]);
     obt_ev_set_object(&c->ev, obt_object_lookup(T(c), lock, OBT_OBJ_REMLOCK));
-    set_arg(c, a[1]);
-    set_obj2(c, obt_irp_id_known(OBT_PTR(a[1]))); /* the tag is an IRP the trace knows */
+    obt_field_arg(c, a[1]);
+    obt_field_obj2(c, obt_irp_id_known(OBT_PTR(a[1]))); /* the tag is an IRP the trace knows */
     if (lock)
         c->ev.count = __atomic_load_n(&lock->Common.IoCount, __ATOMIC_RELAXED);
 }
@@ -618,7 +587,7 @@ static void post_remlock_acquire(struct obt_call *c, const uint64_t *a, uint64_t
     char where[1024];
     const char *file = OBT_PTR(a[2]);
     remlock_fields(c, a);
-    set_status(c, r);
+    obt_field_status(c, r);
     if (file) {
         int n = snprintf(where, sizeof(where), "%s:%u", file, (unsigned)a[3]);
         set_string(c, where, n < (int)sizeof(where) ? (size_t)n : sizeof(where) - 1);
@@ -649,8 +618,8 @@ static void rundown_fields(struct obt_call *c, const uint64_t *a)
 static void post_rundown_acquire(struct obt_call *c, const uint64_t *a, uint64_t r)
 {
     rundown_fields(c, a);
-    set_arg(c, c->ev.op == OBT_OP_RUNDOWN_ACQUIRE && a[1] && (uint8_t)r ? a[1] : 1);
-    set_status(c, (uint8_t)r ? STATUS_SUCCESS : STATUS_UNSUCCESSFUL);
+    obt_field_arg(c, c->ev.op == OBT_OP_RUNDOWN_ACQUIRE && a[1] && (uint8_t)r ? a[1] : 1);
+    obt_field_status(c, (uint8_t)r ? STATUS_SUCCESS : STATUS_UNSUCCESSFUL);
     obt_emit(c);
 }
 
@@ -674,12 +643,12 @@ static void post_image_load(struct obt_call *c, const uint64_t *a, uint64_t r)
     PVOID *handle = OBT_PTR(a[1]), *base = OBT_PTR(a[2]);
 
     obt_modules_scan(&obt_g.mods, &obt_g.w, &T(c)->tb);
-    set_status(c, r);
+    obt_field_status(c, r);
     if (path)
         set_string(c, path, strlen(path));
     if (NT_SUCCESS((NTSTATUS)r) && base && *base) {
         uint32_t instance = obt_modules_instance_at(&obt_g.mods, OBT_U(*base));
-        set_arg(c, OBT_U(*base));
+        obt_field_arg(c, OBT_U(*base));
         set_module(c, instance);
         if (handle && *handle)
             obt_addrmap_set(&obt_g.aux, OBT_U(*handle), instance);
@@ -695,7 +664,7 @@ static void pre_image_unload(struct obt_call *c, const uint64_t *a)
 static void post_image_unload(struct obt_call *c, const uint64_t *a, uint64_t r)
 {
     obt_modules_scan(&obt_g.mods, &obt_g.w, &T(c)->tb);
-    set_status(c, r);
+    obt_field_status(c, r);
     if (NT_SUCCESS((NTSTATUS)r))
         obt_addrmap_set(&obt_g.aux, a[0], 0);
     obt_emit(c);
@@ -703,7 +672,7 @@ static void post_image_unload(struct obt_call *c, const uint64_t *a, uint64_t r)
 
 static void post_service(struct obt_call *c, const uint64_t *a, uint64_t r)
 {
-    set_status(c, r);
+    obt_field_status(c, r);
     set_ustring(c, OBT_PTR(a[0]));
     obt_emit(c);
 }
@@ -718,12 +687,12 @@ static void post_driver_entry(struct obt_call *c, const uint64_t *a, uint64_t r)
 {
     const DRIVER_OBJECT *drv = OBT_PTR(a[0]);
     obt_object_refresh(T(c), drv, c->pre[0]); /* its image and name are known now */
-    set_status(c, r);
+    obt_field_status(c, r);
     set_ustring(c, OBT_PTR(a[1]));
     set_module(c, driver_image(drv));
     if (drv) {
-        set_arg(c, OBT_U(drv->DriverUnload));
-        set_arg2(c, OBT_U(drv->DriverInit));
+        obt_field_arg(c, OBT_U(drv->DriverUnload));
+        obt_field_arg2(c, OBT_U(drv->DriverInit));
     }
     obt_emit(c);
 }
@@ -733,15 +702,15 @@ static void pre_driver_unload(struct obt_call *c, const uint64_t *a)
     const DRIVER_OBJECT *drv = OBT_PTR(a[0]);
     pre_obj0(c, a);
     if (drv)
-        set_arg(c, OBT_U(drv->DriverUnload));
+        obt_field_arg(c, OBT_U(drv->DriverUnload));
     set_module(c, driver_image(drv));
     emit_pre(c);
 }
 
 static void post_unload_write(struct obt_call *c, const uint64_t *a, uint64_t r)
 {
-    set_arg(c, a[2]);
-    set_arg2(c, a[1]);
+    obt_field_arg(c, a[2]);
+    obt_field_arg2(c, a[1]);
     post_emit(c, a, r);
 }
 

@@ -2,7 +2,7 @@
  * interpose_fields.h - setters for the optional fields of the event a hook
  * is building (struct obt_call.ev): each stores the value and sets the
  * field's OBT_EV_* flag; an id of 0 ("none") leaves its field absent.
- * Shared by the hook files that use only the tracer core's interface.
+ * Shared by every hook file (interpose.c, interpose_pnp.c, interpose_irp.c).
  */
 #ifndef OBTRACE_INTERPOSE_FIELDS_H
 #define OBTRACE_INTERPOSE_FIELDS_H

@@ -19,6 +19,7 @@
 #include "interpose_hooks_pnp.h"
 #include "ntsim.h"
 #include "ntsim_kernel.h"
+#include "interpose_fields.h"
 #include "tracer.h"
 
 #define PNP_PTR(x) ((void *)(uintptr_t)(x))
@@ -38,38 +39,6 @@ static uint64_t pnp_set_obj(struct obt_call *c, const void *addr, int expect)
 static uint32_t pnp_obj_id(struct obt_call *c, const void *addr)
 {
     return addr ? OBT_OV_ID(obt_object_lookup(c->tls, addr, 0)) : 0;
-}
-
-static void pnp_set_obj2(struct obt_call *c, uint32_t id)
-{
-    if (id) {
-        c->ev.obj2 = id;
-        c->ev.flags |= OBT_EV_OBJ2;
-    }
-}
-
-static void pnp_set_status(struct obt_call *c, uint64_t r)
-{
-    c->ev.status = (int32_t)r;
-    c->ev.flags |= OBT_EV_STATUS;
-}
-
-static void pnp_set_tag(struct obt_call *c, uint32_t tag)
-{
-    c->ev.tag = tag;
-    c->ev.flags |= OBT_EV_TAG;
-}
-
-static void pnp_set_arg(struct obt_call *c, uint64_t v)
-{
-    c->ev.arg = v;
-    c->ev.flags |= OBT_EV_ARG;
-}
-
-static void pnp_set_arg2(struct obt_call *c, uint64_t v)
-{
-    c->ev.arg2 = v;
-    c->ev.flags |= OBT_EV_ARG2;
 }
 
 /* The interned id of a NUL-terminated text, 0 for NULL (or on failure). */
@@ -114,8 +83,8 @@ void obt_pnp_post_irp_sent(struct obt_call *c, const uint64_t *a, uint64_t r)
 {
     (void)r;
     pnp_set_obj(c, PNP_PTR(a[0]), 0);
-    pnp_set_obj2(c, pnp_obj_id(c, PNP_PTR(a[1])));
-    pnp_set_arg(c, (uint64_t)(uint8_t)a[2] | (uint64_t)(uint32_t)a[3] << 32);
+    obt_field_obj2(c, pnp_obj_id(c, PNP_PTR(a[1])));
+    obt_field_arg(c, (uint64_t)(uint8_t)a[2] | (uint64_t)(uint32_t)a[3] << 32);
     obt_emit(c);
 }
 
@@ -123,8 +92,8 @@ void obt_pnp_post_irp_done(struct obt_call *c, const uint64_t *a, uint64_t r)
 {
     (void)r;
     pnp_set_obj(c, PNP_PTR(a[0]), 0);
-    pnp_set_arg(c, (uint8_t)a[1]);
-    pnp_set_status(c, a[2]);
+    obt_field_arg(c, (uint8_t)a[1]);
+    obt_field_status(c, a[2]);
     obt_emit(c);
 }
 
@@ -132,8 +101,8 @@ void obt_pnp_post_veto(struct obt_call *c, const uint64_t *a, uint64_t r)
 {
     (void)r;
     pnp_set_obj(c, PNP_PTR(a[1]), 0);
-    pnp_set_obj2(c, pnp_obj_id(c, PNP_PTR(a[0])));
-    pnp_set_arg(c, (uint32_t)a[2]);
+    obt_field_obj2(c, pnp_obj_id(c, PNP_PTR(a[0])));
+    obt_field_arg(c, (uint32_t)a[2]);
     pnp_set_string_id(c, pnp_string_id(c, PNP_PTR(a[3])));
     obt_emit(c);
 }
@@ -143,8 +112,8 @@ void obt_pnp_post_devnode_state(struct obt_call *c, const uint64_t *a, uint64_t 
     (void)r;
     pnp_set_obj(c, PNP_PTR(a[0]), 0);
     pnp_set_string_id(c, pnp_string_id(c, PNP_PTR(a[1])));
-    pnp_set_arg(c, (uint32_t)a[3]);
-    pnp_set_arg2(c, (uint32_t)a[2]);
+    obt_field_arg(c, (uint32_t)a[3]);
+    obt_field_arg2(c, (uint32_t)a[2]);
     obt_emit(c);
 }
 
@@ -179,13 +148,13 @@ void obt_pnp_post_interface(struct obt_call *c, const uint64_t *a, uint64_t r)
     const INTERFACE *iface = PNP_PTR(a[3]);
     (void)r;
     pnp_set_obj(c, PNP_PTR(a[0]), 0);
-    pnp_set_obj2(c, pnp_obj_id(c, PNP_PTR(a[1])));
+    obt_field_obj2(c, pnp_obj_id(c, PNP_PTR(a[1])));
     uint32_t guid = pnp_guid_string(c, PNP_PTR(a[2]));
     pnp_set_string_id(c, guid);
-    pnp_set_status(c, a[4]);
+    obt_field_status(c, a[4]);
     uint64_t irp = obt_irp_id(c->tls, PNP_PTR(a[6])); /* joins the requester's IRP_CALL of that IRP */
-    pnp_set_arg(c, ((uint8_t)a[5] ? OBT_IFACE_NOOP_REFS : 0) | irp << OBT_IFACE_IRP_SHIFT);
-    pnp_set_arg2(c, PNP_U(iface));
+    obt_field_arg(c, ((uint8_t)a[5] ? OBT_IFACE_NOOP_REFS : 0) | irp << OBT_IFACE_IRP_SHIFT);
+    obt_field_arg2(c, PNP_U(iface));
     obt_emit(c);
     if (iface)
         pnp_emit_interface_funcs(c, iface, guid);
@@ -201,10 +170,10 @@ void obt_pnp_post_remlock_misuse(struct obt_call *c, const uint64_t *a, uint64_t
     pnp_set_obj(c, lock, OBT_OBJ_REMLOCK);
     if (lock)
         c->ev.count = __atomic_load_n(&lock->Common.IoCount, __ATOMIC_RELAXED);
-    pnp_set_tag(c, (uint32_t)a[1]);
-    pnp_set_arg(c, a[2]);
-    pnp_set_obj2(c, obt_irp_id_known(PNP_PTR(a[2]))); /* the tag is an IRP the trace knows */
-    pnp_set_arg2(c, a[5]);
+    obt_field_tag(c, (uint32_t)a[1]);
+    obt_field_arg(c, a[2]);
+    obt_field_obj2(c, obt_irp_id_known(PNP_PTR(a[2]))); /* the tag is an IRP the trace knows */
+    obt_field_arg2(c, a[5]);
     if (file) {
         char where[1024];
         int n = snprintf(where, sizeof(where), "%s:%u", file, (unsigned)a[4]);
@@ -224,7 +193,7 @@ void obt_pnp_post_host_action(struct obt_call *c, const uint64_t *a, uint64_t r)
     c->tls->host_marked = a[0] != 0;
     uint32_t what = pnp_string_id(c, PNP_PTR(a[1]));
     if (what)
-        pnp_set_arg(c, what);
+        obt_field_arg(c, what);
     obt_emit(c);
 }
 
@@ -244,7 +213,7 @@ static void pnp_host_request(struct obt_call *c, const char *verb, const char *n
     size_t len = n < (int)sizeof(what) ? (size_t)n : sizeof(what) - 1;
     uint32_t id = n > 0 ? obt_string_intern(c->tls, what, len) : 0;
     if (id)
-        pnp_set_arg(c, id);
+        obt_field_arg(c, id);
     obt_emit(c);
 }
 
@@ -292,8 +261,8 @@ void obt_pnp_pre_ref_pointer(struct obt_call *c, const uint64_t *a)
 
 void obt_pnp_post_ref_pointer_tag(struct obt_call *c, const uint64_t *a, uint64_t r)
 {
-    pnp_set_status(c, r);
-    pnp_set_tag(c, (uint32_t)a[4]);
+    obt_field_status(c, r);
+    obt_field_tag(c, (uint32_t)a[4]);
     if (NT_SUCCESS((NTSTATUS)r))
         c->ev.count = pnp_pointer_now(PNP_PTR(a[0]));
     obt_emit(c);
@@ -302,9 +271,9 @@ void obt_pnp_post_ref_pointer_tag(struct obt_call *c, const uint64_t *a, uint64_
 void obt_pnp_post_ref_handle_tag(struct obt_call *c, const uint64_t *a, uint64_t r)
 {
     PVOID *out = PNP_PTR(a[5]);
-    pnp_set_status(c, r);
-    pnp_set_arg(c, a[0]);
-    pnp_set_tag(c, (uint32_t)a[4]);
+    obt_field_status(c, r);
+    obt_field_arg(c, a[0]);
+    obt_field_tag(c, (uint32_t)a[4]);
     if (NT_SUCCESS((NTSTATUS)r) && out && *out) {
         pnp_set_obj(c, *out, 0);
         c->ev.count = pnp_pointer_now(*out);
@@ -315,10 +284,10 @@ void obt_pnp_post_ref_handle_tag(struct obt_call *c, const uint64_t *a, uint64_t
 void obt_pnp_post_completion_ex(struct obt_call *c, const uint64_t *a, uint64_t r)
 {
     const DEVICE_OBJECT *device = PNP_PTR(a[0]);
-    pnp_set_status(c, r);
-    pnp_set_obj2(c, pnp_obj_id(c, device));
-    pnp_set_arg(c, a[2]);
-    pnp_set_arg2(c, a[1]);
+    obt_field_status(c, r);
+    obt_field_obj2(c, pnp_obj_id(c, device));
+    obt_field_arg(c, a[2]);
+    obt_field_arg2(c, a[1]);
     if (NT_SUCCESS((NTSTATUS)r) && device) {
         pnp_set_obj(c, device->DriverObject, 0);
         c->ev.count = pnp_pointer_now(device->DriverObject);
