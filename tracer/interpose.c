@@ -733,6 +733,7 @@ static void post_unload_write(struct obt_call *c, const uint64_t *a, uint64_t r)
     obt_call_forward(&c_);                                                                          \
     RET r_ = real_ ARGS;                                                                            \
     obt_call_resume(&c_);                                                                           \
+    obt_call_capture(&c_);                                                                          \
     POST(&c_, a_, OBT_U(r_));                                                                       \
     obt_call_end(&c_);                                                                              \
     return r_;                                                                                      \
@@ -749,6 +750,7 @@ static void post_unload_write(struct obt_call *c, const uint64_t *a, uint64_t r)
     obt_call_forward(&c_);                                                                          \
     real_ ARGS;                                                                                     \
     obt_call_resume(&c_);                                                                           \
+    obt_call_capture(&c_);                                                                          \
     POST(&c_, a_, 0);                                                                               \
     obt_call_end(&c_);                                                                              \
     }

@@ -74,6 +74,7 @@ int obt_call_begin(struct obt_call *c, const void *frame, const void *ret_addr, 
     c->frame = frame;
     c->ret_addr = ret_addr;
     c->tls = t;
+    c->have_stack = 0;
     memset(&c->ev, 0, sizeof(c->ev));
     c->ev.op = op;
     return 1;
@@ -300,6 +301,44 @@ static uint32_t capture_walk(struct obt_call *c, unsigned depth, int fp_mode)
     return id;
 }
 
+/*
+ * dwarf: the id of libunwind's frames[0 .. n) of c's caller. The walk memo
+ * of the interposer's return address holds the frames it last named (in
+ * words[0 .. nvisit)): when they are the same, so is the id, found by one
+ * exact compare instead of a hash and a lookup; otherwise the frames are
+ * hashed once and interned, and remembered. In dwarf mode nothing else
+ * uses the memo.
+ */
+static uint32_t dwarf_id(struct obt_call *c, const uint64_t *frames, unsigned n)
+{
+    struct obt_walk_memo *m = memo_slot(c->tls, c->ret_addr);
+    size_t bytes = n * sizeof(uint64_t);
+    if (m->id && m->nvisit == n && !memcmp(m->words, frames, bytes))
+        return m->id;
+    m->id = 0;
+    uint32_t id = obt_stack_intern(c->tls, frames, n);
+    if (id != OBT_NO_STACK && n <= 2 * OBT_MEMO_DEPTH) {
+        memcpy(m->words, frames, bytes);
+        m->nvisit = n;
+        m->id = id;
+    }
+    return id;
+}
+
+uint32_t obt_stack_dwarf_take(struct obt_call *c, int got)
+{
+    const uint64_t *buf = c->tls->dwbuf;
+    uint64_t ret = (uint64_t)(uintptr_t)c->ret_addr;
+    unsigned depth = obt_g.cfg.depth;
+    for (int i = 0; i < got && i <= (int)OBT_DWARF_LEAD; i++) {
+        if (buf[i] != ret)
+            continue;
+        unsigned n = (unsigned)(got - i) < depth ? (unsigned)(got - i) : depth;
+        return dwarf_id(c, buf + i, n);
+    }
+    return OBT_NO_STACK;
+}
+
 /* Inline into the emitters so a libunwind capture starts right above the interposer. */
 static inline __attribute__((always_inline)) uint32_t stack_capture_inline(struct obt_call *c)
 {
@@ -311,7 +350,7 @@ static inline __attribute__((always_inline)) uint32_t stack_capture_inline(struc
         uint64_t buf[OBT_MAX_DEPTH + OBT_DWARF_SLACK];
         unsigned first;
         unsigned n = obt_unwind_dwarf_inline(c->ret_addr, buf, depth, &first);
-        return obt_stack_intern(c->tls, buf + first, n);
+        return dwarf_id(c, buf + first, n);
     }
     default:
         return capture_walk(c, depth, 0);
@@ -740,7 +779,7 @@ static inline __attribute__((always_inline)) void emit_inline(struct obt_call *c
     }
     /* Ask for the sequence counter's line now: another core's event may hold it, and the capture hides the wait. */
     __builtin_prefetch(&obt_g.w.seq, 1, 3);
-    uint32_t stack = obt_g.cfg.depth ? stack_capture_inline(c) : OBT_NO_STACK;
+    uint32_t stack = c->have_stack ? c->stack : obt_g.cfg.depth ? stack_capture_inline(c) : OBT_NO_STACK;
     event_write(c->tls, ev, stack);
 }
 

@@ -3,7 +3,8 @@
  * interposers call to record an event.
  *
  * An interposer brackets its forwarded call with obt_call_begin /
- * obt_call_forward / obt_call_resume / obt_call_end. The thread-local
+ * obt_call_forward / obt_call_resume / obt_call_end (and, between the
+ * last two, obt_call_capture for the libunwind stack). The thread-local
  * guard is set only while tracer code runs, not while the real function
  * runs: a libntsim function the framework calls from inside a traced call
  * through its exported symbol is traced as its own event, while anything
@@ -115,6 +116,7 @@ struct obt_tls {
     unsigned memo_turn;
     struct obt_scache_entry scache[OBT_SCACHE_SLOTS];
     struct obt_walk_memo memo[OBT_MEMO_SLOTS];
+    uint64_t dwbuf[OBT_MAX_DEPTH + OBT_DWARF_LEAD]; /* obt_call_capture's unw_backtrace output */
 };
 
 struct obt_call {
@@ -123,6 +125,8 @@ struct obt_call {
     struct obt_tls *tls;
     struct obt_ev ev;
     uint64_t pre[4];       /* scratch the pre hook leaves for the post hook */
+    int have_stack;        /* obt_call_capture took the caller's stack: its id is stack */
+    uint32_t stack;
 };
 
 /*
@@ -147,6 +151,30 @@ static inline void obt_call_resume(struct obt_call *c)
 static inline void obt_call_end(struct obt_call *c)
 {
     c->tls->busy = 0;
+}
+
+/*
+ * dwarf mode: the id of the stack in t->dwbuf[0 .. got), which
+ * unw_backtrace wrote from an interposer (see obt_call_capture); 0 when
+ * c's return address is not among the first OBT_DWARF_LEAD + 1 frames.
+ */
+uint32_t obt_stack_dwarf_take(struct obt_call *c, int got);
+
+/*
+ * dwarf mode: captures c's caller's stack from the interposer itself (this
+ * is inlined into it), so libunwind steps through no tracer frame but
+ * unw_backtrace's own and the interposer's, and asks for no more frames
+ * than the configured depth needs. Events c emits afterwards carry it;
+ * skipped when c's event is already filtered. Other modes: nothing.
+ */
+static inline __attribute__((always_inline)) void obt_call_capture(struct obt_call *c)
+{
+    unsigned depth = obt_g.cfg.depth;
+    if (__builtin_expect(obt_g.cfg.unwind != OBT_UNWIND_DWARF || !depth || c->ev.filtered, 1))
+        return;
+    int got = unw_backtrace((void **)c->tls->dwbuf, (int)(depth + OBT_DWARF_LEAD));
+    c->stack = obt_stack_dwarf_take(c, got);
+    c->have_stack = c->stack != OBT_NO_STACK;
 }
 
 /* Records c->ev (with a stack) unless filtered. */

@@ -6,7 +6,8 @@
  * it can be recognized cheaply (obt_unwind_fp_record, obt_unwind_fp_same).
  * The libunwind capture is inline (obt_unwind_dwarf_inline) so that its
  * caller is the innermost frame libunwind steps through, not two more of
- * the tracer's.
+ * the tracer's; the interposers call unw_backtrace themselves
+ * (obt_call_capture in tracer.h), so only theirs lies above the caller.
  */
 #ifndef OBTRACE_UNWIND_H
 #define OBTRACE_UNWIND_H
@@ -18,6 +19,12 @@
 
 #define OBT_MAX_DEPTH 256u
 #define OBT_DWARF_SLACK 32u /* frames unw_backtrace may find above the interposer's caller */
+/*
+ * Frames unw_backtrace reports above the interposer's return address when
+ * the interposer calls it itself (obt_call_capture): unw_backtrace's own
+ * and the interposer's.
+ */
+#define OBT_DWARF_LEAD 2u
 
 /* libunwind's (declared here so obt_unwind_dwarf_inline needs no libunwind.h). */
 int unw_backtrace(void **buffer, int size);

@@ -9,7 +9,10 @@
  * madvise(MADV_POPULATE_WRITE) so the writer takes no page faults inside
  * it; a helper thread does that OBT_PREFAULT_AHEAD chunks ahead of the
  * claims, so the page allocation and zeroing (a fifth of the cost of an
- * event otherwise) is off the traced threads. Stores into a MAP_SHARED file mapping are in the page cache the
+ * event otherwise) is off the traced threads. The helper pauses while as
+ * many threads are writing as there are CPUs (it would only compete with
+ * them) and resumes when fewer are; its chunks are then populated by the
+ * writers that claim them. Stores into a MAP_SHARED file mapping are in the page cache the
  * moment they are made: a SIGKILL, abort or crash cannot lose them.
  */
 #include "writer.h"
@@ -194,6 +197,9 @@ int obt_writer_init(struct obt_writer *w, const char *path, uint32_t chunk_size,
     pthread_mutex_init(&w->helper_lock, NULL);
     pthread_cond_init(&w->helper_wake, NULL);
     atomic_store(&w->seq, 1);
+    atomic_store(&w->epoch, 1);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    w->cpus = cpus > 0 ? (uint32_t)cpus : 1;
     w->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (w->fd < 0)
         return -errno;
@@ -230,20 +236,48 @@ static char *chunk_address(struct obt_writer *w, uint64_t k)
     return m ? m + (k % OBT_SEGMENT_CHUNKS) * w->chunk_size : NULL;
 }
 
+/* Populates the chunks up to OBT_PREFAULT_AHEAD past the claims. */
+static void helper_populate(struct obt_writer *w)
+{
+    uint64_t target = atomic_load(&w->next_chunk) + OBT_PREFAULT_AHEAD;
+    uint64_t k;
+    while ((k = atomic_load(&w->prefaulted)) < target && !atomic_load(&w->finished)) {
+        char *c = chunk_address(w, k);
+        if (!c)
+            break;
+        madvise(c, w->chunk_size, MADV_POPULATE_WRITE);
+        atomic_store(&w->prefaulted, k + 1);
+    }
+}
+
+/*
+ * Ends the current period and decides (see writer.h): returns TRUE when
+ * the helper is to stay idle because the writers active in the last two
+ * periods fill the CPUs. Counts the changes of mind.
+ */
+static int helper_pause_update(struct obt_writer *w)
+{
+    uint32_t e = atomic_load(&w->epoch);
+    uint32_t now = atomic_load(&w->epoch_writers[e & 3]), before = atomic_load(&w->epoch_writers[(e - 1) & 3]);
+    uint32_t active = now > before ? now : before;
+    int pause = active >= w->cpus;
+
+    atomic_store(&w->epoch_writers[(e + 1) & 3], 0);
+    atomic_store(&w->epoch, e + 1);
+    if (pause != atomic_load_explicit(&w->helper_paused, memory_order_relaxed)) {
+        atomic_store(&w->helper_paused, pause);
+        atomic_fetch_add(pause ? &w->helper_pauses : &w->helper_resumes, 1);
+    }
+    return pause;
+}
+
 static void *helper_main(void *arg)
 {
     struct obt_writer *w = arg;
     pthread_mutex_lock(&w->helper_lock);
     while (atomic_load(&w->helper_state) == 1 && !atomic_load(&w->finished)) {
-        uint64_t target = atomic_load(&w->next_chunk) + OBT_PREFAULT_AHEAD;
-        uint64_t k;
-        while ((k = atomic_load(&w->prefaulted)) < target && !atomic_load(&w->finished)) {
-            char *c = chunk_address(w, k);
-            if (!c)
-                break;
-            madvise(c, w->chunk_size, MADV_POPULATE_WRITE);
-            atomic_store(&w->prefaulted, k + 1);
-        }
+        if (!helper_pause_update(w))
+            helper_populate(w);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 20000000;
@@ -313,6 +347,16 @@ uint64_t obt_writer_chunks(const struct obt_writer *w)
     return n >= ((uint64_t)1 << 40) ? n - ((uint64_t)1 << 40) : n;
 }
 
+/* Counts tb's thread among the writers of the helper's current period (once). */
+static inline void writer_note_active(struct obt_writer *w, struct obt_tbuf *tb)
+{
+    uint32_t e = atomic_load_explicit(&w->epoch, memory_order_relaxed);
+    if (tb->epoch_seen != e) {
+        tb->epoch_seen = e;
+        atomic_fetch_add_explicit(&w->epoch_writers[e & 3], 1, memory_order_relaxed);
+    }
+}
+
 /* Claims a fresh chunk for tb with the given bases. 0 on success. */
 static int tbuf_claim(struct obt_writer *w, struct obt_tbuf *tb, uint64_t base_seq, uint64_t base_ns)
 {
@@ -327,11 +371,13 @@ static int tbuf_claim(struct obt_writer *w, struct obt_tbuf *tb, uint64_t base_s
         return -1;
     }
     c = m + (k % OBT_SEGMENT_CHUNKS) * w->chunk_size;
+    writer_note_active(w, tb);
     if (k >= atomic_load_explicit(&w->prefaulted, memory_order_relaxed))
         madvise(c, w->chunk_size, MADV_POPULATE_WRITE);
     if (__builtin_expect(atomic_load_explicit(&w->helper_state, memory_order_relaxed) == 0, 0))
         helper_start(w);
-    else if (k + OBT_PREFAULT_AHEAD / 2 >= atomic_load_explicit(&w->prefaulted, memory_order_relaxed))
+    else if (k + OBT_PREFAULT_AHEAD / 2 >= atomic_load_explicit(&w->prefaulted, memory_order_relaxed) &&
+             !atomic_load_explicit(&w->helper_paused, memory_order_relaxed))
         pthread_cond_signal(&w->helper_wake);
     memset(&ch, 0, sizeof(ch));
     ch.tid = tb->tid;

@@ -51,6 +51,18 @@ struct obt_writer {
     pthread_t helper;
     pthread_mutex_t helper_lock;    /* held while populating: finish waits for it */
     pthread_cond_t helper_wake;
+    /*
+     * The helper's policy: at every wake-up it starts a new period (epoch)
+     * and pauses while at least cpus writer threads claimed a chunk in one
+     * of the last two periods (it would only take CPU from them; writers
+     * populate their own chunks meanwhile), resuming when fewer did. A
+     * thread counts itself once per period, in epoch_writers[epoch & 3].
+     */
+    _Atomic uint32_t epoch;
+    _Atomic uint32_t epoch_writers[4];
+    _Atomic int helper_paused;
+    uint32_t cpus;                  /* online CPUs when the writer was made (tests may lower it) */
+    _Atomic uint32_t helper_pauses, helper_resumes; /* how often it paused and resumed */
 };
 
 /* One thread's position in its current chunk. Zero-initialize before use. */
@@ -62,6 +74,7 @@ struct obt_tbuf {
     uint32_t generation;
     uint64_t base_seq;
     uint64_t base_ns;
+    uint32_t epoch_seen; /* the helper period this thread last counted itself in */
 };
 
 /* What the header of a new trace says about the traced process. */

@@ -1,7 +1,8 @@
 /*
  * tracer_core.c - unit tests of libobtrace's parts, in process: the
- * crash-safe writer (threads, seq set, END), the lock-free intern table
- * under contention, the frame-pointer walk against libunwind, the walk's
+ * crash-safe writer (threads, seq set, END, the pre-fault helper pausing
+ * and resuming), the lock-free intern table under contention, the
+ * frame-pointer walk against libunwind, the walk's
  * streaming hash and its record-and-recheck (the per-thread walk memo), the
  * configuration parser, and doc/trace-format.md's tables against
  * include/obtrace/trace.h.
@@ -110,6 +111,57 @@ START_TEST(writer_threads_keep_every_seq_once)
     ck_assert_int_eq(stat(path, &sb), 0);
     ck_assert_int_eq(sb.st_mode & 0777, 0600);
     ck_assert_uint_eq((uint64_t)sb.st_size, OBT_HEADER_SIZE + t.chunks * 4096ull); /* truncated to use */
+    tp_free(&t);
+    free(w);
+    remove_tmpdir();
+}
+END_TEST
+
+/* Runs two writer threads of n events each on w to completion. */
+static void write_with_two_threads(struct obt_writer *w, unsigned n)
+{
+    pthread_t th[2];
+    struct writer_job job = { w, n };
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, writer_thread, &job);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+}
+
+/*
+ * The pre-fault helper pauses while the writers fill the CPUs (here cpus
+ * is lowered to 1, so two busy threads do) and resumes once they went
+ * idle; across both changes every event is in the file exactly once.
+ */
+START_TEST(writer_helper_pauses_and_resumes_without_losing_events)
+{
+    struct obt_writer *w = calloc(1, sizeof(*w));
+    struct obt_writer_info info = { (uint32_t)getpid(), (uint32_t)getppid(), 0, "test\0", 5 };
+    const unsigned n = 200000;
+    char path[128];
+    struct obt_tbuf tb;
+    struct tp_trace t;
+
+    make_tmpdir();
+    snprintf(path, sizeof(path), "%s/h.obt", tmpdir);
+    ck_assert_int_eq(obt_writer_init(w, path, 4096, &info), 0);
+    w->cpus = 1;
+    write_with_two_threads(w, n);
+    ck_assert_uint_ge(atomic_load(&w->helper_pauses), 1);
+    for (int i = 0; i < 500 && !atomic_load(&w->helper_resumes); i++)
+        usleep(10000); /* idle writers: the helper's next periods count none */
+    ck_assert_uint_ge(atomic_load(&w->helper_resumes), 1);
+    write_with_two_threads(w, n);
+    ck_assert_uint_ge(atomic_load(&w->helper_pauses), 2);
+    memset(&tb, 0, sizeof(tb));
+    obt_writer_finish(w, &tb);
+    obt_writer_release(w);
+    ck_assert_int_eq(tp_load(path, &t), 0);
+    ck_assert_uint_eq(t.nev, 4 * n);
+    ck_assert_int_eq(tp_seqs_dense(&t, 1), 1);
+    ck_assert_uint_eq(t.end.events, 4 * n);
+    for (size_t i = 0; i < t.nev; i++)
+        ck_assert_uint_eq((uint64_t)(uint32_t)t.ev[i].count, (uint32_t)t.ev[i].seq);
     tp_free(&t);
     free(w);
     remove_tmpdir();
@@ -484,6 +536,7 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, writer_threads_keep_every_seq_once);
+    tcase_add_test(tc, writer_helper_pauses_and_resumes_without_losing_events);
     tcase_add_test(tc, writer_rebases_long_silences);
     tcase_add_test(tc, writer_events_survive_sigkill);
     tcase_add_test(tc, intern_gives_each_key_one_id_under_contention);
