@@ -21,6 +21,7 @@
  */
 #include "model.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -429,10 +430,14 @@ static long ref_pick_untagged_ex(struct model *m, struct object *o, uint32_t sta
 
 static long ref_pick_for_release(struct model *m, struct object *o, const struct tr_event *ev)
 {
-    if (model_tag_is_explicit(ev->tag))
+    if (model_tag_is_explicit(ev->tag)) {
         for (size_t i = o->nrefs; i-- > 0;)
             if (o->refs[i].tag == ev->tag)
                 return (long)i;
+        o->mistagged = evref(ev); /* a tag no outstanding reference had: paired by likeness below */
+        o->mistag = ev->tag;
+        o->guessed = true;
+    }
     bool clear = false, tied = false;
     long i = ref_pick_untagged_ex(m, o, ev->stack, stack_caller(m, ev->stack, ev->seq), &clear, &tied);
     struct site_total *st = i >= 0 && (clear || tied) ? site_find(o, o->refs[i].stack) : NULL;
@@ -820,6 +825,58 @@ static void on_handle_open(struct model *m, struct object *o, const struct tr_ev
         o->opened = evref(ev);
 }
 
+/* Remembers a successful close of handle value ev->arg on o. */
+static void note_handle_close(struct model *m, const struct object *o, const struct tr_event *ev)
+{
+    struct handle_close *c = &m->closes[m->closes_pos++ % HANDLE_CLOSES];
+    c->handle = ev->arg;
+    c->object = o->id;
+    c->at = evref(ev);
+}
+
+/*
+ * A close of a handle value that names no open handle (STATUS_INVALID_HANDLE):
+ * when the same value was closed before, a double close of that object
+ * (named by o_name, image: the image of the device it was opened on), else
+ * a close of an unknown handle.
+ */
+static void report_unknown_close(struct model *m, const struct tr_event *ev)
+{
+    const struct handle_close *prev = NULL;
+    for (size_t i = 0; i < HANDLE_CLOSES && i < m->closes_pos; i++) {
+        const struct handle_close *c = &m->closes[(m->closes_pos - 1 - i) % HANDLE_CLOSES];
+        if (c->handle == ev->arg && c->at.seq) {
+            prev = c;
+            break;
+        }
+    }
+    const struct object *o = prev ? model_object(m, prev->object) : NULL;
+    if (prev && !o)
+        o = model_freed_object(m, prev->object);
+    struct incident *inc = incident_add(m, INC_DOUBLE_RELEASE, NULL, prev ? prev->object : 0, ev);
+    if (!inc)
+        return;
+    inc->arg = ev->arg;
+    if (prev)
+        inc->other = prev->at;
+    if (!o)
+        return;
+    inc->object_type = o->type;
+    const struct object *dev = o->file_device ? model_object(m, o->file_device) : NULL;
+    if (!dev && o->file_device)
+        dev = model_freed_object(m, o->file_device);
+    const struct driver *d = dev && dev->owner ? model_driver(m, dev->owner) : NULL;
+    const struct module *mod = d && d->image ? model_module(m, d->image) : NULL;
+    char buf[400];
+    if (!dev || !dev->name[0])
+        return;
+    snprintf(buf, sizeof(buf), "a file object on %s%s%s", dev->name, mod ? " of " : "",
+             mod ? model_module_basename(mod) : "");
+    free(inc->object_name);
+    inc->object_name = xstrdup(buf);
+    inc->image = mod ? mod->instance : 0;
+}
+
 static void on_handle_close(struct model *m, struct object *o, const struct tr_event *ev, struct thread_state *t,
                             struct ring_ev *slot)
 {
@@ -829,6 +886,7 @@ static void on_handle_close(struct model *m, struct object *o, const struct tr_e
     }
     o->handles = ev->count;
     o->last_release = evref(ev);
+    note_handle_close(m, o, ev);
     struct ring_ev *inner = ring_find_nested(m, t, OBT_OP_OBJ_DEREF, o->id, ev->stack);
     if (inner) {
         ref_repair(o, inner, LBL_HANDLE, 0);
@@ -1433,7 +1491,9 @@ static void on_freed_object(struct model *m, const struct tr_event *ev)
     case OBT_OP_HANDLE_CLOSE:
         if ((ev->flags & OBT_EV_STATUS) && ev->status < 0)
             report_double_release(m, f, ev->object, ev, f->last_release);
-        break; /* else the close dropped the last reference */
+        else
+            note_handle_close(m, f, ev); /* the close dropped the last reference */
+        break;
     case OBT_OP_OBJ_DEREF:
     case OBT_OP_POOL_FREE:
         report_double_release(m, f, ev->object, ev, f->last_release.seq ? f->last_release : f->deleted);
@@ -1559,7 +1619,7 @@ static void apply_event(struct model *m, const struct tr_event *ev)
         if (o)
             on_handle_close(m, o, ev, t, &slot);
         else if ((ev->flags & OBT_EV_STATUS) && ev->status < 0)
-            report_double_release(m, NULL, 0, ev, (struct event_ref){ 0 });
+            report_unknown_close(m, ev);
         break;
     case OBT_OP_DEV_CREATE: if (o) on_dev_create(m, o, ev, t); break;
     case OBT_OP_DEV_DELETE: if (o) on_dev_delete(m, o, ev, t); break;

@@ -92,6 +92,8 @@ struct object {
     struct event_ref created, deleted, unlinked, last_release, temporary;
     bool delete_called, is_unlinked, removed;
     bool guessed;       /* an untagged release was paired by likeness among different stacks */
+    struct event_ref mistagged; /* the last release whose explicit tag no outstanding reference had */
+    uint32_t mistag;            /* its tag */
     int32_t handles;
     int32_t refcount;   /* DEVICE_OBJECT.ReferenceCount */
     int32_t last_count; /* the last count the trace reported */
@@ -237,6 +239,15 @@ struct host_action {
     uint32_t tid;
 };
 
+/* A successful handle close, remembered so a second close of the same value can name what it closed. */
+struct handle_close {
+    uint64_t handle;
+    uint32_t object;
+    struct event_ref at;
+};
+
+#define HANDLE_CLOSES 64
+
 struct model {
     struct idmap objects;   /* live objects */
     struct idmap stacks;
@@ -256,6 +267,8 @@ struct model {
     struct idmap freed_index;  /* id -> slot + 1 in freed_ring */
     struct thread_state *threads;
     size_t nthreads, capthreads;
+    struct handle_close closes[HANDLE_CLOSES]; /* the last successful handle closes (a ring) */
+    size_t closes_pos;
     /* completeness */
     bool saw_end;
     uint64_t end_events, end_dropped, end_failures;

@@ -140,7 +140,14 @@ static void double_release(struct report *r, const struct incident *inc)
                        : inc->at.op == OBT_OP_POOL_FREE  ? "pool free"
                        : inc->at.op == OBT_OP_BUGCHECK   ? "dereference (bug check 0x18 REFERENCE_BY_POINTER)"
                                                          : "dereference";
-    finding_subject(f, "%s of %s with nothing left to release", what, inc_object(inc, buf, sizeof(buf)));
+    /* arg: the handle value of a close that named no open handle (model.c report_unknown_close) */
+    if (inc->at.op == OBT_OP_HANDLE_CLOSE && inc->arg && !inc->other.seq)
+        finding_subject(f, "close of handle 0x%" PRIx64 ", which is not open (STATUS_INVALID_HANDLE)", inc->arg);
+    else if (inc->at.op == OBT_OP_HANDLE_CLOSE && inc->arg)
+        finding_subject(f, "close of handle 0x%" PRIx64 " (%s), which was already closed", inc->arg,
+                        inc_object(inc, buf, sizeof(buf)));
+    else
+        finding_subject(f, "%s of %s with nothing left to release", what, inc_object(inc, buf, sizeof(buf)));
     finding_add_site(f, "released again", inc->at.stack, inc->at.seq, inc->at.tid);
     if (inc->other.seq)
         finding_add_site(f, "released before", inc->other.stack, inc->other.seq, inc->other.tid);
@@ -201,38 +208,68 @@ static void unload_replaced(const struct model *m, struct report *r)
     }
 }
 
-static void pool_leaks(const struct model *m, struct report *r)
+/* Adds one leaked block (allocated at, bytes, tag) to f, grouped by allocation stack. */
+static void add_pool_site(struct finding *f, struct event_ref at, uint32_t tag)
+{
+    struct site *s = NULL;
+    for (size_t j = 0; j < f->nsites; j++)
+        if (f->sites[j].stack == at.stack)
+            s = &f->sites[j];
+    if (!s) {
+        s = finding_add_site(f, "allocated", at.stack, at.seq, at.tid);
+        s->tag = tag;
+    }
+    s->count++;
+    s->of = s->count;
+}
+
+/*
+ * Whether the live pool block p of a still-mapped image is a leak: its
+ * driver's DriverUnload already ran (nothing of the driver frees it later:
+ * the image only stays mapped because something else still pins it).
+ */
+static bool pool_held_after_unload(const struct model *m, const struct object *p, uint32_t instance)
+{
+    const struct module *mod = model_module(m, instance);
+    const struct driver *d = mod && !mod->unload_seq ? driver_of_image(m, instance) : NULL;
+    return p->type == OBT_OBJ_POOL && p->image == instance && d && d->unload.seq && p->created.seq < d->unload.seq;
+}
+
+static void pool_leaks(const struct model *m, const struct object_list *live, struct report *r)
 {
     /* one finding per image, sites grouped by allocation stack */
     for (size_t i = 0; i < m->nmodules; i++) {
         struct finding *f = NULL;
         uint64_t bytes = 0;
         unsigned blocks = 0;
+        uint32_t instance = m->modules[i].instance;
         for (size_t k = 0; k < m->nincidents; k++) {
             const struct incident *inc = &m->incidents[k];
-            if (inc->kind != INC_POOL_LEAK || inc->image != m->modules[i].instance)
+            if (inc->kind != INC_POOL_LEAK || inc->image != instance)
                 continue;
             if (!f)
                 f = report_add_global(r, F_POOL_LEAK);
             bytes += inc->arg;
             blocks++;
-            struct site *s = NULL;
-            for (size_t j = 0; j < f->nsites; j++)
-                if (f->sites[j].stack == inc->at.stack)
-                    s = &f->sites[j];
-            if (!s) {
-                s = finding_add_site(f, "allocated", inc->at.stack, inc->at.seq, inc->at.tid);
-                s->tag = inc->object2;
-            }
-            s->count++;
-            s->of = s->count;
+            add_pool_site(f, inc->at, inc->object2);
+        }
+        for (size_t k = 0; k < live->n; k++) { /* still mapped: blocks DriverUnload left behind */
+            const struct object *p = live->items[k];
+            if (!pool_held_after_unload(m, p, instance))
+                continue;
+            if (!f)
+                f = report_add_global(r, F_POOL_LEAK);
+            bytes += p->pool_bytes;
+            blocks++;
+            add_pool_site(f, p->created, p->pool_tag);
         }
         if (!f)
             continue;
-        f->image = m->modules[i].instance;
-        finding_subject(f, "%u pool allocation%s (%" PRIu64 " bytes) of %s not freed when it unloaded", blocks,
-                        blocks == 1 ? "" : "s", bytes, model_module_basename(&m->modules[i]));
-        const struct driver *d = driver_of_image(m, m->modules[i].instance);
+        f->image = instance;
+        finding_subject(f, "%u pool allocation%s (%" PRIu64 " bytes) of %s not freed %s", blocks,
+                        blocks == 1 ? "" : "s", bytes, model_module_basename(&m->modules[i]),
+                        m->modules[i].unload_seq ? "when it unloaded" : "by its DriverUnload (the image is still mapped)");
+        const struct driver *d = driver_of_image(m, instance);
         if (d && d->unload_replaced.seq && d->own_unload && d->unload_called != d->own_unload) {
             f->consequence = true;
             finding_note(f, "the driver's own DriverUnload, which frees it, never ran (unload-routine-replaced)");
@@ -254,7 +291,7 @@ static void lock_unknown_release(struct report *r, const struct incident *inc)
     f->attribution = "exact";
 }
 
-static void incidents(const struct model *m, struct report *r)
+static void incidents(const struct model *m, const struct object_list *live, struct report *r)
 {
     for (size_t k = 0; k < m->nincidents; k++) {
         const struct incident *inc = &m->incidents[k];
@@ -265,7 +302,7 @@ static void incidents(const struct model *m, struct report *r)
         default: break;
         }
     }
-    pool_leaks(m, r);
+    pool_leaks(m, live, r);
 }
 
 /* ---- interfaces --------------------------------------------------------------------------------------------- */
@@ -360,9 +397,8 @@ static void completeness(const struct model *m, struct report *r)
 
 void rules_global(const struct model *m, const struct object_list *live, struct report *r)
 {
-    (void)live;
     completeness(m, r);
-    incidents(m, r);
+    incidents(m, live, r);
     unload_replaced(m, r);
     interfaces(m, r);
     link_calls_to_interfaces(r);

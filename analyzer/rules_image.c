@@ -581,6 +581,25 @@ static void report_linked_devices(struct chain *c, bool *stack_pending)
 
 /* ---- references that pin the driver object ------------------------------------------------------------ */
 
+/*
+ * A release of o whose explicit tag no outstanding reference had (a wrong
+ * tag): shown as a site, since the reference it was meant for is likely
+ * among those still held, and the release line may be the one to change.
+ */
+static void note_mistagged(struct finding *f, const struct object *o)
+{
+    char tag[16];
+    if (!o->mistagged.seq)
+        return;
+    finding_add_site(f, "released with a tag no reference held at", o->mistagged.stack, o->mistagged.seq,
+                     o->mistagged.tid)->tag = o->mistag;
+    finding_note(f, "a release used tag %s, which no outstanding reference had: the tagged references still held "
+                    "and that release may belong together (a wrong tag)", tr_format_tag(o->mistag, tag));
+    f->attribution = "heuristic"; /* that release was paired by likeness, not by its tag */
+    finding_set_fix(f, "release with the tag the reference was taken with, and drop the reference on every path "
+                       "that took it");
+}
+
 static void report_zombies(struct chain *c, bool consequence_of_unload)
 {
     char dbuf[300];
@@ -594,7 +613,8 @@ static void report_zombies(struct chain *c, bool consequence_of_unload)
                         dev->nrefs, dev->nrefs == 1 ? "" : "s", device_name(c->m, dev, dbuf, sizeof(dbuf)));
         rules_add_ref_sites(f, dev, LBL_BIT(LBL_REF) | LBL_BIT(LBL_CREATE) | LBL_BIT(LBL_HANDLE), "references taken at");
         char tag[16];
-        if (f->nsites == 1 && f->sites[0].tag)
+        note_mistagged(f, dev);
+        if (f->nsites == 1 && f->sites[0].tag && !dev->mistagged.seq)
             finding_set_fix(f, "add the missing ObDereferenceObjectWithTag (tag %s) on the path that took the reference",
                             tr_format_tag(f->sites[0].tag, tag));
         for (size_t k = 0; k < dev->nrefs; k++) {
@@ -648,6 +668,7 @@ static void report_driver_leaks(struct chain *c)
     finding_subject(f, "%u reference%s leaked on driver object %s", explicit_refs, explicit_refs == 1 ? "" : "s",
                     c->dobj->name[0] ? c->dobj->name : "(unnamed)");
     rules_add_ref_sites(f, c->dobj, LBL_BIT(LBL_REF), "references taken at");
+    note_mistagged(f, c->dobj);
 }
 
 /* ---- remove locks and run-down protection ------------------------------------------------------------------- */

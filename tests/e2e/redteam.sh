@@ -12,7 +12,9 @@
 #   IMAGE !text WORDS...              the image's findings never say WORDS;
 #   clean                             exit 0 and "no findings".
 # A case with findings must exit 1; the JSON report must carry the same ids
-# and exit code. Directories without scenario.ntsim or host.c (common/) only
+# and exit code. A case with a `known-gap` file (what the analyzer does not
+# explain yet) is not run, and listed as a known gap.
+# Directories without scenario.ntsim or host.c (common/) only
 # hold shared drivers. Skips (77) while ntsim, the tracer or the analyzer is not built.
 cd "$(dirname "$0")/../.." || exit 1
 O=${O:-build}
@@ -23,7 +25,7 @@ done
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failed=0 cases=0 checks=0
+failed=0 cases=0 checks=0 gaps=0
 
 # Splits a text verdict into finding blocks, one a line:
 # IMAGE \t ID \t TEXT (the block's lines joined by " | "). IMAGE is empty for
@@ -75,6 +77,9 @@ for dir in tests/redteam/*/; do
     else
         continue
     fi
+    if [ -e "$dir/known-gap" ]; then
+        echo "GAP: $name: $(head -n 1 "$dir/known-gap")"; gaps=$((gaps + 1)); continue
+    fi
     cases=$((cases + 1))
     trace=$tmp/$name.obt
     if ! "$OBTRACE" record -o "$trace" -- "${run[@]}" >"$tmp/$name.ntsim.log" 2>&1; then
@@ -112,6 +117,6 @@ for dir in tests/redteam/*/; do
     fi
 done
 
-echo "$((cases - failed))/$cases red-team cases right ($checks checks)"
+echo "$((cases - failed))/$cases red-team cases right ($checks checks, $gaps known gaps)"
 [ $cases -gt 0 ] || { echo "SKIP: no red-team case"; exit 77; }
 [ $failed -eq 0 ]
