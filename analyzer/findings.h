@@ -25,7 +25,7 @@
       "a device object was never passed to IoDeleteDevice",                                                 \
       "delete the device when it is removed (or, for a control device, when the last PnP device goes)")     \
     X(F_LEAKED_REFERENCE, "leaked-reference", 5,                                                            \
-      "pointer references are still held on a device, file or driver object",                               \
+      "pointer references are still held on a device, file or driver object (also by an unloaded image)",   \
       "add the missing ObDereferenceObject on the path that took the reference")                            \
     X(F_NOTIFICATION_REGISTERED, "notification-registered", 6,                                              \
       "an IoRegisterPlugAndPlayNotification registration was never undone",                                 \
@@ -58,7 +58,7 @@
       "a callback or interface function of an unmapped image was invoked",                                  \
       "cancel timers, work items and callbacks, and revoke interfaces before the image can unload")         \
     X(F_RELOAD_FAILED, "reload-failed", 16,                                                                 \
-      "loading the image failed because the previous instance is still mapped",                             \
+      "loading the image failed: the previous instance is still mapped, or DriverEntry failed (linked to why)", \
       "fix the causes that keep the previous instance mapped (listed with it)")
 
 #define F_ENUM_(e, id, rank, meaning, fix) e,

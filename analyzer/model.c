@@ -886,6 +886,7 @@ static void on_handle_close(struct model *m, struct object *o, const struct tr_e
     }
     o->handles = ev->count;
     o->last_release = evref(ev);
+    o->closes_since_count++;
     note_handle_close(m, o, ev);
     struct ring_ev *inner = ring_find_nested(m, t, OBT_OP_OBJ_DEREF, o->id, ev->stack);
     if (inner) {
@@ -1535,6 +1536,8 @@ static void dispatch_driver_ops(struct model *m, struct object *o, const struct 
             d->driver_init = ev->arg2;
         if (ev->flags & OBT_EV_MODULE)
             driver_set_image(m, d, ev->module);
+        if (d->image && module_mut(m, d->image) && !module_mut(m, d->image)->entry_seq)
+            module_mut(m, d->image)->entry_seq = ev->seq;
         if (ev->flags & OBT_EV_ARG) {
             d->unload_routine = ev->arg;
             d->unload_written = true;
@@ -1561,6 +1564,63 @@ static void dispatch_driver_ops(struct model *m, struct object *o, const struct 
             d->pnp = true; /* ZwUnloadDriver refuses a PnP driver that has an unload routine */
         break;
     }
+}
+
+/* ---- symbolic links, failed driver initialization ------------------------------------------------ */
+
+/* The module of the direct caller of the call recorded with stack (its innermost frame), mutable; NULL if none. */
+static struct module *caller_module(struct model *m, uint32_t stack, uint64_t seq)
+{
+    const struct stack *s = model_stack(m, stack);
+    const struct module *mod = s && s->depth ? model_module_at(m, s->frames[0], seq) : NULL;
+    return mod ? module_mut(m, mod->instance) : NULL;
+}
+
+/* The index of the live link named like string id name (names compare case-insensitively); -1 if none. */
+static long link_find(const struct model *m, uint32_t name)
+{
+    const char *want = model_string(m, name);
+    for (size_t i = m->nlinks; want && i-- > 0;) {
+        const char *have = model_string(m, m->links[i].name);
+        if (have && !strcasecmp(have, want))
+            return (long)i;
+    }
+    return -1;
+}
+
+/* IoCreateSymbolicLink / IoDeleteSymbolicLink (string = the link): keeps the list of live links. */
+static void on_symlink(struct model *m, const struct tr_event *ev)
+{
+    if (!(ev->flags & OBT_EV_STRING) || ((ev->flags & OBT_EV_STATUS) && ev->status < 0))
+        return;
+    long i = link_find(m, ev->string);
+    if (ev->op == OBT_OP_SYMLINK_DELETE) {
+        if (i >= 0)
+            m->links[i] = m->links[--m->nlinks];
+        return;
+    }
+    const struct module *mod = caller_module(m, ev->stack, ev->seq);
+    xgrow(&m->links, &m->caplinks, m->nlinks + 1, sizeof(*m->links));
+    m->links[m->nlinks++] = (struct symlink){ .name = ev->string, .image = mod ? mod->instance : 0, .at = evref(ev) };
+}
+
+/*
+ * A call that failed, made directly by an image whose DriverEntry has not
+ * returned yet: remembered as why the initialization may have failed (with,
+ * for IoCreateSymbolicLink, the live link it collided with).
+ */
+static void note_init_failure(struct model *m, const struct tr_event *ev)
+{
+    if (!(ev->flags & OBT_EV_STATUS) || ev->status >= 0)
+        return;
+    struct module *mod = caller_module(m, ev->stack, ev->seq);
+    if (!mod || mod->entry_seq || mod->unload_seq)
+        return;
+    mod->init_failure = evref(ev);
+    mod->init_failure_status = ev->status;
+    mod->init_failure_string = (ev->flags & OBT_EV_STRING) ? ev->string : 0;
+    long i = ev->op == OBT_OP_SYMLINK_CREATE && (ev->flags & OBT_EV_STRING) ? link_find(m, ev->string) : -1;
+    mod->collided = i >= 0 ? m->links[i] : (struct symlink){ 0 };
 }
 
 /* A call that failed changed nothing (a failed close of a handle is a double release, reported first). */
@@ -1599,11 +1659,14 @@ static void apply_event(struct model *m, const struct tr_event *ev)
         o = object_new(m, ev->object, ev->obj_type); /* a freed id created again: trust the trace */
     if (o && o->type == OBT_OBJ_NONE)
         o->type = ev->obj_type;
+    note_init_failure(m, ev);
     if (failed_call(ev))
         goto done;
     if (o && ev->op != OBT_OP_HANDLE_OPEN && ev->op != OBT_OP_HANDLE_CLOSE &&
-        !strcmp(tr_op_count_meaning(ev->op), "pointer"))
+        !strcmp(tr_op_count_meaning(ev->op), "pointer")) {
         o->last_count = ev->count;
+        o->closes_since_count = 0;
+    }
     switch (ev->op) {
     case OBT_OP_OBJ_CREATE: if (o) on_create(m, o, ev, t); break;
     case OBT_OP_OBJ_REF: if (o) on_ref(m, o, ev, t); break;
@@ -1703,6 +1766,10 @@ static void apply_event(struct model *m, const struct tr_event *ev)
             o->remove_done = true;
         break;
     case OBT_OP_HOST_ACTION: on_host_action(m, ev); break;
+    case OBT_OP_SYMLINK_CREATE:
+    case OBT_OP_SYMLINK_DELETE:
+        on_symlink(m, ev);
+        break;
     }
 done:
     t->ring[t->pos] = slot;
@@ -1872,6 +1939,7 @@ void model_release(struct model *m)
     for (size_t i = 0; m->freed_ring && i < FREED_RING; i++)
         free(m->freed_ring[i].name);
     free(m->freed_ring);
+    free(m->links);
     for (size_t i = 0; i < m->ndrivers; i++)
         free(m->drivers[i].name);
     free(m->drivers);

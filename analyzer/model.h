@@ -97,6 +97,7 @@ struct object {
     int32_t handles;
     int32_t refcount;   /* DEVICE_OBJECT.ReferenceCount */
     int32_t last_count; /* the last count the trace reported */
+    int32_t closes_since_count; /* handle closes since: each dropped the handle's pointer reference (no count shown) */
     struct ref_entry *refs;
     size_t nrefs, caprefs;
     struct site_total *sites;
@@ -168,6 +169,13 @@ struct driver {
     unsigned devices_created;
 };
 
+/* A symbolic link IoCreateSymbolicLink created that no IoDeleteSymbolicLink deleted yet. */
+struct symlink {
+    uint32_t name;          /* string id of the link name */
+    uint32_t image;         /* module instance of the direct caller (0 = not known) */
+    struct event_ref at;    /* the create */
+};
+
 struct module {
     uint32_t instance;
     char *path;
@@ -183,6 +191,12 @@ struct module {
     struct ref_entry reload_holders[4];
     uint32_t reload_holder_objects[4];
     unsigned nreload_holders;
+    uint64_t entry_seq;            /* its DriverEntry returned (0 = not yet) */
+    /* the last traced call the image itself made that failed before its DriverEntry returned */
+    struct event_ref init_failure;
+    int32_t init_failure_status;
+    uint32_t init_failure_string;  /* the call's string (a link name), 0 = none */
+    struct symlink collided;       /* a failed IoCreateSymbolicLink: the live link of that name (at.seq 0 = none) */
 };
 
 struct stack {
@@ -269,6 +283,8 @@ struct model {
     size_t nthreads, capthreads;
     struct handle_close closes[HANDLE_CLOSES]; /* the last successful handle closes (a ring) */
     size_t closes_pos;
+    struct symlink *links;     /* symbolic links created and not deleted */
+    size_t nlinks, caplinks;
     /* completeness */
     bool saw_end;
     uint64_t end_events, end_dropped, end_failures;

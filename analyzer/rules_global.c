@@ -1,9 +1,10 @@
 /*
  * rules_global.c - findings that stand outside one image's chain (double
- * releases, calls into unmapped images, pool leaks at unload, remove-lock
- * releases of unknown tags, interfaces that outlived their exporter, an
- * incomplete trace), the grouping of outstanding references into sites,
- * and rules_run, which runs every rule.
+ * releases, calls into unmapped images, pool leaks at unload, references
+ * an unloaded image left on live objects, remove-lock releases of unknown
+ * tags, interfaces that outlived their exporter, an incomplete trace),
+ * the grouping of outstanding references into sites, and rules_run, which
+ * runs every rule.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -305,6 +306,78 @@ static void incidents(const struct model *m, const struct object_list *live, str
     pool_leaks(m, live, r);
 }
 
+/* ---- references an unloaded image left on live objects ------------------------------------------ */
+
+/*
+ * The driver image that took e itself and has unloaded since, or NULL: an
+ * explicit reference (ObReferenceObject*, IoGetDeviceObjectPointer's file
+ * object) whose traced call the driver made directly. References the system
+ * takes on a driver's behalf (the devices', registrations', handles' ones,
+ * the PnP manager's on relations it was handed) are labelled otherwise or
+ * made by the kernel, and are not the driver's to release.
+ */
+static const struct module *unloaded_taker(const struct model *m, const struct ref_entry *e)
+{
+    if (e->label != LBL_REF || e->caller != CALL_DRIVER)
+        return NULL;
+    const struct stack *s = model_stack(m, e->stack);
+    const struct module *mod = s && s->depth ? model_module_at(m, s->frames[0], e->seq) : NULL;
+    return mod && mod->is_driver && mod->unload_seq ? mod : NULL;
+}
+
+/* True when a verdict already reports leaked references on object id. */
+static bool leak_reported(const struct report *r, uint32_t id)
+{
+    for (size_t v = 0; v < r->nverdicts; v++)
+        for (size_t k = 0; k < r->verdicts[v].nfindings; k++)
+            if (r->verdicts[v].findings[k].id == F_LEAKED_REFERENCE && r->verdicts[v].findings[k].object == id)
+                return true;
+    return false;
+}
+
+/* One finding for the references mod took on o and left behind (refs: o's entries taken by mod, n of them). */
+static void orphan_finding(const struct model *m, struct report *r, const struct object *o, const struct module *mod,
+                           struct ref_entry *refs, size_t n)
+{
+    char buf[300];
+    struct object only = *o; /* o's site totals, with only mod's outstanding references */
+    only.refs = refs;
+    only.nrefs = n;
+    struct finding *f = report_add_global(r, F_LEAKED_REFERENCE);
+    f->image = mod->instance;
+    finding_object(f, o->id, model_object_label(m, o->id, buf, sizeof(buf)), rules_type_name(o->type));
+    finding_subject(f, "%s unloaded still holding %zu pointer reference%s on %s, which is still alive: nothing "
+                    "can release %s any more", model_module_basename(mod), n, n == 1 ? "" : "s", buf,
+                    n == 1 ? "it" : "them");
+    rules_add_ref_sites(f, &only, LBL_BIT(LBL_REF), "references taken at");
+    finding_set_fix(f, "drop the reference (ObDereferenceObject) on the path that ends its use, at the latest "
+                       "when the device is removed or in DriverUnload");
+}
+
+/* References on live device, file and driver objects taken by driver images that have unloaded since. */
+static void orphaned_references(const struct model *m, const struct object_list *live, struct report *r)
+{
+    for (size_t i = 0; i < live->n; i++) {
+        const struct object *o = live->items[i];
+        /* the pointer count the trace shows (less the handle references closes dropped since) must back
+           every outstanding entry: a file whose count reached 0 in its last close is freed, its entries stale */
+        if ((o->type != OBT_OBJ_DEVICE && o->type != OBT_OBJ_FILE && o->type != OBT_OBJ_DRIVER) ||
+            o->last_count - o->closes_since_count < (int32_t)o->nrefs || leak_reported(r, o->id))
+            continue;
+        struct ref_entry *mine = xcalloc(o->nrefs + 1, sizeof(*mine));
+        for (size_t k = 0; k < m->nmodules; k++) { /* per image, in load order */
+            const struct module *mod = &m->modules[k];
+            size_t n = 0;
+            for (size_t j = 0; j < o->nrefs; j++)
+                if (unloaded_taker(m, &o->refs[j]) == mod)
+                    mine[n++] = o->refs[j];
+            if (n)
+                orphan_finding(m, r, o, mod, mine, n);
+        }
+        free(mine);
+    }
+}
+
 /* ---- interfaces --------------------------------------------------------------------------------------------- */
 
 static bool exporter_gone(const struct model *m, const struct iface *i)
@@ -400,6 +473,7 @@ void rules_global(const struct model *m, const struct object_list *live, struct 
     completeness(m, r);
     incidents(m, live, r);
     unload_replaced(m, r);
+    orphaned_references(m, live, r);
     interfaces(m, r);
     link_calls_to_interfaces(r);
 }

@@ -969,6 +969,77 @@ static void report_reload(struct chain *c)
     add_event_site(f, "load attempted", c->mod->reload_refused);
 }
 
+/* The instance of the same image file loaded last before mod, or NULL. */
+static const struct module *previous_instance(const struct model *m, const struct module *mod)
+{
+    const struct module *prev = NULL;
+    for (size_t i = 0; i < m->nmodules; i++) {
+        const struct module *o = &m->modules[i];
+        if (o != mod && o->load_seq <= mod->load_seq && !strcmp(o->path, mod->path) &&
+            (!prev || o->load_seq >= prev->load_seq))
+            prev = o;
+    }
+    return prev;
+}
+
+/* True when mod is a reload (an earlier instance of its image ran) whose DriverEntry failed. */
+static bool reload_entry_failed(const struct model *m, const struct module *mod)
+{
+    const struct driver *d = mod->driver ? model_driver(m, mod->driver) : NULL;
+    return d && d->image == mod->instance && d->entry.seq && d->entry_status < 0 && previous_instance(m, mod);
+}
+
+/* The kernel routine a traced operation stands for, for the ops a DriverEntry typically fails in. */
+static const char *call_name(uint8_t op)
+{
+    switch (op) {
+    case OBT_OP_SYMLINK_CREATE: return "IoCreateSymbolicLink";
+    case OBT_OP_DEV_CREATE: return "IoCreateDevice";
+    case OBT_OP_DEV_ATTACH: return "IoAttachDeviceToDeviceStack";
+    case OBT_OP_NOTIFY_REGISTER: return "IoRegisterPlugPlayNotification";
+    default: return tr_op_name(op) ? tr_op_name(op) : "a call";
+    }
+}
+
+/* The link a failed IoCreateSymbolicLink of c->mod collided with: who created it, and the fix. */
+static void report_link_collision(struct chain *c, struct finding *f)
+{
+    const struct symlink *l = &c->mod->collided;
+    const char *name = model_string(c->m, l->name);
+    const struct module *owner = model_module(c->m, l->image);
+    if (!l->at.seq || !name)
+        return;
+    if (owner && !strcmp(owner->path, c->mod->path)) {
+        add_event_site(f, "the link was created by the previous instance", l->at);
+        finding_note(f, "the previous instance of %s created %s and never deleted it (no IoDeleteSymbolicLink): "
+                        "a symbolic link outlives the driver that created it", model_module_basename(c->mod), name);
+        finding_set_fix(f, "delete the symbolic link in DriverUnload (IoDeleteSymbolicLink %s)", name);
+        return;
+    }
+    add_event_site(f, "the link was created", l->at);
+    finding_note(f, "%s already existed, created by %s", name, owner ? model_module_basename(owner) : "another caller");
+    finding_set_fix(f, "give the link a name no other driver uses, or delete it where it is no longer needed");
+}
+
+/* A reload whose DriverEntry failed: which call failed with which status, and why when the trace shows it. */
+static void report_entry_failed(struct chain *c)
+{
+    char sbuf[16], cbuf[16];
+    const struct module *mod = c->mod;
+    struct finding *f = verdict_add_finding(c->v, F_RELOAD_FAILED);
+    finding_subject(f, "loading %s again failed: its DriverEntry returned %s", model_module_basename(mod),
+                    nt_status_name(c->d->entry_status, sbuf));
+    finding_set_fix(f, "find what the previous instance left behind that makes DriverEntry fail, and undo it in "
+                       "DriverUnload");
+    if (!mod->init_failure.seq)
+        return;
+    const char *what = mod->init_failure_string ? model_string(c->m, mod->init_failure_string) : NULL;
+    finding_note(f, "%s%s%s%s returned %s", call_name(mod->init_failure.op), what ? " (" : "", what ? what : "",
+                 what ? ")" : "", nt_status_name(mod->init_failure_status, cbuf));
+    add_event_site(f, "the call that failed", mod->init_failure);
+    report_link_collision(c, f);
+}
+
 /* Why the previous instance was still mapped when its reload was refused, though it unloaded later. */
 static void report_reload_holders(struct chain *c)
 {
@@ -999,6 +1070,12 @@ static void explain_image(const struct model *m, const struct object_list *live,
     v->path = xstrdup(mod->path);
     v->instance = mod->instance;
     v->driver = xstrdup(c.d->name);
+    if (!mod->reload_refused.seq && reload_entry_failed(m, mod)) { /* a reload whose DriverEntry failed */
+        v->state = xstrdup("reload-failed");
+        v->headline = xstrdup("RELOAD FAILED — DriverEntry failed");
+        report_entry_failed(&c);
+        return;
+    }
     if (mod->unload_seq) { /* unloaded in the end, but a reload failed on the way */
         v->state = xstrdup("reload-failed");
         v->headline = xstrdup("RELOAD FAILED — the previous instance was still mapped");
@@ -1028,7 +1105,7 @@ static bool image_needs_verdict(const struct model *m, const struct module *mod)
 {
     if (!mod->is_driver)
         return false;
-    if (mod->reload_refused.seq)
+    if (mod->reload_refused.seq || reload_entry_failed(m, mod))
         return true;
     if (mod->unload_seq)
         return false;

@@ -29,6 +29,7 @@
 #define BUS 2                   /* \Driver\bus */
 #define STATUS_INVALID_DEVICE_REQUEST ((int32_t)0xC0000010)
 #define STATUS_IMAGE_ALREADY_LOADED ((int32_t)0xC000010E)
+#define STATUS_OBJECT_NAME_COLLISION ((int32_t)0xC0000035)
 
 static char path[64];
 
@@ -508,6 +509,101 @@ static void scn_reloaded_clean(struct scn *s)
     finish(s, true);
 }
 
+/* The PnP manager's root PDO (no driver image of the trace owns it), alive to the end. */
+static void root_pdo(struct scn *s, uint32_t pdo)
+{
+    synth_object(s->t, pdo, OBT_OBJ_DEVICE, 0x8000 + pdo * 0x100, 0, 0, "\\Device\\00000001");
+    SYNTH_EV(s->t, .op = OBT_OP_OBJ_CREATE, .obj_type = OBT_OBJ_DEVICE, .object = pdo, .count = 1,
+             .stack = stk(s, NTSIM_LO + 0x800, NTSIM_LO + 0x810));
+}
+
+/*
+ * A filter of drv references the root PDO in AddDevice (drv.so's own call); its
+ * REMOVE deletes its device; the driver unloads. released: whether it drops the
+ * PDO reference before (the clean twin).
+ */
+static void unloaded_ref(struct scn *s, bool released)
+{
+    begin(s);
+    root_pdo(s, 30);
+    load_driver(s, 2, DRV, DRV_LO, "/x/drv.so", "\\Driver\\drv", DRV_LO + 0x10);
+    create_device(s, 10, DRV, "", DRV_LO + 0x100, 3);
+    ref(s, 30, OBT_OBJ_DEVICE, 2, stk(s, DRV_LO + 0x420, DRV_LO + 0x440), 0);
+    pnp_remove(s, 10);
+    if (released)
+        deref(s, 30, OBT_OBJ_DEVICE, 1, stk(s, DRV_LO + 0x460, DRV_LO + 0x480), 0);
+    delete_device(s, 10, DRV, DRV_LO + 0x300, 0, 2);
+    driver_unload(s, DRV, 2);
+    deref(s, DRV, OBT_OBJ_DRIVER, 1, stk(s, NTSIM_LO + 0x360, NTSIM_LO + 0x370), 0);
+    driver_gone(s, DRV, 2);
+    finish(s, true);
+}
+
+static void scn_unloaded_ref_leak(struct scn *s)
+{
+    unloaded_ref(s, false);
+}
+
+static void scn_unloaded_ref_released(struct scn *s)
+{
+    unloaded_ref(s, true);
+}
+
+/* IoCreateSymbolicLink / IoDeleteSymbolicLink of \DosDevices\Drv by drv.so at site, with status. */
+static void link_call(struct scn *s, uint8_t op, uint64_t site, int32_t status)
+{
+    SYNTH_EV(s->t, .op = op, .string = synth_string(s->t, "\\DosDevices\\Drv"), .status = status,
+             .flags = OBT_EV_STATUS | OBT_EV_STRING, .stack = stk(s, site, site + 0x40));
+}
+
+/* Instance inst of drv.so (driver object drv) starts: DriverEntry creates the link, returns its status. */
+static void start_with_link(struct scn *s, uint32_t inst, uint32_t drv, int32_t status)
+{
+    synth_module_load(s->t, inst, DRV_LO, DRV_LO, DRV_LO + 0x10000, NULL, 0, "/x/drv.so");
+    synth_object(s->t, drv, OBT_OBJ_DRIVER, 0x7000 + drv, 0, inst, "\\Driver\\drv");
+    uint32_t st = stk(s, NTSIM_LO + 0x100, NTSIM_LO + 0x110);
+    SYNTH_EV(s->t, .op = OBT_OP_OBJ_CREATE, .obj_type = OBT_OBJ_DRIVER, .object = drv, .count = 2, .stack = st);
+    link_call(s, OBT_OP_SYMLINK_CREATE, DRV_LO + 0x150, status);
+    SYNTH_EV(s->t, .op = OBT_OP_DRIVER_ENTRY, .obj_type = OBT_OBJ_DRIVER, .object = drv, .stack = st,
+             .status = status, .flags = OBT_EV_STATUS | OBT_EV_ARG, .arg = status < 0 ? 0 : DRV_LO + 0x10,
+             .module = inst);
+}
+
+/*
+ * drv.so starts, stops (deleting its link when clean) and unloads, then
+ * starts again: without the delete, the second IoCreateSymbolicLink collides.
+ */
+static void symlink_reload(struct scn *s, bool clean)
+{
+    begin(s);
+    start_with_link(s, 2, DRV, 0);
+    service(s, OBT_OP_SERVICE_STOP, "drv", 0);
+    driver_unload(s, DRV, 2);
+    if (clean)
+        link_call(s, OBT_OP_SYMLINK_DELETE, DRV_LO + 0x1a0, 0);
+    deref(s, DRV, OBT_OBJ_DRIVER, 1, stk(s, NTSIM_LO + 0x360, NTSIM_LO + 0x370), 0);
+    driver_gone(s, DRV, 2);
+    start_with_link(s, 4, DRV + 2, clean ? 0 : STATUS_OBJECT_NAME_COLLISION);
+    if (clean) {
+        service(s, OBT_OP_SERVICE_STOP, "drv", 0);
+        driver_unload(s, DRV + 2, 4);
+        link_call(s, OBT_OP_SYMLINK_DELETE, DRV_LO + 0x1a0, 0);
+        deref(s, DRV + 2, OBT_OBJ_DRIVER, 1, stk(s, NTSIM_LO + 0x360, NTSIM_LO + 0x370), 0);
+    }
+    driver_gone(s, DRV + 2, 4);
+    finish(s, true);
+}
+
+static void scn_symlink_leftover(struct scn *s)
+{
+    symlink_reload(s, false);
+}
+
+static void scn_symlink_deleted(struct scn *s)
+{
+    symlink_reload(s, true);
+}
+
 struct scenario {
     const char *name;
     void (*build)(struct scn *);
@@ -538,6 +634,10 @@ static const struct scenario scenarios[] = {
     { "address_reuse", scn_address_reuse, { F_LEAKED_REFERENCE }, 1, 1 },
     { "device_pointer", scn_device_pointer, { F_LEAKED_REFERENCE, F_UNLOAD_DEFERRED }, 2, 1 },
     { "unload_replaced_unloaded", scn_unload_replaced_unloaded, { F_UNLOAD_ROUTINE_REPLACED }, 1, 1 },
+    { "unloaded_ref_leak", scn_unloaded_ref_leak, { F_LEAKED_REFERENCE }, 1, 1 },
+    { "unloaded_ref_released", scn_unloaded_ref_released, { 0 }, 0, 0 },
+    { "symlink_leftover", scn_symlink_leftover, { F_RELOAD_FAILED }, 1, 1 },
+    { "symlink_deleted", scn_symlink_deleted, { 0 }, 0, 0 },
 };
 #define NSCENARIOS ((int)(sizeof(scenarios) / sizeof(scenarios[0])))
 
@@ -804,6 +904,50 @@ START_TEST(unload_replaced_before_the_image_is_known)
 }
 END_TEST
 
+START_TEST(unloaded_image_reference_on_live_object)
+{
+    /* drv.so unloaded holding its reference on the root PDO: a global finding about drv.so, at its site */
+    struct model m;
+    struct report r;
+    analyze(&scenarios[21], &m, &r);
+    ck_assert_uint_eq(r.nverdicts, 0);
+    const struct finding *f = find(&r, F_LEAKED_REFERENCE);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(f->image, 2);
+    ck_assert_uint_eq(f->object, 30);
+    ck_assert_ptr_nonnull(strstr(f->subject, "drv.so unloaded still holding 1 pointer reference"));
+    ck_assert_ptr_nonnull(f->attribution);
+    ck_assert_uint_eq(f->sites[0].count, 1);
+    ck_assert_uint_eq(model_stack(&m, f->sites[0].stack)->frames[0], DRV_LO + 0x420);
+    report_release(&r);
+    model_release(&m);
+}
+END_TEST
+
+START_TEST(reload_entry_failed_names_leftover_link)
+{
+    /* the second DriverEntry failed in IoCreateSymbolicLink: the link the first instance created and kept */
+    struct model m;
+    struct report r;
+    analyze(&scenarios[23], &m, &r);
+    ck_assert_uint_eq(r.nverdicts, 1);
+    ck_assert_str_eq(r.verdicts[0].state, "reload-failed");
+    ck_assert_uint_eq(r.verdicts[0].instance, 4);
+    const struct finding *f = find(&r, F_RELOAD_FAILED);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(strstr(f->subject, "STATUS_OBJECT_NAME_COLLISION"));
+    ck_assert_uint_eq(f->nsites, 2);
+    ck_assert_uint_gt(f->sites[1].seq, 0);
+    ck_assert_uint_lt(f->sites[1].seq, f->sites[0].seq); /* created by the first instance, before the failure */
+    ck_assert_uint_eq(model_stack(&m, f->sites[1].stack)->frames[0], DRV_LO + 0x150);
+    ck_assert_ptr_nonnull(strstr(f->notes[0], "IoCreateSymbolicLink (\\DosDevices\\Drv) returned "
+                                              "STATUS_OBJECT_NAME_COLLISION"));
+    ck_assert_ptr_nonnull(strstr(f->fix, "delete the symbolic link in DriverUnload"));
+    report_release(&r);
+    model_release(&m);
+}
+END_TEST
+
 START_TEST(nt_codes_by_name)
 {
     char buf[32];
@@ -828,6 +972,8 @@ int main(void)
     tcase_add_test(tc, address_reuse_keeps_objects_apart);
     tcase_add_test(tc, module_instances_by_seq);
     tcase_add_test(tc, handles_pair_exactly);
+    tcase_add_test(tc, unloaded_image_reference_on_live_object);
+    tcase_add_test(tc, reload_entry_failed_names_leftover_link);
     tcase_add_test(tc, device_pointer_reference_is_the_outer_calls);
     tcase_add_test(tc, unload_replaced_before_the_image_is_known);
     tcase_add_test(tc, nt_codes_by_name);
