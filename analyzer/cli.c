@@ -219,6 +219,19 @@ static FILE *open_output(const struct report_opts *o)
     return out;
 }
 
+/*
+ * Finishes writing to out (closes it unless it is stdout). FALSE, after a
+ * one-line error, when any write failed: a truncated report must not pass.
+ */
+static bool close_output(FILE *out, const struct report_opts *o)
+{
+    bool failed = ferror(out) != 0;
+    failed |= (out == stdout ? fflush(out) : fclose(out)) != 0;
+    if (failed)
+        fprintf(stderr, "obtrace: %s: write error\n", o->output ? o->output : "standard output");
+    return !failed;
+}
+
 static render_fn *renderer_for(const char *format)
 {
     for (size_t i = 0; i < sizeof(renderers) / sizeof(renderers[0]); i++)
@@ -261,9 +274,7 @@ static int run_report(const char *trace, const struct report_opts *o)
         rc = EXIT_UNUSABLE;
     if (!rc) {
         renderer_for(o->format)(out, &r, &m, sym);
-        rc = report_exit_code(&r);
-        if (out != stdout)
-            fclose(out);
+        rc = close_output(out, o) ? report_exit_code(&r) : EXIT_UNUSABLE;
         if (r.incomplete)
             fprintf(stderr, "obtrace: %s: the trace is incomplete; the verdict covers only what was recorded\n",
                     trace);
@@ -330,8 +341,8 @@ int cli_graph(int argc, char **argv)
     struct symbolizer *sym = make_symbolizer(&o);
     FILE *out = open_output(&o);
     rc = out ? write_graph(out, &o, &m, &r, sym) : EXIT_UNUSABLE;
-    if (out && out != stdout)
-        fclose(out);
+    if (out && !close_output(out, &o) && !rc)
+        rc = EXIT_UNUSABLE;
     if (!rc && r.incomplete) {
         fprintf(stderr, "obtrace: %s: %s\n", trace, m.damage ? m.damage : "the trace is incomplete");
         rc = EXIT_UNUSABLE;

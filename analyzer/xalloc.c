@@ -36,11 +36,6 @@ char *xstrdup(const char *s)
     return must(strdup(s ? s : ""));
 }
 
-char *xstrndup(const char *s, size_t len)
-{
-    return must(strndup(s, len));
-}
-
 void xgrow(void *array, size_t *cap, size_t need, size_t elem)
 {
     void **a = array;

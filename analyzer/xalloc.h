@@ -13,8 +13,6 @@ void *xmalloc(size_t size);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t size);
 char *xstrdup(const char *s);
-/* xstrdup of the first len bytes of s, NUL-terminated. */
-char *xstrndup(const char *s, size_t len);
 
 /* Grows *array (of *cap elements of elem bytes) so it holds at least need elements. */
 void xgrow(void *array, size_t *cap, size_t need, size_t elem);

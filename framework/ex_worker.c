@@ -23,11 +23,6 @@ static ULONG ExpThreadCount, ExpIdleThreads, ExpRunning;
 static BOOLEAN ExpStopping;
 static __thread BOOLEAN ExpOnWorker;
 
-BOOLEAN ExpIsWorkerThread(void)
-{
-    return ExpOnWorker;
-}
-
 static EXP_WORK *ExpDequeueLocked(void)
 {
     EXP_WORK *work = ExpQueueHead;

@@ -88,9 +88,6 @@ NTSIM_HIDDEN BOOLEAN RtlpPtrMapInsert(RTL_PTR_MAP *Map, const void *Key, void *V
 NTSIM_HIDDEN void *RtlpPtrMapLookup(const RTL_PTR_MAP *Map, const void *Key, BOOLEAN *Found);
 /* Removes Key; returns TRUE when it was present. */
 NTSIM_HIDDEN BOOLEAN RtlpPtrMapRemove(RTL_PTR_MAP *Map, const void *Key);
-/* Calls Visit for each entry until it returns FALSE (the map must not change meanwhile). */
-NTSIM_HIDDEN VOID RtlpPtrMapForEach(const RTL_PTR_MAP *Map, BOOLEAN (*Visit)(const void *Key, void *Value, void *Ctx),
-                                    void *Ctx);
 
 /*
  * Read sections: a cheap way to read shared memory without a lock and yet
@@ -280,8 +277,6 @@ NTSIM_HIDDEN BOOLEAN ObpIsLiveObject(PVOID Object, POBJECT_TYPE Type);
 NTSIM_HIDDEN POBJECT_TYPE ObpGetObjectType(PVOID Object);
 /* Snapshot of both counts, taken at one instant; FALSE when Object is not live. No lock. */
 NTSIM_HIDDEN BOOLEAN ObpQueryCounts(PVOID Object, LONG_PTR *PointerCount, LONG_PTR *HandleCount);
-/* The object's id, or 0 when Object is not live. No lock. */
-NTSIM_HIDDEN ULONG64 ObpGetObjectId(PVOID Object);
 /*
  * Writes "\Device\Foo" or "<Type #id>" (or "<not an object>") for Object into
  * Buffer. Safe with any pointer value, takes ObpLock.
@@ -334,8 +329,6 @@ NTSIM_HIDDEN VOID ExpWaitForWorkersIdle(void);
 NTSIM_HIDDEN BOOLEAN ExpAreWorkersIdle(void);
 /* Waits for the workers to go idle, then stops them (NtsimShutdown). */
 NTSIM_HIDDEN VOID ExpStopWorkers(void);
-/* TRUE when the calling thread is a system worker thread. */
-NTSIM_HIDDEN BOOLEAN ExpIsWorkerThread(void);
 
 /* ====================================================================== */
 /* Kernel: IRQL, dispatcher, waits, bug checks (ke_sync.c, ke_bugcheck.c) */

@@ -90,15 +90,6 @@ BOOLEAN ObpQueryCounts(PVOID Object, LONG_PTR *PointerCount, LONG_PTR *HandleCou
     return h != NULL;
 }
 
-ULONG64 ObpGetObjectId(PVOID Object)
-{
-    RTLP_READER *reader = RtlpEnterReadSection();
-    POBJECT_HEADER h = ObpLookupHeader(Object);
-    ULONG64 id = h ? h->Id : 0;
-    RtlpLeaveReadSection(reader);
-    return id;
-}
-
 static VOID ObpDescribeLocked(PVOID Object, char *Buffer, size_t Size)
 {
     POBJECT_HEADER h = ObpLookupHeader(Object);

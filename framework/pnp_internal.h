@@ -37,9 +37,6 @@ NTSIM_HIDDEN VOID IopWaitReportingHolders(PKEVENT Event, PVOID Object, IOP_DESCR
  */
 NTSIM_HIDDEN VOID PipDescribeAddressContext(const void *Address, char *Buffer, size_t Size);
 
-/* The device of a PnP stack whose extension holds Address (nearest extension start below it), or NULL. */
-NTSIM_HIDDEN PDEVICE_OBJECT PipFindDeviceByExtension(const void *Address);
-
 /* Describes a code address as "image.so!symbol+0x12" or "image.so+0x1234" (io_interface.c). */
 NTSIM_HIDDEN VOID IopDescribeCodeAddress(const void *Address, char *Buffer, size_t Size);
 

@@ -94,19 +94,6 @@ static VOID PipSearchStacks(PDEVICE_NODE Node, PIP_ADDRESS_SEARCH *Search)
     }
 }
 
-PDEVICE_OBJECT PipFindDeviceByExtension(const void *Address)
-{
-    if (!PipRootNode || !Address)
-        return NULL;
-    PIP_ADDRESS_SEARCH search = { Address, NULL, NULL };
-    pthread_mutex_lock(&PiTreeLock);
-    IopLockDatabase();
-    PipSearchStacks(PipRootNode->Child, &search);
-    IopUnlockDatabase();
-    pthread_mutex_unlock(&PiTreeLock);
-    return search.Device;
-}
-
 VOID PipDescribeAddressContext(const void *Address, char *Buffer, size_t Size)
 {
     *Buffer = 0;

@@ -109,14 +109,6 @@ BOOLEAN RtlpPtrMapRemove(RTL_PTR_MAP *Map, const void *Key)
     return TRUE;
 }
 
-VOID RtlpPtrMapForEach(const RTL_PTR_MAP *Map, BOOLEAN (*Visit)(const void *Key, void *Value, void *Ctx), void *Ctx)
-{
-    for (size_t i = 0; i < Map->BucketCount; i++)
-        for (RTL_PTR_MAP_ENTRY *e = Map->Buckets[i]; e; e = e->Next)
-            if (!Visit(e->Key, e->Value, Ctx))
-                return;
-}
-
 /* ---- read sections --------------------------------------------------- */
 
 __thread RTLP_READER *RtlpCurrentReader __attribute__((tls_model("initial-exec")));

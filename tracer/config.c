@@ -168,7 +168,15 @@ int obt_config_from_env(struct obt_config *c, char *err, size_t errlen)
     if (v && *v)
         c->follow_exec = strcmp(v, "0") != 0;
     v = getenv("OBTRACE_CHUNK_SIZE");
-    if (v && *v)
-        c->chunk_size = (uint32_t)strtoul(v, NULL, 10);
+    if (v && *v) {
+        char *end;
+        unsigned long size = strtoul(v, &end, 10);
+        if (*end || size < 4096 || size > (16ul << 20)) {
+            snprintf(err, errlen, "OBTRACE_CHUNK_SIZE must be 4096..16777216");
+            rc = -1;
+        } else {
+            c->chunk_size = (uint32_t)size;
+        }
+    }
     return rc;
 }

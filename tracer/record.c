@@ -196,7 +196,7 @@ int64_t obtrace_record_count_events(const char *path, int *complete)
                 break;
             if (rh.type == OBT_REC_EVENT)
                 events++;
-            if (rh.type == OBT_REC_END) {
+            if (rh.type == OBT_REC_END && rh.size >= sizeof(struct obt_end)) {
                 struct obt_end e;
                 memcpy(&e, c + pos, sizeof(e));
                 end_events = (int64_t)e.events;

@@ -357,11 +357,6 @@ static inline __attribute__((always_inline)) uint32_t stack_capture_inline(struc
     }
 }
 
-uint32_t obt_stack_capture(struct obt_call *c)
-{
-    return stack_capture_inline(c);
-}
-
 /* ---- strings ----------------------------------------------------- */
 
 uint32_t obt_string_intern(struct obt_tls *t, const char *text, size_t len)
@@ -499,7 +494,7 @@ static int object_filtered(uint8_t type, const char *name, uint64_t image_addr)
 
     if (!(cfg->type_mask & (1u << type)))
         return 1;
-    if (cfg->names[0] && !obt_glob_list_match(cfg->names, name))
+    if (cfg->names[0] && (!name[0] || !obt_glob_list_match(cfg->names, name))) /* unnamed: not traced */
         return 1;
     if (cfg->images[0]) {
         if (!image_addr || obt_modules_path_at(&obt_g.mods, image_addr, path, sizeof(path)))
@@ -1008,7 +1003,6 @@ static void atfork_child(void)
 
 static void tracer_start_locked(void)
 {
-    char err[256];
     void *query = dlsym(RTLD_DEFAULT, "NtsimQueryObject");
 
     if (atomic_load(&obt_g.state) != OBT_DORMANT || !query)
@@ -1027,7 +1021,6 @@ static void tracer_start_locked(void)
     atomic_store(&obt_g.state, OBT_RUNNING);
     canary(query);
     t->busy = 0;
-    (void)err;
 }
 
 void obt_tracer_start_if_needed(void)

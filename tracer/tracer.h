@@ -184,8 +184,6 @@ void obt_emit_ev(struct obt_call *c, const struct obt_ev *ev);
 
 /* The interned id of a stack of n frames (writing its record on first use); 0 on failure. */
 uint32_t obt_stack_intern(struct obt_tls *t, const uint64_t *frames, unsigned n);
-/* Captures the stack of c's caller per the configured mode and returns its id. */
-uint32_t obt_stack_capture(struct obt_call *c);
 
 /* Interns text (len bytes), writing its STRING record on first use; 0 on failure. */
 uint32_t obt_string_intern(struct obt_tls *t, const char *text, size_t len);

@@ -341,12 +341,6 @@ void obt_writer_release(struct obt_writer *w)
     atomic_store(&w->finished, 1);
 }
 
-uint64_t obt_writer_chunks(const struct obt_writer *w)
-{
-    uint64_t n = atomic_load(&w->next_chunk);
-    return n >= ((uint64_t)1 << 40) ? n - ((uint64_t)1 << 40) : n;
-}
-
 /* Counts tb's thread among the writers of the helper's current period (once). */
 static inline void writer_note_active(struct obt_writer *w, struct obt_tbuf *tb)
 {

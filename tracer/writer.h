@@ -113,8 +113,6 @@ void obt_writer_release(struct obt_writer *w);
 /* In a fork child: the parent's pre-fault helper does not exist here; forget it before releasing. */
 void obt_writer_forget_helper(struct obt_writer *w);
 
-/* Number of chunks claimed so far. */
-uint64_t obt_writer_chunks(const struct obt_writer *w);
 
 /*
  * Reserves size bytes (a multiple of 4, at most chunk_size - 32) for a record
