@@ -136,20 +136,41 @@ int obtrace_record_run(const struct obtrace_record_options *o, char *const argv[
     }
     remove_stale(output);
     fflush(NULL);
+    /* The child reports a failed exec through a close-on-exec pipe: a program that cannot run is not a trace. */
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) != 0) {
+        fprintf(stderr, "obtrace: record: pipe: %s\n", strerror(errno));
+        return -1;
+    }
     pid = fork();
     if (pid < 0) {
         fprintf(stderr, "obtrace: record: fork: %s\n", strerror(errno));
+        close(report[0]);
+        close(report[1]);
         return -1;
     }
     if (pid == 0) {
+        close(report[0]);
         child_environment(o, lib);
         execvp(argv[0], argv);
-        fprintf(stderr, "obtrace: record: cannot run %s: %s\n", argv[0], strerror(errno));
+        int err = errno;
+        ssize_t unused = write(report[1], &err, sizeof(err));
+        (void)unused;
         _exit(127);
     }
+    close(report[1]);
+    int exec_errno = 0;
+    ssize_t got;
+    while ((got = read(report[0], &exec_errno, sizeof(exec_errno))) < 0 && errno == EINTR)
+        ;
+    close(report[0]);
     while (waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR)
             return -1;
+    }
+    if (got == (ssize_t)sizeof(exec_errno)) {
+        fprintf(stderr, "obtrace: record: cannot run %s: %s\n", argv[0], strerror(exec_errno));
+        return -1;
     }
     char path[PATH_MAX];
     expand_output(output, (int)pid, path, sizeof(path));
