@@ -261,13 +261,16 @@ int obtrace_record_main(int argc, char **argv)
         case 'o': o.output = optarg; break;
         case 'q': o.quiet = 1; break;
         case 'h': usage(stdout); return 0;
-        case OPT_DEPTH:
-            o.depth = (int)strtol(optarg, &end, 10);
-            if (*end || o.depth < 0 || o.depth > 256) {
+        case OPT_DEPTH: {
+            errno = 0;
+            long depth = strtol(optarg, &end, 10);
+            if (!*optarg || *end || errno || depth < 0 || depth > 256) {
                 fprintf(stderr, "obtrace: record: --depth must be 0..256\n");
                 return RECORD_EXIT_USAGE;
             }
+            o.depth = (int)depth;
             break;
+        }
         case OPT_UNWIND:
             if (strcmp(optarg, "auto") && strcmp(optarg, "fp") && strcmp(optarg, "dwarf")) {
                 fprintf(stderr, "obtrace: record: --unwind must be auto, fp or dwarf\n");

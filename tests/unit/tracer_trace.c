@@ -576,6 +576,8 @@ START_TEST(record_runs_the_program_and_counts_its_events)
     ck_assert_int_eq(obtrace_record_run(&o, (char *const[]){ tracee, "bogus", NULL }, path, sizeof(path)), 64);
     ck_assert_int_eq(obtrace_record_count_events(path, &complete), 1);
     ck_assert_int_eq(obtrace_record_main(3, (char *[]){ "record", "--depth", "x", NULL }), 64);
+    ck_assert_int_eq(obtrace_record_main(3, (char *[]){ "record", "--depth", "", NULL }), 64);
+    ck_assert_int_eq(obtrace_record_main(3, (char *[]){ "record", "--depth", "4294967297", NULL }), 64);
     ck_assert_int_eq(obtrace_record_main(1, (char *[]){ "record", NULL }), 64);
     /* a program that cannot be started is no trace: -1 from the run, exit 2 from the command */
     ck_assert_int_eq(obtrace_record_run(&o, (char *const[]){ "/nonexistent/program", NULL }, path, sizeof(path)), -1);
