@@ -467,7 +467,7 @@ static void ref_reconcile(struct model *m, struct object *o, const struct tr_eve
     if ((size_t)count > o->nrefs + MAX_IMPLIED_REFS) /* no single call takes that many: a damaged count */
         count = (int32_t)(o->nrefs + MAX_IMPLIED_REFS);
     while (o->nrefs < (size_t)count)
-        ref_push(o, ev, label, holder);
+        ref_push_as(o, ev, label, holder, stack_caller(m, ev->stack, ev->seq));
     while (o->nrefs > (size_t)count) {
         long i = ref_find_label(o, label, holder);
         if (i < 0)
