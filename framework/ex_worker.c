@@ -3,8 +3,14 @@
  * object deletion, the PnP manager's queued requests) runs at PASSIVE_LEVEL
  * on a pool of threads that grows on demand, so one blocked item never
  * keeps the others from running; threads stay for reuse until shutdown.
- * ExpWaitForWorkersIdle lets the host wait until everything queued has run.
+ * ExpWaitForWorkersIdle lets the host wait until everything queued has run;
+ * work that never ends (a work item that re-queues itself forever, a
+ * routine stuck in a driver) is reported as a stuck wait after twice the
+ * stuck-wait limit instead of hanging the host or its shutdown.
  */
+#include <errno.h>
+#include <time.h>
+
 #include "ntsim_internal.h"
 
 #define EXP_MAX_WORKERS 64
@@ -106,12 +112,33 @@ VOID ExpQueueWorkerRoutine(EXP_WORKER_ROUTINE *Routine, PVOID Context)
     pthread_mutex_unlock(&ExpWorkLock);
 }
 
-VOID ExpWaitForWorkersIdle(void)
+static BOOLEAN ExpBusyLocked(void)
 {
+    return ExpQueueHead || ExpRunning > (ExpOnWorker ? 1u : 0u);
+}
+
+BOOLEAN ExpWaitForWorkersIdle(void)
+{
+    ULONG limitMs = 2 * KipStuckWaitMs();
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += limitMs / 1000;
+    deadline.tv_nsec += (long)(limitMs % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
     pthread_mutex_lock(&ExpWorkLock);
-    while (ExpQueueHead || ExpRunning > (ExpOnWorker ? 1u : 0u))
-        pthread_cond_wait(&ExpWorkIdle, &ExpWorkLock);
+    BOOLEAN idle = TRUE;
+    while (idle && ExpBusyLocked())
+        idle = pthread_cond_timedwait(&ExpWorkIdle, &ExpWorkLock, &deadline) != ETIMEDOUT || !ExpBusyLocked();
     pthread_mutex_unlock(&ExpWorkLock);
+    if (!idle) {
+        KiReportStuckWait(&ExpQueueHead, "work items that never finish (one re-queues itself, or its routine never returns)",
+                          limitMs);
+        KipApplyStuckPolicy();
+    }
+    return idle;
 }
 
 BOOLEAN ExpAreWorkersIdle(void)
@@ -124,7 +151,8 @@ BOOLEAN ExpAreWorkersIdle(void)
 
 VOID ExpStopWorkers(void)
 {
-    ExpWaitForWorkersIdle();
+    if (!ExpWaitForWorkersIdle())
+        return; /* reported: the busy workers are left running, the process may exit */
     pthread_mutex_lock(&ExpWorkLock);
     ExpStopping = TRUE;
     pthread_cond_broadcast(&ExpWorkAvailable);

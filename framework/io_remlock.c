@@ -55,14 +55,6 @@ ULONG64 IopNowMs(void)
 
 /* ---- stuck-reporting wait (shared with ex_rundown.c) ------------------ */
 
-static VOID IopApplyStuckPolicy(void)
-{
-    if (NtsimpConfig.StuckPolicy == NtsimStuckReportAndExit) {
-        fflush(NULL);
-        exit(NTSIM_EXIT_STUCK);
-    }
-}
-
 VOID IopWaitReportingHolders(PKEVENT Event, PVOID Object, IOP_DESCRIBE_HOLDERS *Describe)
 {
     ULONG64 start = IopNowMs();
@@ -72,7 +64,7 @@ VOID IopWaitReportingHolders(PKEVENT Event, PVOID Object, IOP_DESCRIBE_HOLDERS *
     char what[2048];
     Describe(Object, what, sizeof(what));
     KiReportStuckWait(Object, what, (ULONG)(IopNowMs() - start));
-    IopApplyStuckPolicy();
+    KipApplyStuckPolicy();
     PipNoteCurrentThreadStuck(); /* a host waiting on this PnP request gets STATUS_TIMEOUT now */
     LARGE_INTEGER slice = { .QuadPart = -10000000ll }; /* keep waiting, silently, one second at a time */
     while (KipWaitForEvent(Event, &slice, Object, "wait") != STATUS_SUCCESS)

@@ -176,8 +176,7 @@ static VOID KipWaitUntil(ULONG64 Deadline)
     (void)rc; /* ETIMEDOUT and spurious wake-ups are both re-checked by the caller */
 }
 
-/* The stuck-wait policy after a report: exit, or let the caller give up with STATUS_TIMEOUT. */
-static VOID KipApplyStuckPolicy(void)
+VOID KipApplyStuckPolicy(void)
 {
     if (NtsimpConfig.StuckPolicy == NtsimStuckReportAndExit) {
         fflush(NULL);

@@ -323,8 +323,8 @@ typedef VOID EXP_WORKER_ROUTINE(PVOID Context);
  * demand, so a blocked item never starves the others). Never fails.
  */
 NTSIM_HIDDEN VOID ExpQueueWorkerRoutine(EXP_WORKER_ROUTINE *Routine, PVOID Context);
-/* Blocks until no worker routine is queued or running. */
-NTSIM_HIDDEN VOID ExpWaitForWorkersIdle(void);
+/* Blocks until no worker routine is queued or running; after twice the stuck-wait limit reports the stuck work, applies the policy and returns FALSE. */
+NTSIM_HIDDEN BOOLEAN ExpWaitForWorkersIdle(void);
 /* TRUE when no work item is queued or running (the calling worker's own item aside). */
 NTSIM_HIDDEN BOOLEAN ExpAreWorkersIdle(void);
 /* Waits for the workers to go idle, then stops them (NtsimShutdown). */
@@ -345,6 +345,8 @@ NTSIM_HIDDEN long KipCurrentThreadId(void);
 /* Name of a bug check code ("REFERENCE_BY_POINTER"), or NULL. */
 /* Milliseconds of the stuck-wait limit in force. */
 NTSIM_HIDDEN ULONG KipStuckWaitMs(void);
+/* The stuck-wait policy after a report: exit(NTSIM_EXIT_STUCK), or return so the caller gives up. */
+NTSIM_HIDDEN VOID KipApplyStuckPolicy(void);
 
 /* ====================================================================== */
 /* Loader (ldr_image.c, ldr_service.c)                                    */

@@ -278,10 +278,7 @@ static NTSTATUS PipWaitForRequestLocked(PIP_REQUEST *Request)
                  PipRequestName(Request->Kind), Request->Text1 ? Request->Text1 : "a device");
         pthread_mutex_unlock(&PipQueueLock);
         KiReportStuckWait(Request, what, 2 * KipStuckWaitMs());
-        if (NtsimpConfig.StuckPolicy == NtsimStuckReportAndExit) {
-            fflush(NULL);
-            exit(NTSIM_EXIT_STUCK);
-        }
+        KipApplyStuckPolicy();
         pthread_mutex_lock(&PipQueueLock);
     }
     return STATUS_TIMEOUT;
@@ -367,9 +364,8 @@ VOID NtsimWaitIdle(void)
 {
     /* A work item may queue PnP work and a PnP request may queue a work item: repeat until both are idle. */
     do {
-        if (!PipWaitIdle())
+        if (!PipWaitIdle() || !ExpWaitForWorkersIdle())
             return;
-        ExpWaitForWorkersIdle();
     } while (!PipIsIdle() || !ExpAreWorkersIdle());
 }
 
