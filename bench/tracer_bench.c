@@ -13,9 +13,12 @@
  * Each thread first warms up on its own stack (every path met twice, so a
  * tracer has interned them and primed its per-thread state), then all
  * threads start the measured loop together. Prints
- *   ns_per_event=X events=N events_per_sec=R calls=C
+ *   ns_per_event=X cpu_ns_per_event=P thread_cpu_ns_per_event=T events=N events_per_sec=R calls=C
  * X = wall time of the measured loops / events one thread handled in them
- * (per event, per thread), N = events of all threads in the measured loops,
+ * (per event, per thread), P = CPU time of the whole process (helper
+ * threads of a preloaded tool included) during the loops / N, T = CPU time
+ * of the workload threads alone in their loops / N (what the traced code
+ * path itself pays), N = events of all threads in the measured loops,
  * R = N / that wall time, C = every lifetime call made, warm-up and object
  * creations included (what a trace of the run holds). The preloaded tool's
  * start-up and exit are not counted.
@@ -53,6 +56,7 @@ struct thread_ctx {
     uintptr_t lo, hi;
     volatile uint64_t sink;
     struct timespec t0, t1;
+    struct timespec cpu_t0, cpu_t1; /* this thread's CPU time around its measured loop */
 } __attribute__((aligned(64)));
 
 __attribute__((noinline)) static void leaf_ref(void *p)
@@ -144,7 +148,9 @@ static void *thread_start(void *p)
     if (pthread_barrier_wait(&start_line) == PTHREAD_BARRIER_SERIAL_THREAD)
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu0);
     clock_gettime(CLOCK_MONOTONIC, &c->t0);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c->cpu_t0);
     run_loop(c, iters);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c->cpu_t1);
     clock_gettime(CLOCK_MONOTONIC, &c->t1);
     return NULL;
 }
@@ -216,12 +222,15 @@ int main(int argc, char **argv)
         start = ts_ns(ctx[i].t0) < start ? ts_ns(ctx[i].t0) : start;
         end = ts_ns(ctx[i].t1) > end ? ts_ns(ctx[i].t1) : end;
     }
-    double ns = end - start;
+    double ns = end - start, thread_cpu = 0;
+    for (unsigned i = 0; i < threads; i++)
+        thread_cpu += ts_ns(ctx[i].cpu_t1) - ts_ns(ctx[i].cpu_t0);
     unsigned long long events = iters * threads * (unsigned long long)events_per_leaf;
     unsigned long long calls = (iters + warm_iters) * threads * (unsigned long long)events_per_leaf +
                                (leaf == leaf_ref ? threads : 0);
-    printf("ns_per_event=%.2f cpu_ns_per_event=%.2f events=%llu events_per_sec=%.0f calls=%llu\n",
-           ns / (double)(iters * events_per_leaf), (ts_ns(cpu1) - ts_ns(cpu0)) / (double)events, events,
-           (double)events / ns * 1e9, calls);
+    printf("ns_per_event=%.2f cpu_ns_per_event=%.2f thread_cpu_ns_per_event=%.2f events=%llu events_per_sec=%.0f "
+           "calls=%llu\n",
+           ns / (double)(iters * events_per_leaf), (ts_ns(cpu1) - ts_ns(cpu0)) / (double)events,
+           thread_cpu / (double)events, events, (double)events / ns * 1e9, calls);
     return 0;
 }

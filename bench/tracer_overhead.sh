@@ -8,9 +8,15 @@
 # iteration), with one stack repeated or 2048 stacks alternating; every
 # thread warms up on its own stack before its measured loop.
 #
-# What the rows mean (ns per event = CPU time of the whole process, tracer
-# helper thread included, during the measured loop / events; unlike wall
-# time it does not count time the machine gave to other work):
+# What the rows mean. Every traced cost is shown twice:
+#   event path      CPU time of the workload threads alone during their
+#                   measured loops / events: what the traced code itself pays
+#   process         CPU time of the whole process over the same span / events:
+#                   the event path plus the tracer's helper thread, which
+#                   populates the trace file's pages ahead of the writers
+#                   (page-cache allocation and zeroing, paid per 4 KiB page,
+#                   so per byte of trace; on this kind of VM ~1-3 us a page)
+# Rows:
 #   untraced        the same workload without the tracer
 #   fp/auto         traced; "added" = traced - untraced, per event
 #   dwarf           added cost per event / one bare unw_backtrace, where the
@@ -19,10 +25,10 @@
 #   fp walk         the same for a bare 32-frame frame-pointer walk
 #   heaptrack       heaptrack on the malloc + free twin at the same depth:
 #                   added ns per heaptrack event (malloc or free) / added ns
-#                   per tracer event (auto mode, repeated stack); CPU time
-#                   of the traced process (heaptrack_interpret, a separate
-#                   process, is not counted: this favours heaptrack), and
-#                   the same ratio from wall times
+#                   per tracer event (auto mode, repeated stack), both from
+#                   the CPU of the traced process (helper threads included;
+#                   heaptrack_interpret, a separate process, is not counted:
+#                   this favours heaptrack), and the same ratio from wall times
 #   ... all processes   the same ratio from the CPU time of the whole run of
 #                   every process it started, reaped children included
 #                   (RUSAGE_CHILDREN of a launching subshell, bash's times):
@@ -49,20 +55,19 @@ fake=$O/bench/tracer_bench_fake
 lib=$(realpath "${OBTRACE_LIB:-$O/lib/libobtrace.so}")
 [ -x "$bin" ] && [ -f "$lib" ] || { echo "  tracer benchmark not built"; exit 1; }
 [ -x "$fake" ] || fake=
-ns=cpu_ns_per_event
 tmp=$(mktemp -d /tmp/obt-bench-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
 median() { sort -g | awk '{a[NR]=$1} END {if (!NR) print "nan"; else print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 field() { sed -n "s/.*\(^\| \)$1=\([0-9.]*\).*/\2/p"; }
 
-# one NAME FIELD BIN [VAR=VALUE...] -- ARGS...: runs once, appends FIELD to $tmp/v.NAME
+# one NAME BIN [VAR=VALUE...] -- ARGS...: runs once, appends its result line to $tmp/l.NAME
 one() {
-    local name=$1 fld=$2 prog=$3; shift 3
+    local name=$1 prog=$2; shift 2
     local envs=()
     while [ "$1" != "--" ]; do envs+=("$1"); shift; done
     shift
-    env "${envs[@]}" "$prog" "$@" | field "$fld" >>"$tmp/v.$name"
+    env "${envs[@]}" "$prog" "$@" >>"$tmp/l.$name"
     rm -f "$tmp"/t-*.obt
 }
 tenv() { echo LD_PRELOAD="$lib" OBTRACE_OUTPUT="$tmp/t-%p.obt" OBTRACE_UNWIND="$1"; }
@@ -78,20 +83,18 @@ cpu_calls() {
 }
 
 # whole NAME CMD...: CPU ns per lifetime call of CMD 5*ITERS minus CMD 0 (start-up,
-# warm-up and exit cancel out; child processes count), appended to $tmp/v.NAME
+# warm-up and exit cancel out; child processes count), appended to $tmp/l.NAME
 whole() {
     local name=$1; shift
     echo "$(cpu_calls "$@" $((ITERS * 5))) $(cpu_calls "$@" 0)" |
-        awk '{if ($2 > $4) print ($1 - $3) * 1e9 / ($2 - $4)}' >>"$tmp/v.$name"
+        awk '{if ($2 > $4) print "whole=" ($1 - $3) * 1e9 / ($2 - $4)}' >>"$tmp/l.$name"
 }
 
 heaptrack_one() {
     command -v heaptrack >/dev/null || return 0
     local prog
     prog=$(realpath "$bin")
-    (cd "$tmp" && heaptrack -o "$tmp/h" "$prog" malloc 1 1 "$ITERS" 2>/dev/null) >"$tmp/hout"
-    field $ns <"$tmp/hout" >>"$tmp/v.heap"
-    field ns_per_event <"$tmp/hout" >>"$tmp/v.heapw"
+    (cd "$tmp" && heaptrack -o "$tmp/h" "$prog" malloc 1 1 "$ITERS" 2>/dev/null) >>"$tmp/l.heap"
     rm -f "$tmp"/h*
     (cd "$tmp" && whole heapall heaptrack -o "$tmp/h" "$prog" malloc 1 1)
     whole malloc0all "$bin" malloc 1 1
@@ -102,36 +105,31 @@ heaptrack_one() {
 size_one() {
     LD_PRELOAD="$lib" OBTRACE_OUTPUT="$tmp/size-%p.obt" OBTRACE_UNWIND=auto "$bin" ref 1 1 "$ITERS" |
         field calls >"$tmp/calls"
-    echo "$(stat -c %s "$tmp"/size-*.obt) $(cat "$tmp/calls")" | awk '{print $1 / $2}' >>"$tmp/v.size"
+    echo "$(stat -c %s "$tmp"/size-*.obt) $(cat "$tmp/calls")" | awk '{print "size=" $1 / $2}' >>"$tmp/l.size"
     rm -f "$tmp"/size-*.obt
 }
 
 round() {
-    one base1 $ns "$bin" X=1 -- ref 1 1 "$ITERS"
-    one base2k $ns "$bin" X=1 -- ref 2048 1 "$ITERS"
-    one fp1 $ns "$bin" $(tenv fp) -- ref 1 1 "$ITERS"
-    one fp2k $ns "$bin" $(tenv fp) -- ref 2048 1 "$ITERS"
-    one auto1 $ns "$bin" $(tenv auto) -- ref 1 1 "$ITERS"
-    one auto2k $ns "$bin" $(tenv auto) -- ref 2048 1 "$ITERS"
-    one dw1 $ns "$bin" $(tenv dwarf) -- ref 1 1 "$ITERS"
-    one chain $ns "$bin" X=1 -- none 1 1 "$ITERS"
-    one unw $ns "$bin" X=1 -- unw 1 1 "$ITERS"
-    one fpwalk $ns "$bin" X=1 -- fp 1 1 "$ITERS"
-    one malloc0 $ns "$bin" X=1 -- malloc 1 1 "$ITERS"
-    one malloc0w ns_per_event "$bin" X=1 -- malloc 1 1 "$ITERS"
-    one auto1w ns_per_event "$bin" $(tenv auto) -- ref 1 1 "$ITERS"
-    one base1w ns_per_event "$bin" X=1 -- ref 1 1 "$ITERS"
+    one base1 "$bin" X=1 -- ref 1 1 "$ITERS"
+    one base2k "$bin" X=1 -- ref 2048 1 "$ITERS"
+    one fp1 "$bin" $(tenv fp) -- ref 1 1 "$ITERS"
+    one fp2k "$bin" $(tenv fp) -- ref 2048 1 "$ITERS"
+    one auto1 "$bin" $(tenv auto) -- ref 1 1 "$ITERS"
+    one auto2k "$bin" $(tenv auto) -- ref 2048 1 "$ITERS"
+    one dw1 "$bin" $(tenv dwarf) -- ref 1 1 "$ITERS"
+    one chain "$bin" X=1 -- none 1 1 "$ITERS"
+    one unw "$bin" X=1 -- unw 1 1 "$ITERS"
+    one fpwalk "$bin" X=1 -- fp 1 1 "$ITERS"
+    one malloc0 "$bin" X=1 -- malloc 1 1 "$ITERS"
     heaptrack_one
     size_one
-    one ue1 events_per_sec "$bin" X=1 -- ref 1 1 "$ITERS"
-    one ue2 events_per_sec "$bin" X=1 -- ref 1 2 "$ITERS"
-    one e1 events_per_sec "$bin" $(tenv fp) -- ref 1 1 "$ITERS"
-    one e2 events_per_sec "$bin" $(tenv fp) -- ref 1 2 "$ITERS"
+    one t2 "$bin" X=1 -- ref 1 2 "$ITERS"
+    one fpt2 "$bin" $(tenv fp) -- ref 1 2 "$ITERS"
     if [ -n "$fake" ]; then
-        one fe1 events_per_sec "$fake" $(tenv fp) -- ref 1 1 "$ITERS"
-        one fe2 events_per_sec "$fake" $(tenv fp) -- ref 1 2 "$ITERS"
-        one fue1 events_per_sec "$fake" X=1 -- ref 1 1 "$ITERS"
-        one fue2 events_per_sec "$fake" X=1 -- ref 1 2 "$ITERS"
+        one fake1 "$fake" X=1 -- ref 1 1 "$ITERS"
+        one fake2 "$fake" X=1 -- ref 1 2 "$ITERS"
+        one fakefp1 "$fake" $(tenv fp) -- ref 1 1 "$ITERS"
+        one fakefp2 "$fake" $(tenv fp) -- ref 1 2 "$ITERS"
     fi
 }
 
@@ -139,41 +137,54 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for _ in $(seq "$RUNS"); do round; done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-m() { [ -f "$tmp/v.$1" ] && median <"$tmp/v.$1" || echo nan; }
-awk -v b1="$(m base1)" -v b2k="$(m base2k)" -v fp1="$(m fp1)" -v fp2k="$(m fp2k)" -v a1="$(m auto1)" \
-    -v a2k="$(m auto2k)" -v dw1="$(m dw1)" -v chain="$(m chain)" -v unw="$(m unw)" -v fpw="$(m fpwalk)" \
-    -v m0="$(m malloc0)" -v heap="$(m heap)" -v m0w="$(m malloc0w)" -v heapw="$(m heapw)" \
-    -v a1w="$(m auto1w)" -v b1w="$(m base1w)" -v heapall="$(m heapall)" -v m0all="$(m malloc0all)" \
-    -v a1all="$(m auto1all)" -v b1all="$(m base1all)" -v size="$(m size)" -v ue1="$(m ue1)" -v ue2="$(m ue2)" \
-    -v e1="$(m e1)" -v e2="$(m e2)" -v fe1="$(m fe1)" -v fe2="$(m fe2)" -v fue1="$(m fue1)" -v fue2="$(m fue2)" \
-    -v bin="$(basename "$bin")" -v runs="$RUNS" -v iters="$ITERS" -v l0="$load_before" -v l1="$load_after" 'BEGIN {
+# m NAME FIELD: the median of FIELD over NAME's runs
+m() { [ -f "$tmp/l.$1" ] && field "$2" <"$tmp/l.$1" | median || echo nan; }
+# v NAME: NAME's medians as awk variables NAME_t (event path), NAME_p (process), NAME_w (wall), NAME_e (events/s)
+v() {
+    echo -v "$1_t=$(m "$1" thread_cpu_ns_per_event)" -v "$1_p=$(m "$1" cpu_ns_per_event)" \
+        -v "$1_w=$(m "$1" ns_per_event)" -v "$1_e=$(m "$1" events_per_sec)"
+}
+# shellcheck disable=SC2046
+awk $(for n in base1 base2k fp1 fp2k auto1 auto2k dw1 chain unw fpwalk malloc0 heap t2 fpt2 fake1 fake2 \
+    fakefp1 fakefp2; do v $n; done) \
+    -v heapall="$(m heapall whole)" -v m0all="$(m malloc0all whole)" -v a1all="$(m auto1all whole)" \
+    -v b1all="$(m base1all whole)" -v size="$(m size size)" \
+    -v bin="$(basename "$bin")" -v runs="$RUNS" -v iters="$ITERS" -v l0="$load_before" -v l1="$load_after" '
+function row(label, t, p, target) { printf "  %-44s %11.1f %11.1f  %s\n", label, t, p, target }
+function ratio(label, t, p, target) { printf "  %-44s %10.2fx %10.2fx  %s\n", label, t, p, target }
+BEGIN {
     printf "  workload %s, %s iterations, medians of %s interleaved rounds; load average %s -> %s\n", bin, iters, runs, l0, l1
-    printf "  %-46s %10s %10s  %s\n", "measure", "ns/event", "measured", "target"
-    printf "  %-46s %10.1f\n", "untraced call (repeated stack)", b1
-    printf "  %-46s %10.1f\n", "untraced call (2048 stacks)", b2k
-    printf "  %-46s %10.1f %10.1f  <= 80 ns added\n", "fp mode, repeated stack", fp1, fp1 - b1
-    printf "  %-46s %10.1f %10.1f  <= 150 ns added\n", "fp mode, 2048 stacks", fp2k, fp2k - b2k
-    printf "  %-46s %10.1f %10.1f  <= 80 ns added\n", "auto mode, repeated stack", a1, a1 - b1
-    printf "  %-46s %10.1f %10.1f  <= 150 ns added\n", "auto mode, 2048 stacks", a2k, a2k - b2k
-    bare_unw = unw - chain; bare_fp = fpw - chain
-    printf "  %-46s %10.1f %9.2fx  <= 1.25x one unw_backtrace\n", "dwarf mode, repeated stack", dw1, (dw1 - b1) / bare_unw
-    printf "  %-46s %10.1f\n", "the chain alone (per iteration)", chain
-    printf "  %-46s %10.1f\n", "one bare unw_backtrace, 32 frames", bare_unw
-    printf "  %-46s %10.1f %9.2fx  (fp walk 5-9x cheaper)\n", "one bare frame-pointer walk, 32 frames", bare_fp, bare_unw / bare_fp
-    printf "  %-46s %10.1f\n", "malloc twin, untraced", m0
-    if (heap == "nan") printf "  %-46s %10s\n", "malloc twin under heaptrack", "n/a"
+    printf "  ns per event; event path = CPU of the traced threads, process = CPU of the whole process\n"
+    printf "  %-44s %11s %11s  %s\n", "measure", "event path", "process", "target"
+    row("untraced call (repeated stack)", base1_t, base1_p, "")
+    row("untraced call (2048 stacks)", base2k_t, base2k_p, "")
+    row("fp mode, repeated stack, added", fp1_t - base1_t, fp1_p - base1_p, "<= 80 ns")
+    row("fp mode, 2048 stacks, added", fp2k_t - base2k_t, fp2k_p - base2k_p, "<= 150 ns")
+    row("auto mode, repeated stack, added", auto1_t - base1_t, auto1_p - base1_p, "<= 80 ns")
+    row("auto mode, 2048 stacks, added", auto2k_t - base2k_t, auto2k_p - base2k_p, "<= 150 ns")
+    row("dwarf mode, repeated stack, added", dw1_t - base1_t, dw1_p - base1_p, "")
+    bare_unw = unw_t - chain_t; bare_fp = fpwalk_t - chain_t
+    ratio("dwarf added / one bare unw_backtrace", (dw1_t - base1_t) / bare_unw, (dw1_p - base1_p) / bare_unw, "<= 1.25x")
+    row("the chain alone (per iteration)", chain_t, chain_p, "")
+    row("one bare unw_backtrace, 32 frames", bare_unw, unw_p - chain_p, "")
+    row("one bare frame-pointer walk, 32 frames", bare_fp, fpwalk_p - chain_p, "")
+    ratio("unw_backtrace / frame-pointer walk", bare_unw / bare_fp, (unw_p - chain_p) / (fpwalk_p - chain_p), "(5-9x)")
+    row("malloc twin, untraced", malloc0_t, malloc0_p, "")
+    if (heap_p == "nan") printf "  %-44s %11s\n", "malloc twin under heaptrack", "n/a"
     else {
-        printf "  %-46s %10.1f %9.2fx  >= 3x tracer (auto) cost\n", "malloc twin under heaptrack", heap, (heap - m0) / (a1 - b1)
-        printf "  %-46s %10.1f %9.2fx\n", "  the same in wall time", heapw, (heapw - m0w) / (a1w - b1w)
+        row("malloc twin under heaptrack", heap_t, heap_p, "")
+        printf "  %-44s %11s %10.2fx  >= 3x tracer (auto) cost\n", "heaptrack added / tracer added", "",
+               (heap_p - malloc0_p) / (auto1_p - base1_p)
+        printf "  %-44s %11s %10.2fx\n", "  the same in wall time", "", (heap_w - malloc0_w) / (auto1_w - base1_w)
         if (heapall != "nan")
-            printf "  %-46s %10.1f %9.2fx  (tracer %.1f added)\n", "  the same, CPU of all processes, whole run", heapall,
+            printf "  %-44s %11s %10.2fx  (tracer %.1f ns added)\n", "  the same, CPU of all processes, whole run", "",
                    (heapall - m0all) / (a1all - b1all), a1all - b1all
     }
-    printf "  %-46s %10s %10.1f  < 32 bytes/event\n", "trace size, repeated stacks", "", size
-    printf "  %-46s %10s %9.2fx\n", "2 threads vs 1, events/s, untraced (libntsim)", "", ue2 / ue1
-    printf "  %-46s %10s %9.2fx\n", "2 threads vs 1, events/s, fp (libntsim)", "", e2 / e1
-    if (fe1 != "nan") {
-        printf "  %-46s %10s %9.2fx\n", "2 threads vs 1, events/s, untraced (stand-in)", "", fue2 / fue1
-        printf "  %-46s %10s %9.2fx  >= 1.8x\n", "2 threads vs 1, events/s, fp (stand-in)", "", fe2 / fe1
+    printf "  %-44s %11s %11.1f  < 32 bytes/event\n", "trace size, repeated stacks", "", size
+    printf "  %-44s %11s %10.2fx\n", "2 threads / 1, events/s, untraced (libntsim)", "", t2_e / base1_e
+    printf "  %-44s %11s %10.2fx  >= 1.8x\n", "2 threads / 1, events/s, fp (libntsim)", "", fpt2_e / fp1_e
+    if (fake1_e != "nan") {
+        printf "  %-44s %11s %10.2fx\n", "2 threads / 1, events/s, untraced (stand-in)", "", fake2_e / fake1_e
+        printf "  %-44s %11s %10.2fx  >= 1.8x\n", "2 threads / 1, events/s, fp (stand-in)", "", fakefp2_e / fakefp1_e
     }
 }'

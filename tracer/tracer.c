@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -156,12 +157,31 @@ uint32_t obt_stack_intern(struct obt_tls *t, const uint64_t *frames, unsigned n)
  * The frame-pointer walk agrees with libunwind when it found the same
  * frames, or the same frames up to the outermost few that libunwind alone
  * can see: the C library's process and thread start frames
- * (__libc_start_main, _start, start_thread, clone3), which have no frame
- * pointer but are the same for every stack that reaches them the same way.
+ * (__libc_start_call_main, __libc_start_main, start_thread, clone3) and the
+ * program's entry code (_start), which have no frame pointer but are the
+ * same for every stack that reaches them the same way. A frame of the
+ * program's own among the unseen ones (say main, called through a frame
+ * whose %rbp is no frame pointer) makes the walk disagree: another caller
+ * there would give the same walk.
  */
 #define OBT_FP_UNSEEN_OUTER_FRAMES 4u
-
 #define OBT_FP_BOGUS_OUTER_FRAMES 2u
+#define OBT_ENTRY_CODE_BYTES 64u /* _start: from the ELF entry point to the return from __libc_start_main */
+
+/* TRUE when addr is in the C library (the object that holds abort) or in the program's entry code. */
+static int is_start_code(uint64_t addr)
+{
+    static void *_Atomic libc_base;
+    Dl_info di;
+    if (addr - getauxval(AT_ENTRY) < OBT_ENTRY_CODE_BYTES)
+        return 1;
+    void *libc = atomic_load_explicit(&libc_base, memory_order_relaxed);
+    if (!libc && dladdr((void *)(uintptr_t)abort, &di)) {
+        libc = di.dli_fbase;
+        atomic_store_explicit(&libc_base, libc, memory_order_relaxed);
+    }
+    return libc && dladdr((void *)(uintptr_t)addr, &di) && di.dli_fbase == libc;
+}
 
 static int fp_walk_verified(const uint64_t *fp, unsigned nf, const uint64_t *dw, unsigned nd, unsigned depth)
 {
@@ -176,8 +196,12 @@ static int fp_walk_verified(const uint64_t *fp, unsigned nf, const uint64_t *dw,
      * keeps its struct pthread there): accept that outer tail too, when
      * everything the program itself called agrees.
      */
-    return same > 0 && nf < depth && nf - same <= OBT_FP_BOGUS_OUTER_FRAMES &&
-           nd - same <= OBT_FP_UNSEEN_OUTER_FRAMES;
+    if (!same || nf >= depth || nf - same > OBT_FP_BOGUS_OUTER_FRAMES || nd - same > OBT_FP_UNSEEN_OUTER_FRAMES)
+        return 0;
+    for (unsigned i = same; i < nd; i++)
+        if (!is_start_code(dw[i]))
+            return 0;
+    return 1;
 }
 
 /* libunwind's frames of c's caller, interned by their own hash. */
@@ -272,7 +296,10 @@ static struct obt_walk_memo *memo_slot(struct obt_tls *t, const void *ret)
 /*
  * fp and auto: the frame-pointer walk from the interposer, or its memo
  * when the frames still hold what the last walk from there read. A stack
- * the walk names (good) is remembered for next time.
+ * the walk names (good) is remembered for next time; so is, in auto mode,
+ * a stack the walk was found not to name (OBT_MEMO_FP_BAD): its next
+ * meeting goes straight to libunwind, without the walk, its hash and the
+ * shared table's verdict.
  */
 static uint32_t capture_walk(struct obt_call *c, unsigned depth, int fp_mode)
 {
@@ -286,17 +313,17 @@ static uint32_t capture_walk(struct obt_call *c, unsigned depth, int fp_mode)
     int good;
 
     if (m->id && m->frame == (uint64_t)(uintptr_t)c->frame && obt_unwind_fp_same(c->frame, m->words, m->nvisit))
-        return m->id;
+        return m->id != OBT_MEMO_FP_BAD ? m->id : capture_dwarf(c, depth);
     if (depth <= OBT_MEMO_DEPTH) {
         w = m->words;
         m->id = 0;
     }
     n = obt_unwind_fp_record(c->frame, &t->bounds, frames, w, depth, OBT_SEED_FP, &key, &nvisit);
     id = fp_mode ? fp_lookup(c, key, frames, n, &good) : auto_lookup(c, key, frames, n, depth, &good);
-    if (good && w == m->words) {
+    if (w == m->words && id != OBT_NO_STACK && (good || !fp_mode)) {
         m->frame = (uint64_t)(uintptr_t)c->frame;
         m->nvisit = nvisit;
-        m->id = id;
+        m->id = good ? id : OBT_MEMO_FP_BAD;
     }
     return id;
 }
@@ -748,12 +775,11 @@ static void event_optional_put(char *q, const struct obt_ev *ev)
         put64(q, ev->arg2);
 }
 
-static void event_write(struct obt_tls *t, const struct obt_ev *ev, uint32_t stack)
+static void event_write(struct obt_tls *t, const struct obt_ev *ev, uint32_t stack, uint64_t now)
 {
     struct obt_writer *w = &obt_g.w;
     uint32_t size = event_size(ev->flags);
     uint64_t seq = atomic_fetch_add_explicit(&w->seq, 1, memory_order_relaxed);
-    uint64_t now = obt_now_ns();
     char *p = obt_tbuf_event_slot(w, &t->tb, size, seq, now);
 
     if (__builtin_expect(!p, 0)) {
@@ -775,7 +801,7 @@ static inline __attribute__((always_inline)) void emit_inline(struct obt_call *c
     /* Ask for the sequence counter's line now: another core's event may hold it, and the capture hides the wait. */
     __builtin_prefetch(&obt_g.w.seq, 1, 3);
     uint32_t stack = c->have_stack ? c->stack : obt_g.cfg.depth ? stack_capture_inline(c) : OBT_NO_STACK;
-    event_write(c->tls, ev, stack);
+    event_write(c->tls, ev, stack, c->have_stack ? c->now : obt_now_ns());
 }
 
 void obt_emit_ev(struct obt_call *c, const struct obt_ev *ev)

@@ -93,10 +93,12 @@ struct obt_scache_entry {
  * same frames (obt_unwind_fp_same, a few independent loads) has the same
  * stack, so it needs neither the walk's chain of dependent loads nor a
  * hash nor a lookup. Found by the interposer's return address (memo_ret),
- * replaced in turn; id 0 = empty. Used while the configured depth is at
- * most OBT_MEMO_DEPTH.
+ * replaced in turn; id 0 = empty, OBT_MEMO_FP_BAD = a stack the walk does
+ * not name (auto mode: libunwind disagreed). Used while the configured
+ * depth is at most OBT_MEMO_DEPTH.
  */
 #define OBT_MEMO_SLOTS 8u
+#define OBT_MEMO_FP_BAD UINT32_MAX
 #define OBT_MEMO_DEPTH 64u
 struct obt_walk_memo {
     uint64_t frame;    /* the interposer frame the walk started from */
@@ -125,8 +127,9 @@ struct obt_call {
     struct obt_tls *tls;
     struct obt_ev ev;
     uint64_t pre[4];       /* scratch the pre hook leaves for the post hook */
-    int have_stack;        /* obt_call_capture took the caller's stack: its id is stack */
+    int have_stack;        /* obt_call_capture took the caller's stack: its id is stack, its time now */
     uint32_t stack;
+    uint64_t now;
 };
 
 /*
@@ -172,6 +175,7 @@ static inline __attribute__((always_inline)) void obt_call_capture(struct obt_ca
     unsigned depth = obt_g.cfg.depth;
     if (__builtin_expect(obt_g.cfg.unwind != OBT_UNWIND_DWARF || !depth || c->ev.filtered, 1))
         return;
+    c->now = obt_now_ns();
     int got = unw_backtrace((void **)c->tls->dwbuf, (int)(depth + OBT_DWARF_LEAD));
     c->stack = obt_stack_dwarf_take(c, got);
     c->have_stack = c->stack != OBT_NO_STACK;

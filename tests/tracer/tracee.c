@@ -15,6 +15,8 @@
  *   tracee internal        a reference the stand-in framework takes itself
  *   tracee deep N          N pairs alternating between two ~25-frame call
  *                          paths that differ in one deep frame only
+ *   tracee foreign-rbp N   N pairs called through a frame whose %rbp is no
+ *                          frame pointer (exit 77 where not x86-64)
  *   tracee sites           prints the address ranges of the call sites
  */
 #include <dlfcn.h>
@@ -123,6 +125,55 @@ static void deep_pairs(PVOID obj, unsigned long long n)
         path[i & 1](obj);
 }
 
+/*
+ * call_with_foreign_rbp(fn, arg) calls fn(arg) with %rbp holding 1, not a
+ * frame pointer, as code built without frame pointers may leave it; its
+ * CFI tells the truth, so libunwind steps through it while a frame-pointer
+ * walk stops right above it. Written in assembly so no compiler setting
+ * can give it a frame pointer.
+ */
+#if defined(__x86_64__)
+LONG_PTR call_with_foreign_rbp(LONG_PTR (*fn)(PVOID), PVOID arg);
+__asm__(".text\n"
+        ".p2align 4\n"
+        ".globl call_with_foreign_rbp\n"
+        ".type call_with_foreign_rbp, @function\n"
+        "call_with_foreign_rbp:\n"
+        ".cfi_startproc\n"
+        "push %rbp\n"
+        ".cfi_adjust_cfa_offset 8\n"
+        ".cfi_rel_offset %rbp, 0\n"
+        "mov %rdi, %rax\n"
+        "mov %rsi, %rdi\n"
+        "mov $1, %ebp\n"
+        "call *%rax\n"
+        "pop %rbp\n"
+        ".cfi_adjust_cfa_offset -8\n"
+        ".cfi_restore %rbp\n"
+        "ret\n"
+        ".cfi_endproc\n"
+        ".size call_with_foreign_rbp, .-call_with_foreign_rbp\n");
+
+/* Pairs whose call sites are reached through call_with_foreign_rbp. */
+static int foreign_rbp_pairs(PVOID obj, unsigned long long n)
+{
+    for (unsigned long long i = 0; i < n; i++) {
+        call_with_foreign_rbp(tracee_ref_site, obj);
+        report();
+        call_with_foreign_rbp(tracee_deref_site, obj);
+        report();
+    }
+    return 0;
+}
+#else
+static int foreign_rbp_pairs(PVOID obj, unsigned long long n)
+{
+    (void)obj;
+    (void)n;
+    return 77;
+}
+#endif
+
 struct thread_arg {
     PVOID obj;
     unsigned long long n;
@@ -181,6 +232,9 @@ int main(int argc, char **argv)
         print_site("tracee_deref_site", (void *)tracee_deref_site);
         print_site("FakeInternalReference", (void *)FakeInternalReference);
         print_site("main", (void *)main);
+#if defined(__x86_64__)
+        print_site("call_with_foreign_rbp", (void *)call_with_foreign_rbp);
+#endif
         return 0;
     }
     obj = make_object("\\Device\\Tracee");
@@ -226,6 +280,9 @@ int main(int argc, char **argv)
         return argc > 3 ? run_images(argv[2], argv[3], obj) : 64;
     } else if (!strcmp(mode, "deep")) {
         deep_pairs(obj, n);
+    } else if (!strcmp(mode, "foreign-rbp")) {
+        if (foreign_rbp_pairs(obj, n))
+            return 77;
     } else if (!strcmp(mode, "internal")) {
         FakeInternalReference(obj);
         tracee_deref_site(obj);

@@ -124,6 +124,21 @@ struct site {
 };
 
 /* Reads "name offset size" lines of `tracee sites`. */
+/* The address range of the tracee's function called name (as `tracee sites` prints it). */
+static void site_named(const char *name, struct site *out)
+{
+    char cmd[PATH_MAX + 16], got[64];
+    struct site s;
+    snprintf(cmd, sizeof(cmd), "%s sites", tracee);
+    FILE *f = popen(cmd, "r");
+    ck_assert_ptr_nonnull(f);
+    while (fscanf(f, "%63s %lu %lu", got, &s.off, &s.size) == 3)
+        if (!strcmp(got, name))
+            *out = s;
+    pclose(f);
+    ck_assert_msg(out->size > 0, "tracee has no function %s", name);
+}
+
 static void sites(struct site *ref, struct site *deref, struct site *internal, struct site *mainf)
 {
     char cmd[PATH_MAX + 16], name[64];
@@ -270,6 +285,69 @@ START_TEST(stacks_differing_in_one_deep_frame_keep_their_ids)
     check_deep_trace("auto");
     check_deep_trace("dwarf");
     cleanup();
+}
+END_TEST
+
+/*
+ * tracee foreign-rbp: every call site is reached through a frame whose
+ * %rbp is no frame pointer. The frame-pointer walk stops right above it;
+ * libunwind goes on to main. fp mode records the short walk, auto finds
+ * on first meeting that the walk disagrees with libunwind and records
+ * libunwind's frames every time after (the same stack, the same id),
+ * dwarf records them too.
+ */
+static void check_foreign_rbp_trace(const char *unwind, int full)
+{
+    struct site ref = { 0, 0 }, deref = { 0, 0 }, internal, mainf = { 0, 0 }, foreign = { 0, 0 };
+    struct tp_trace t;
+    char env[64];
+    snprintf(env, sizeof(env), "OBTRACE_UNWIND=%s", unwind);
+    const char *extra[] = { env, NULL };
+    const unsigned pairs_n = 300;
+
+    sites(&ref, &deref, &internal, &mainf);
+    site_named("call_with_foreign_rbp", &foreign);
+    pid_t pid = spawn((char *const[]){ tracee, "foreign-rbp", "300", NULL }, "f-%p.obt", -1, extra);
+    ck_assert_int_eq(wait_status(pid), 0);
+    load(&t, "f-%p.obt", pid);
+    ck_assert_uint_eq(t.nev, 2 + 2 * pairs_n);
+    uint32_t id[2] = { 0, 0 };
+    for (unsigned i = 0; i < 2 * pairs_n; i++) {
+        const struct tp_event *e = &t.ev[1 + i];
+        unsigned is_deref = i & 1;
+        ck_assert_uint_eq(e->op, is_deref ? OBT_OP_OBJ_DEREF : OBT_OP_OBJ_REF);
+        if (!id[is_deref])
+            id[is_deref] = e->stack;
+        ck_assert_msg(e->stack == id[is_deref], "%s: event %u has stack %u, not %u", unwind, i, e->stack,
+                      id[is_deref]);
+    }
+    for (unsigned is_deref = 0; is_deref < 2; is_deref++) {
+        const struct tp_stack *s = tp_stack(&t, id[is_deref]);
+        ck_assert_ptr_nonnull(s);
+        ck_assert(in_function(&t, s->frames[0], "/tracee", is_deref ? deref : ref));
+        ck_assert(in_function(&t, s->frames[1], "/tracee", foreign));
+        if (!full) {
+            ck_assert_uint_eq(s->depth, 2);
+            continue;
+        }
+        ck_assert_uint_ge(s->depth, 4);
+        int has_main = 0;
+        for (unsigned f = 2; f < s->depth; f++)
+            has_main |= in_function(&t, s->frames[f], "/tracee", mainf);
+        ck_assert_msg(has_main, "%s: main is not among the callers", unwind);
+    }
+    tp_free(&t);
+}
+
+START_TEST(auto_uses_libunwind_where_the_walk_stops_short)
+{
+#if defined(__x86_64__) /* the tracee's foreign-%rbp frame is x86-64 assembly */
+    paths_init();
+    check_foreign_rbp_trace("fp", 0);
+    check_foreign_rbp_trace("auto", 1);
+    check_foreign_rbp_trace("dwarf", 1);
+    cleanup();
+#endif
 }
 END_TEST
 
@@ -593,6 +671,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, counts_and_stacks_point_into_the_caller);
     tcase_add_test(tc, stacks_differing_in_one_deep_frame_keep_their_ids);
+    tcase_add_test(tc, auto_uses_libunwind_where_the_walk_stops_short);
     tcase_add_test(tc, framework_internal_reference_is_traced);
     tcase_add_test(tc, sigkill_at_a_random_point_keeps_completed_events);
     tcase_add_test(tc, abort_and_sigsegv_keep_completed_events);
