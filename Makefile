@@ -238,7 +238,8 @@ demo: deps
 	@$(MAKE) --no-print-directory build-all
 	@O=$(O) scripts/demo.sh
 
-bench: deps
+bench:
+	@scripts/ensure-deps.sh bench || scripts/ensure-deps.sh
 	@$(MAKE) --no-print-directory build-all $(BENCH_BIN)
 	@O=$(O) bench/run.sh
 

@@ -35,6 +35,14 @@
 #                   heaptrack_interpret counts; a run of 5*ITERS minus a run
 #                   of 0 iterations, per lifetime call that adds, so start-up
 #                   and exit cancel out; minus the untraced runs' the same way
+#   uftrace         uftrace recording the same two library calls through the
+#                   program's PLT, no stacks (its recorder is a separate
+#                   process, not counted): added ns per call / the tracer's
+#                   (auto); the target is > 1x, cheaper with stacks than
+#                   uftrace without
+#   ltrace          ltrace -f on the same calls, LTRACE_ITERS iterations (it
+#                   stops the program at each call): wall ns per call / the
+#                   tracer's added wall ns (auto); target >= 1000x
 #   trace size      file bytes / lifetime calls the run made (warm-up included)
 #   threads         events/s with 2 threads / 1 thread, each thread doing
 #                   the same work (ITERS iterations, each on its own
@@ -49,6 +57,7 @@ set -uo pipefail
 O=${O:-build}
 RUNS=${RUNS:-5}
 ITERS=${ITERS:-200000}
+LTRACE_ITERS=${LTRACE_ITERS:-1000}
 bin=$O/bench/tracer_bench
 [ -x "$bin" ] || bin=$O/bench/tracer_bench_fake
 fake=$O/bench/tracer_bench_fake
@@ -102,6 +111,21 @@ heaptrack_one() {
     whole base1all "$bin" ref 1 1
 }
 
+# uftrace recording the same workload's library calls (ObfReferenceObject and
+# ObfDereferenceObject through the program's PLT), without stacks
+uftrace_one() {
+    command -v uftrace >/dev/null || return 0
+    uftrace record --force -d "$tmp/u" "$bin" ref 1 1 "$ITERS" 2>/dev/null >>"$tmp/l.uftrace"
+    rm -rf "$tmp/u"
+}
+
+# ltrace on the same calls: LTRACE_ITERS iterations (it stops the program twice a call)
+ltrace_one() {
+    command -v ltrace >/dev/null || return 0
+    ltrace -f -o /dev/null -e 'ObfReferenceObject+ObfDereferenceObject' "$bin" ref 1 1 "$LTRACE_ITERS" \
+        2>/dev/null >>"$tmp/l.ltrace"
+}
+
 size_one() {
     LD_PRELOAD="$lib" OBTRACE_OUTPUT="$tmp/size-%p.obt" OBTRACE_UNWIND=auto "$bin" ref 1 1 "$ITERS" |
         field calls >"$tmp/calls"
@@ -122,6 +146,8 @@ round() {
     one fpwalk "$bin" X=1 -- fp 1 1 "$ITERS"
     one malloc0 "$bin" X=1 -- malloc 1 1 "$ITERS"
     heaptrack_one
+    uftrace_one
+    ltrace_one
     size_one
     one t2 "$bin" X=1 -- ref 1 2 "$ITERS"
     one fpt2 "$bin" $(tenv fp) -- ref 1 2 "$ITERS"
@@ -145,8 +171,8 @@ v() {
         -v "$1_w=$(m "$1" ns_per_event)" -v "$1_e=$(m "$1" events_per_sec)"
 }
 # shellcheck disable=SC2046
-awk $(for n in base1 base2k fp1 fp2k auto1 auto2k dw1 chain unw fpwalk malloc0 heap t2 fpt2 fake1 fake2 \
-    fakefp1 fakefp2; do v $n; done) \
+awk $(for n in base1 base2k fp1 fp2k auto1 auto2k dw1 chain unw fpwalk malloc0 heap uftrace ltrace t2 fpt2 \
+    fake1 fake2 fakefp1 fakefp2; do v $n; done) \
     -v heapall="$(m heapall whole)" -v m0all="$(m malloc0all whole)" -v a1all="$(m auto1all whole)" \
     -v b1all="$(m base1all whole)" -v size="$(m size size)" \
     -v bin="$(basename "$bin")" -v runs="$RUNS" -v iters="$ITERS" -v l0="$load_before" -v l1="$load_after" '
@@ -180,6 +206,15 @@ BEGIN {
             printf "  %-44s %11s %10.2fx  (tracer %.1f ns added)\n", "  the same, CPU of all processes, whole run", "",
                    (heapall - m0all) / (a1all - b1all), a1all - b1all
     }
+    if (uftrace_p == "nan") printf "  %-44s %11s\n", "uftrace, same calls, no stacks", "n/a"
+    else {
+        row("uftrace, same calls, no stacks, added", uftrace_t - base1_t, uftrace_p - base1_p, "")
+        ratio("uftrace added / tracer (auto) added", (uftrace_t - base1_t) / (auto1_t - base1_t),
+              (uftrace_p - base1_p) / (auto1_p - base1_p), "> 1x (cheaper with stacks)")
+    }
+    if (ltrace_w == "nan") printf "  %-44s %11s\n", "ltrace, same calls", "n/a"
+    else printf "  %-44s %11.0f %10.0fx  >= 1000x (wall)\n", "ltrace, same calls, wall, / tracer (auto)", ltrace_w,
+                (ltrace_w - base1_w) / (auto1_w - base1_w)
     printf "  %-44s %11s %11.1f  < 32 bytes/event\n", "trace size, repeated stacks", "", size
     printf "  %-44s %11s %10.2fx\n", "2 threads / 1, events/s, untraced (libntsim)", "", t2_e / base1_e
     printf "  %-44s %11s %10.2fx  >= 1.8x\n", "2 threads / 1, events/s, fp (libntsim)", "", fpt2_e / fp1_e
