@@ -1,13 +1,18 @@
 /*
- * config.c - parsing of the OBTRACE_* environment (see config.h).
+ * config.c - parsing of the OBTRACE_* environment, the trace file's name,
+ * and the announcement of that name to `obtrace record` (see config.h).
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "obtrace/trace.h"
 
@@ -110,6 +115,7 @@ static void set_default(struct obt_config *c)
     c->unwind = OBT_UNWIND_AUTO;
     c->type_mask = ~0u;
     c->follow_exec = 1;
+    c->report_fd = -1;
 }
 
 static void copy_env(char *dst, size_t len, const char *name)
@@ -178,5 +184,63 @@ int obt_config_from_env(struct obt_config *c, char *err, size_t errlen)
             c->chunk_size = (uint32_t)size;
         }
     }
+    v = getenv("OBTRACE_REPORT_FD");
+    if (v && *v) {
+        char *end;
+        long fd = strtol(v, &end, 10);
+        if (*end || fd < 0 || fd > INT_MAX) {
+            snprintf(err, errlen, "OBTRACE_REPORT_FD must be a file descriptor number");
+            rc = -1;
+        } else {
+            c->report_fd = (int)fd;
+        }
+    }
     return rc;
+}
+
+/* TRUE when fd is a regular file open for appending: a channel, not a descriptor that happens to have that number. */
+static int is_report_channel(int fd)
+{
+    struct stat st;
+    int fl = fcntl(fd, F_GETFL);
+    return fl >= 0 && (fl & O_APPEND) && (fl & O_ACCMODE) != O_RDONLY && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* path made absolute (against the current directory) into out, NUL included; its length with the NUL, 0 if too long. */
+static size_t absolute_path(const char *path, char *out, size_t outlen)
+{
+    size_t dir = 0;
+    if (path[0] != '/') {
+        if (!getcwd(out, outlen))
+            return 0;
+        dir = strlen(out);
+        if (dir > 1)
+            out[dir++] = '/';
+    }
+    size_t len = strlen(path) + 1;
+    if (dir + len > outlen)
+        return 0;
+    memcpy(out + dir, path, len);
+    return dir + len;
+}
+
+int obt_config_report_trace(const struct obt_config *c, const char *path)
+{
+    static int said_pid;
+    static char said[PATH_MAX + 4096];
+    char abs[sizeof(said)];
+    int pid = (int)getpid();
+
+    if (c->report_fd < 0 || !is_report_channel(c->report_fd))
+        return -1;
+    size_t len = absolute_path(path, abs, sizeof(abs));
+    if (!len)
+        return -1;
+    if (said_pid == pid && !strcmp(said, abs))
+        return 0;
+    if (write(c->report_fd, abs, len) != (ssize_t)len)
+        return -1;
+    said_pid = pid;
+    memcpy(said, abs, len);
+    return 0;
 }

@@ -1,6 +1,8 @@
 /*
  * config.h - libobtrace's configuration, read once from OBTRACE_*
- * environment variables (doc/obtrace-record.md lists them).
+ * environment variables (doc/obtrace-record.md lists them), and what
+ * follows from it for the trace file: its name, and the announcement of
+ * the name actually used on the descriptor OBTRACE_REPORT_FD names.
  */
 #ifndef OBTRACE_CONFIG_H
 #define OBTRACE_CONFIG_H
@@ -23,6 +25,7 @@ struct obt_config {
     char images[1024];          /* comma-separated globs on driver image paths/basenames; "" = all */
     int follow_exec;            /* 1: exec'd programs are traced too */
     uint32_t chunk_size;        /* bytes; 0 = default */
+    int report_fd;              /* OBTRACE_REPORT_FD: where trace paths are announced; -1 = nowhere */
 };
 
 /*
@@ -42,5 +45,16 @@ int obt_glob_list_match(const char *globs, const char *text);
  * Returns 0 or -1 when out is too small.
  */
 int obt_config_expand_path(const char *pattern, int pid, unsigned attempt, char *out, size_t outlen);
+/*
+ * Announces that this process writes its trace to path (the name the
+ * writer created, relative to the current directory or absolute): appends
+ * the absolute path and a NUL byte, in one write, to c->report_fd when
+ * that is a regular file opened for appending (as `obtrace record` passes
+ * it). Saying the same path twice in one process is a no-op, so every
+ * place that learns of a new trace may call it. Async-signal-safe (a fork
+ * child may call it). Returns 0 (also for a repeat), or -1 when the path
+ * could not be announced (no such descriptor, or the write failed).
+ */
+int obt_config_report_trace(const struct obt_config *c, const char *path);
 
 #endif /* OBTRACE_CONFIG_H */

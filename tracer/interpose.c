@@ -299,15 +299,26 @@ static void post_handle_open(struct obt_call *c, const uint64_t *a, uint64_t r)
 
 /* ---- devices --------------------------------------------------------- */
 
+/*
+ * Sets ev's object and count from the device IoCreateDevice made, with one
+ * query: when the nested ObCreateObject was traced the device has its
+ * identity already, described before its driver was set, and its OBJECT
+ * record is refreshed now (trace-format.md 5.2); otherwise its one OBJECT
+ * record is written here, driver included.
+ */
+static void set_new_device(struct obt_call *c, PDEVICE_OBJECT dev)
+{
+    int64_t pointer;
+    obt_ev_set_object(&c->ev, obt_object_built(T(c), dev, &pointer));
+    c->ev.count = (int32_t)pointer;
+}
+
 static void device_created(struct obt_call *c, PDRIVER_OBJECT drv, PDEVICE_OBJECT *out, uint64_t r)
 {
     obt_field_status(c, r);
     obt_field_obj2(c, obj_id(c, drv, 0));
-    if (NT_SUCCESS((NTSTATUS)r) && out && *out) {
-        uint64_t v = set_obj(c, *out);
-        obt_object_refresh(T(c), *out, v); /* its driver is known now */
-        c->ev.count = pointer_now(*out);
-    }
+    if (NT_SUCCESS((NTSTATUS)r) && out && *out)
+        set_new_device(c, *out);
     obt_emit(c);
 }
 

@@ -3,7 +3,10 @@
  * the obtrace binary, puts it first in LD_PRELOAD (after a sanitizer
  * runtime named by OBTRACE_TEST_PRELOAD_PREFIX, which must come first),
  * passes the options as OBTRACE_* variables, runs the program and reports
- * where its trace is.
+ * where its traces are. The paths are the tracer's own word: it appends
+ * each trace's path to an unlinked file whose descriptor the program
+ * inherits (OBTRACE_REPORT_FD), so a name the tracer had to change (taken:
+ * ".1"), an exec'd image's and a forked child's are reported as written.
  */
 #include "record.h"
 
@@ -23,6 +26,8 @@
 
 #define RECORD_EXIT_USAGE 64
 #define RECORD_EXIT_UNUSABLE 2
+#define RECORD_DEFAULT_OUTPUT "obtrace-%p.obt"
+#define RECORD_CHANNEL_FD_MIN 256 /* the channel's number in the program: out of the way of low descriptors */
 
 void obtrace_record_options_init(struct obtrace_record_options *o)
 {
@@ -67,10 +72,26 @@ static void set_env(const char *name, const char *value)
         setenv(name, value, 1);
 }
 
-static void child_environment(const struct obtrace_record_options *o, const char *lib)
+/* Names the channel to the tracer, on a descriptor the program inherits. */
+static void set_channel(int channel)
+{
+    char num[32];
+    int fd = fcntl(channel, F_DUPFD, RECORD_CHANNEL_FD_MIN);
+    if (fd < 0)
+        fd = fcntl(channel, F_DUPFD, 3);
+    if (fd < 0) {
+        unsetenv("OBTRACE_REPORT_FD");
+        return;
+    }
+    snprintf(num, sizeof(num), "%d", fd);
+    setenv("OBTRACE_REPORT_FD", num, 1);
+}
+
+static void child_environment(const struct obtrace_record_options *o, const char *lib, int channel)
 {
     char num[32];
     set_preload(lib);
+    set_channel(channel);
     set_env("OBTRACE_OUTPUT", o->output);
     if (o->depth >= 0) {
         snprintf(num, sizeof(num), "%d", o->depth);
@@ -116,33 +137,105 @@ static void remove_stale(const char *pattern)
         unlink(path);
 }
 
-int obtrace_record_run(const struct obtrace_record_options *o, char *const argv[], char *trace_path_out,
-                       size_t trace_path_len)
+/* An unlinked file open for appending: the channel the tracer announces its traces on. -1 on failure. */
+static int channel_open(void)
 {
-    char lib[PATH_MAX];
-    const char *output = o->output ? o->output : "obtrace-%p.obt";
-    int status;
-    pid_t pid;
+    const char *dir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    char path[PATH_MAX];
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_APPEND | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        return fd;
+    if ((size_t)snprintf(path, sizeof(path), "%s/obtrace-record-XXXXXX", dir) >= sizeof(path))
+        return -1;
+    fd = mkostemp(path, O_APPEND | O_CLOEXEC);
+    if (fd >= 0)
+        unlink(path);
+    return fd;
+}
 
-    if (trace_path_len)
-        trace_path_out[0] = 0;
+void obtrace_record_traces_release(struct obtrace_record_traces *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        free(t->paths[i]);
+    free(t->paths);
+    t->paths = NULL;
+    t->n = 0;
+}
+
+static void traces_add(struct obtrace_record_traces *t, const char *path)
+{
+    char **grown = realloc(t->paths, (t->n + 1) * sizeof(*grown));
+    if (!grown)
+        return;
+    t->paths = grown;
+    if ((t->paths[t->n] = strdup(path)))
+        t->n++;
+}
+
+/* path (absolute) relative to the current directory when it lies inside it, else path. */
+static const char *in_cwd(const char *path)
+{
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof(cwd)))
+        return path;
+    size_t n = strlen(cwd);
+    if (n == 1)
+        return path + (path[0] == '/');
+    return !strncmp(path, cwd, n) && path[n] == '/' ? path + n + 1 : path;
+}
+
+/*
+ * Reads the paths announced on the channel (absolute, each ending in a
+ * NUL) into *t; relative: the output pattern was relative, so are they.
+ */
+static void channel_read(int channel, int relative, struct obtrace_record_traces *t)
+{
+    struct stat st;
+    size_t got = 0;
+    if (fstat(channel, &st) || st.st_size <= 0)
+        return;
+    char *buf = malloc((size_t)st.st_size + 1);
+    if (!buf)
+        return;
+    for (ssize_t r; got < (size_t)st.st_size; got += (size_t)r)
+        if ((r = pread(channel, buf + got, (size_t)st.st_size - got, (off_t)got)) <= 0)
+            break;
+    buf[got] = 0; /* a path cut short (the program killed mid-write) still ends */
+    for (size_t i = 0; i < got; i += strlen(buf + i) + 1)
+        traces_add(t, relative ? in_cwd(buf + i) : buf + i);
+    free(buf);
+}
+
+/* The library to preload into lib; -1 (a message printed) when there is none. */
+static int find_library(const struct obtrace_record_options *o, char *lib, size_t len)
+{
     if (o->library) {
-        snprintf(lib, sizeof(lib), "%s", o->library);
+        snprintf(lib, len, "%s", o->library);
     } else if (getenv("OBTRACE_LIBRARY")) {
-        snprintf(lib, sizeof(lib), "%s", getenv("OBTRACE_LIBRARY"));
-    } else if (default_library(lib, sizeof(lib))) {
+        snprintf(lib, len, "%s", getenv("OBTRACE_LIBRARY"));
+    } else if (default_library(lib, len)) {
         fprintf(stderr, "obtrace: record: cannot find libobtrace.so next to the obtrace binary\n");
         return -1;
     }
-    remove_stale(output);
-    fflush(NULL);
+    return 0;
+}
+
+/*
+ * Forks and execs argv in the traced environment; waits for it into
+ * *status. Returns 0, or -1 (a message printed) when it could not be
+ * started.
+ */
+static int run_traced(const struct obtrace_record_options *o, const char *lib, int channel, char *const argv[],
+                      int *status)
+{
     /* The child reports a failed exec through a close-on-exec pipe: a program that cannot run is not a trace. */
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) {
         fprintf(stderr, "obtrace: record: pipe: %s\n", strerror(errno));
         return -1;
     }
-    pid = fork();
+    fflush(NULL);
+    pid_t pid = fork();
     if (pid < 0) {
         fprintf(stderr, "obtrace: record: fork: %s\n", strerror(errno));
         close(report[0]);
@@ -151,7 +244,7 @@ int obtrace_record_run(const struct obtrace_record_options *o, char *const argv[
     }
     if (pid == 0) {
         close(report[0]);
-        child_environment(o, lib);
+        child_environment(o, lib, channel);
         execvp(argv[0], argv);
         int err = errno;
         ssize_t unused = write(report[1], &err, sizeof(err));
@@ -164,7 +257,7 @@ int obtrace_record_run(const struct obtrace_record_options *o, char *const argv[
     while ((got = read(report[0], &exec_errno, sizeof(exec_errno))) < 0 && errno == EINTR)
         ;
     close(report[0]);
-    while (waitpid(pid, &status, 0) < 0) {
+    while (waitpid(pid, status, 0) < 0) {
         if (errno != EINTR)
             return -1;
     }
@@ -172,10 +265,34 @@ int obtrace_record_run(const struct obtrace_record_options *o, char *const argv[
         fprintf(stderr, "obtrace: record: cannot run %s: %s\n", argv[0], strerror(exec_errno));
         return -1;
     }
-    char path[PATH_MAX];
-    expand_output(output, (int)pid, path, sizeof(path));
-    if (access(path, F_OK) == 0 && trace_path_len)
-        snprintf(trace_path_out, trace_path_len, "%s", path);
+    return 0;
+}
+
+int obtrace_record_run(const struct obtrace_record_options *o, char *const argv[],
+                       struct obtrace_record_traces *traces)
+{
+    char lib[PATH_MAX];
+    const char *env_output = getenv("OBTRACE_OUTPUT");
+    const char *output = o->output ? o->output : env_output && *env_output ? env_output : RECORD_DEFAULT_OUTPUT;
+    int status;
+
+    traces->paths = NULL;
+    traces->n = 0;
+    if (find_library(o, lib, sizeof(lib)))
+        return -1;
+    int channel = channel_open();
+    if (channel < 0) {
+        fprintf(stderr, "obtrace: record: cannot create the trace report file: %s\n", strerror(errno));
+        return -1;
+    }
+    if (o->output)
+        remove_stale(o->output);
+    int rc = run_traced(o, lib, channel, argv, &status);
+    if (rc == 0)
+        channel_read(channel, output[0] != '/', traces);
+    close(channel);
+    if (rc)
+        return -1;
     if (WIFSIGNALED(status))
         return 128 + WTERMSIG(status);
     return WEXITSTATUS(status);
@@ -230,6 +347,19 @@ int64_t obtrace_record_count_events(const char *path, int *complete)
     return end_events >= 0 && end_events >= events ? end_events : events;
 }
 
+/* One line on stderr per trace: where it is and how many events it holds. */
+static void print_traces(const struct obtrace_record_traces *t, const char *program)
+{
+    if (!t->n)
+        fprintf(stderr, "obtrace: no trace written (%s did not load libntsim)\n", program);
+    for (size_t i = 0; i < t->n; i++) {
+        int complete;
+        int64_t n = obtrace_record_count_events(t->paths[i], &complete);
+        fprintf(stderr, "obtrace: trace written to %s (%lld events%s)\n", t->paths[i], (long long)n,
+                complete ? "" : ", incomplete");
+    }
+}
+
 static int usage(FILE *f)
 {
     fputs("usage: obtrace record [-o PATH] [--depth N] [--unwind auto|fp|dwarf] [--types LIST]\n"
@@ -250,7 +380,7 @@ int obtrace_record_main(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     struct obtrace_record_options o;
-    char path[PATH_MAX], *end;
+    char *end;
     int c;
 
     obtrace_record_options_init(&o);
@@ -292,18 +422,10 @@ int obtrace_record_main(int argc, char **argv)
         fprintf(stderr, "obtrace: record: no program to run\n");
         return usage(stderr);
     }
-    int rc = obtrace_record_run(&o, argv + optind, path, sizeof(path));
-    if (rc < 0)
-        return RECORD_EXIT_UNUSABLE;
-    if (o.quiet)
-        return rc;
-    if (!path[0]) {
-        fprintf(stderr, "obtrace: no trace written (%s did not load libntsim)\n", argv[optind]);
-        return rc;
-    }
-    int complete;
-    int64_t n = obtrace_record_count_events(path, &complete);
-    fprintf(stderr, "obtrace: trace written to %s (%lld events%s)\n", path, (long long)n,
-            complete ? "" : ", incomplete");
-    return rc;
+    struct obtrace_record_traces traces;
+    int rc = obtrace_record_run(&o, argv + optind, &traces);
+    if (rc >= 0 && !o.quiet)
+        print_traces(&traces, argv[optind]);
+    obtrace_record_traces_release(&traces);
+    return rc < 0 ? RECORD_EXIT_UNUSABLE : rc;
 }

@@ -14,7 +14,7 @@
 #define HAVE_RECORD 1
 
 struct obtrace_record_options {
-    const char *output;  /* trace path, %p = pid; NULL = obtrace-%p.obt */
+    const char *output;  /* trace path pattern, %p = pid; NULL = obtrace-%p.obt */
     int depth;           /* frames per stack; -1 = default (32) */
     const char *unwind;  /* "auto", "fp", "dwarf"; NULL = auto */
     const char *types;   /* object types to trace ("Device,File"); NULL = all */
@@ -28,15 +28,28 @@ struct obtrace_record_options {
 /* Fills *o with the defaults. */
 void obtrace_record_options_init(struct obtrace_record_options *o);
 
+/* The traces a run wrote, in the order the tracer announced them (the program's first). */
+struct obtrace_record_traces {
+    char **paths; /* exact paths; relative to the current directory when the output pattern was */
+    size_t n;
+};
+
+/* Frees the paths and empties t. */
+void obtrace_record_traces_release(struct obtrace_record_traces *t);
+
 /*
  * Runs argv[0] (searched in PATH) with argv under libobtrace configured by
- * *o, waits for it, and stores the trace path in trace_path_out ("" when
- * the program wrote no trace: it never loaded libntsim). Returns the
+ * *o and waits for it. Fills *traces (which it initializes) with the path
+ * of every trace the tracer announced on the OBTRACE_REPORT_FD channel
+ * this sets up: the program's, the images it exec'd (followed), its forked
+ * children's; none when it never loaded libntsim. Traces created after the
+ * program exited (a child still starting then) are not listed. Returns the
  * program's exit status (128 + signal number when killed), or -1 when it
- * could not be started (a message is printed).
+ * could not be started (a message is printed). Release *traces after
+ * either.
  */
-int obtrace_record_run(const struct obtrace_record_options *o, char *const argv[], char *trace_path_out,
-                       size_t trace_path_len);
+int obtrace_record_run(const struct obtrace_record_options *o, char *const argv[],
+                       struct obtrace_record_traces *traces);
 
 /*
  * Counts the events in a trace: from its END record, or by scanning when it
@@ -48,9 +61,9 @@ int64_t obtrace_record_count_events(const char *path, int *complete);
 /*
  * `obtrace record [-o PATH] [--depth N] [--unwind MODE] [--types LIST]
  * [--names GLOBS] [--images GLOBS] [--[no-]follow-exec] [--] PROGRAM ARGS...`
- * (argv[0] is "record"). Prints where the trace is on stderr and returns the
- * program's exit status; 64 on a usage error, 2 when the program could not
- * be run.
+ * (argv[0] is "record"). Prints where each trace is on stderr and returns
+ * the program's exit status; 64 on a usage error, 2 when the program could
+ * not be run.
  */
 int obtrace_record_main(int argc, char **argv);
 

@@ -686,13 +686,33 @@ uint64_t obt_object_new(struct obt_tls *t, const void *addr, int expect)
     return ok ? v : 0;
 }
 
+/* Rewrites the OBJECT record of the known simulation object (addr, value) from info; its new value. */
+static uint64_t object_redescribe(struct obt_tls *t, const void *addr, uint64_t value, const NTSIM_OBJECT_INFO *info)
+{
+    uint64_t nv = object_describe(t, addr, OBT_OV_ID(value), OBT_OV_TYPE(value), 1, info->Name);
+    obt_addrmap_cas(&obt_g.objects, (uint64_t)(uintptr_t)addr, value, nv);
+    return nv;
+}
+
 void obt_object_refresh(struct obt_tls *t, const void *addr, uint64_t value)
 {
     NTSIM_OBJECT_INFO info;
     if (!value || !(OBT_OV_FLAGS(value) & OBT_OV_SIM) || sim_query(addr, &info))
         return;
-    uint64_t nv = object_describe(t, addr, OBT_OV_ID(value), OBT_OV_TYPE(value), 1, info.Name);
-    obt_addrmap_cas(&obt_g.objects, (uint64_t)(uintptr_t)addr, value, nv);
+    object_redescribe(t, addr, value, &info);
+}
+
+uint64_t obt_object_built(struct obt_tls *t, const void *addr, int64_t *pointer)
+{
+    uint64_t v = obt_addrmap_get(&obt_g.objects, (uint64_t)(uintptr_t)addr);
+    NTSIM_OBJECT_INFO info;
+    *pointer = 0;
+    if (sim_query(addr, &info))
+        return v;
+    *pointer = info.PointerCount;
+    if (!v)
+        return obt_object_new_named(t, addr, type_from_name(info.TypeName), info.Name);
+    return (OBT_OV_FLAGS(v) & OBT_OV_SIM) ? object_redescribe(t, addr, v, &info) : v;
 }
 
 void obt_object_forget(const void *addr, uint64_t value)
@@ -843,6 +863,7 @@ static int open_trace(uint16_t flags)
         obt_g.w.generation = gen + 1;
         if (seq > 1)
             atomic_store(&obt_g.w.seq, seq);
+        obt_config_report_trace(&obt_g.cfg, path); /* obtrace record lists it */
     } else {
         fprintf(stderr, "obtrace: cannot create trace %s: %s\n", path, strerror(-rc));
     }

@@ -221,6 +221,14 @@ const void *obt_device_of_extension(const void *addr);
 uint8_t obt_object_type_of(const void *object_type);
 /* Re-writes the OBJECT record of a known object (its name, owner or image became known). */
 void obt_object_refresh(struct obt_tls *t, const void *addr, uint64_t value);
+/*
+ * The simulation object at addr that a creation call (IoCreateDevice) just
+ * finished building, asked about once: a new identity and OBJECT record
+ * when it is unknown, else its OBJECT record rewritten under its id (its
+ * driver is known now). *pointer = its pointer count (0 if the simulation
+ * does not know it). Returns the packed value (0 if none).
+ */
+uint64_t obt_object_built(struct obt_tls *t, const void *addr, int64_t *pointer);
 /* Forgets the object at addr if it still maps to value (it was freed). */
 void obt_object_forget(const void *addr, uint64_t value);
 /*

@@ -4,8 +4,10 @@
 # tracer, (2) the trace is complete, and (3) references the framework takes
 # on its own behalf are traced: the driver object's reference taken inside
 # IoCreateDevice (a device referencing its driver) has a stack whose first
-# frame lies in libntsim.so. Skips (77) until ntsim, the sample and obtrace
-# are built.
+# frame lies in libntsim.so; (4) each device IoCreateDevice made has
+# exactly two OBJECT records up to its DEV_CREATE: its ObCreateObject's,
+# without a driver, and the refresh naming its driver. Skips (77) until
+# ntsim, the sample and obtrace are built.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 O=${O:-build}
@@ -49,4 +51,17 @@ awk '
     END { if (!lo) { print "no libntsim module record"; exit 1 }
           if (!found) { print "no framework-internal reference on the driver object"; exit 1 } }
 ' "$tmp/dump" || { cat "$tmp/dump" | head -60; exit 1; }
+
+awk '
+    function field(name,    i) { for (i = 1; i <= NF; i++) if (index($i, name "=") == 1) return substr($i, length(name) + 2); return "" }
+    / OBJECT id=/ { id = field("id"); n[id]++; if (n[id] == 1) first_owner[id] = field("owner"); last_owner[id] = field("owner") }
+    / EVENT op=DEV_CREATE / {
+        id = field("obj"); devices++
+        if (n[id] != 2 || first_owner[id] != 0 || last_owner[id] != field("obj2")) {
+            printf "device %s: %d OBJECT records before DEV_CREATE (owners %s, %s), expected 2 (0, %s)\n", id, n[id], first_owner[id], last_owner[id], field("obj2")
+            bad = 1
+        }
+    }
+    END { if (!devices) { print "no DEV_CREATE event"; exit 1 } exit bad }
+' "$tmp/dump" || exit 1
 echo ok

@@ -4,8 +4,11 @@
  * NtsimQueryObject) and image loader (MmLoadSystemImage = dlopen) to drive
  * libobtrace, with deterministic behaviour and no dependency on the
  * framework's progress. FakeInternalReference takes a reference the way
- * the framework does on its own behalf: through the exported symbol. Built
- * twice: normally and with -Bsymbolic (for the canary test).
+ * the framework does on its own behalf: through the exported symbol.
+ * IoCreateDevice creates its device through ObCreateObject, and counts the
+ * NtsimQueryObject calls made after it returned (what the tracer asks
+ * about the new device). Built twice: normally and with -Bsymbolic (for
+ * the canary test; there IoCreateDevice's ObCreateObject is not traced).
  */
 #include <dlfcn.h>
 #include <pthread.h>
@@ -22,13 +25,16 @@ struct fake_obj {
     LONG_PTR handle;
     char type[16];
     char name[64];
-    long body[8];
+    long body[]; /* at least FAKE_BODY_MIN bytes */
 };
+
+#define FAKE_BODY_MIN 64
 
 #define FAKE_LIVE_MAX 4096
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct fake_obj *live[FAKE_LIVE_MAX];
 static uint64_t next_id = 1;
+static long queries, queries_at_create_device; /* NtsimQueryObject calls: all, and when IoCreateDevice returned */
 
 static struct fake_obj *obj_of(PVOID body)
 {
@@ -47,6 +53,7 @@ NTSIM_API NTSTATUS NtsimQueryObject(PVOID Object, PNTSIM_OBJECT_INFO Info)
 {
     NTSTATUS st = STATUS_INVALID_PARAMETER;
     pthread_mutex_lock(&lock);
+    queries++;
     int i = live_index(Object);
     if (i >= 0) {
         memset(Info, 0, sizeof(*Info));
@@ -66,8 +73,7 @@ NTKERNELAPI NTSTATUS ObCreateObject(POBJECT_TYPE ObjectType, PCUNICODE_STRING Ob
                                     ULONG BodySize, PVOID *Object)
 {
     (void)Attributes;
-    (void)BodySize;
-    struct fake_obj *o = calloc(1, sizeof(*o));
+    struct fake_obj *o = calloc(1, sizeof(*o) + (BodySize > FAKE_BODY_MIN ? BodySize : FAKE_BODY_MIN));
     if (!o)
         return STATUS_INSUFFICIENT_RESOURCES;
     snprintf(o->type, sizeof(o->type), "%s", ObjectType ? (const char *)ObjectType : "Other");
@@ -128,6 +134,39 @@ NTSIM_API LONG_PTR FakeInternalReference(PVOID Object)
 {
     LONG_PTR n = ObfReferenceObject(Object);
     __asm__ volatile("" ::: "memory"); /* no tail call: this frame must be on the stack */
+    return n;
+}
+
+/* ObjectName's Buffer as a C string, as for ObCreateObject. */
+NTKERNELAPI NTSTATUS IoCreateDevice(PDRIVER_OBJECT DriverObject, ULONG DeviceExtensionSize, PUNICODE_STRING DeviceName,
+                                    DEVICE_TYPE DeviceType, ULONG DeviceCharacteristics, BOOLEAN Exclusive,
+                                    PDEVICE_OBJECT *DeviceObject)
+{
+    PVOID body;
+    (void)Exclusive;
+    NTSTATUS st = ObCreateObject((POBJECT_TYPE) "Device", DeviceName, 0,
+                                 (ULONG)sizeof(DEVICE_OBJECT) + DeviceExtensionSize, &body);
+    if (st != STATUS_SUCCESS)
+        return st;
+    PDEVICE_OBJECT device = body;
+    device->Type = IO_TYPE_DEVICE;
+    device->DriverObject = DriverObject;
+    device->DeviceType = DeviceType;
+    device->Characteristics = DeviceCharacteristics;
+    *DeviceObject = device;
+    pthread_mutex_lock(&lock);
+    queries_at_create_device = queries;
+    pthread_mutex_unlock(&lock);
+    return STATUS_SUCCESS;
+}
+
+/* NtsimQueryObject calls since the last IoCreateDevice returned. */
+NTSIM_API long FakeQueriesSinceCreateDevice(void);
+NTSIM_API long FakeQueriesSinceCreateDevice(void)
+{
+    pthread_mutex_lock(&lock);
+    long n = queries - queries_at_create_device;
+    pthread_mutex_unlock(&lock);
     return n;
 }
 

@@ -17,6 +17,9 @@
  *                          paths that differ in one deep frame only
  *   tracee foreign-rbp N   N pairs called through a frame whose %rbp is no
  *                          frame pointer (exit 77 where not x86-64)
+ *   tracee device          IoCreateDevice on a driver object; prints on
+ *                          stderr how often the tracer asked the stand-in
+ *                          about objects after the real call returned
  *   tracee sites           prints the address ranges of the call sites
  */
 #include <dlfcn.h>
@@ -34,6 +37,7 @@
 #include "ntsim_kernel.h"
 
 LONG_PTR FakeInternalReference(PVOID Object);
+long FakeQueriesSinceCreateDevice(void);
 
 static int report_fd = -1;
 static unsigned long long completed;
@@ -174,6 +178,20 @@ static int foreign_rbp_pairs(PVOID obj, unsigned long long n)
 }
 #endif
 
+/* \Device\TraceeDevice of \Driver\Tracee; reports the tracer's queries about it. */
+static int create_device(void)
+{
+    UNICODE_STRING drv_name = { 14, 14, (PWSTR) "\\Driver\\Tracee" };
+    UNICODE_STRING dev_name = { 20, 20, (PWSTR) "\\Device\\TraceeDevice" };
+    PVOID drv = NULL;
+    PDEVICE_OBJECT dev = NULL;
+    if (ObCreateObject((POBJECT_TYPE) "Driver", &drv_name, 0, sizeof(DRIVER_OBJECT), &drv) != STATUS_SUCCESS ||
+        IoCreateDevice(drv, 0, &dev_name, FILE_DEVICE_UNKNOWN, 0, FALSE, &dev) != STATUS_SUCCESS)
+        return 1;
+    fprintf(stderr, "tracee: queries after IoCreateDevice: %ld\n", FakeQueriesSinceCreateDevice());
+    return 0;
+}
+
 struct thread_arg {
     PVOID obj;
     unsigned long long n;
@@ -283,6 +301,9 @@ int main(int argc, char **argv)
     } else if (!strcmp(mode, "foreign-rbp")) {
         if (foreign_rbp_pairs(obj, n))
             return 77;
+    } else if (!strcmp(mode, "device")) {
+        if (create_device())
+            return 1;
     } else if (!strcmp(mode, "internal")) {
         FakeInternalReference(obj);
         tracee_deref_site(obj);

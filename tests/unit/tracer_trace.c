@@ -10,8 +10,10 @@
  * another loaded keep separate module instances; stacks that differ in one
  * deep frame only, met alternately, keep their own stack ids (whatever
  * the tracer caches per thread); the canary warns about a
- * -Bsymbolic framework; a program without libntsim gets no trace; and
- * `obtrace record` runs a program and counts its events.
+ * -Bsymbolic framework; a program without libntsim gets no trace;
+ * IoCreateDevice describes its device once; `obtrace record` runs a
+ * program and counts its events, and lists each trace as the tracer wrote
+ * it (a taken name, an exec'd image, a forked child).
  */
 #include <check.h>
 #include <dirent.h>
@@ -635,10 +637,65 @@ START_TEST(canary_warns_when_the_framework_binds_its_own_calls)
 }
 END_TEST
 
+/* The OBJECT records of the object called name: how many, and the last one in *last. */
+static size_t object_records(const struct tp_trace *t, const char *name, struct tp_object *last)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->nobj; i++)
+        if (!strcmp(t->obj[i].name, name)) {
+            *last = t->obj[i];
+            n++;
+        }
+    return n;
+}
+
+/*
+ * One IoCreateDevice, one description of its device: the tracer asks the
+ * simulation about it once when the device's ObCreateObject was not traced
+ * (the -Bsymbolic stand-in binds it directly) and writes its one OBJECT
+ * record, driver included; when ObCreateObject was traced, that call wrote
+ * the record before the driver was set, and IoCreateDevice writes the one
+ * refresh trace-format.md 5.2 allows, from the same single query. Either
+ * way the DEV_CREATE event names the device and its driver.
+ */
+static void check_device_trace(const char *program, size_t records, long queries)
+{
+    struct tp_trace t;
+    struct tp_object dev, drv;
+    char text[64];
+    paths_init();
+    pid_t pid = spawn((char *const[]){ (char *)program, "device", NULL }, "d-%p.obt", -1, NULL);
+    ck_assert_int_eq(wait_status(pid), 0);
+    snprintf(text, sizeof(text), "tracee: queries after IoCreateDevice: %ld\n", queries);
+    ck_assert_msg(stderr_contains(text), "%s: not %ld queries", program, queries);
+    load(&t, "d-%p.obt", pid);
+    ck_assert_uint_eq(object_records(&t, "\\Driver\\Tracee", &drv), 1);
+    ck_assert_uint_eq(object_records(&t, "\\Device\\TraceeDevice", &dev), records);
+    ck_assert_uint_eq(dev.type, OBT_OBJ_DEVICE);
+    ck_assert_uint_eq(dev.owner, drv.id);
+    ck_assert_uint_eq(tp_count_op(&t, OBT_OP_DEV_CREATE), 1);
+    for (size_t i = 0; i < t.nev; i++)
+        if (t.ev[i].op == OBT_OP_DEV_CREATE) {
+            ck_assert_uint_eq(t.ev[i].object, dev.id);
+            ck_assert_uint_eq(t.ev[i].obj2, drv.id);
+            ck_assert_int_eq(t.ev[i].count, 1);
+        }
+    tp_free(&t);
+    cleanup();
+}
+
+START_TEST(io_create_device_describes_its_device_once)
+{
+    check_device_trace(tracee_sym, 1, 1);
+    check_device_trace(tracee, 2, 1);
+}
+END_TEST
+
 START_TEST(record_runs_the_program_and_counts_its_events)
 {
     struct obtrace_record_options o;
-    char out[PATH_MAX], path[PATH_MAX];
+    struct obtrace_record_traces tr;
+    char out[PATH_MAX];
     int complete;
     paths_init();
     obtrace_record_options_init(&o);
@@ -646,20 +703,82 @@ START_TEST(record_runs_the_program_and_counts_its_events)
     o.output = out;
     o.library = lib;
     o.depth = 8;
-    ck_assert_int_eq(obtrace_record_run(&o, (char *const[]){ tracee, "refs", "5", NULL }, path, sizeof(path)), 0);
-    ck_assert_str_eq(path, out);
-    ck_assert_int_eq(obtrace_record_count_events(path, &complete), 12);
+    ck_assert_int_eq(obtrace_record_run(&o, (char *const[]){ tracee, "refs", "5", NULL }, &tr), 0);
+    ck_assert_uint_eq(tr.n, 1);
+    ck_assert_str_eq(tr.paths[0], out);
+    ck_assert_int_eq(obtrace_record_count_events(tr.paths[0], &complete), 12);
     ck_assert_int_eq(complete, 1);
+    obtrace_record_traces_release(&tr);
     /* again on the same path: the stale trace is replaced, the exit status passed on */
-    ck_assert_int_eq(obtrace_record_run(&o, (char *const[]){ tracee, "bogus", NULL }, path, sizeof(path)), 64);
-    ck_assert_int_eq(obtrace_record_count_events(path, &complete), 1);
+    ck_assert_int_eq(obtrace_record_run(&o, (char *const[]){ tracee, "bogus", NULL }, &tr), 64);
+    ck_assert_uint_eq(tr.n, 1);
+    ck_assert_str_eq(tr.paths[0], out);
+    ck_assert_int_eq(obtrace_record_count_events(tr.paths[0], &complete), 1);
+    obtrace_record_traces_release(&tr);
     ck_assert_int_eq(obtrace_record_main(3, (char *[]){ "record", "--depth", "x", NULL }), 64);
     ck_assert_int_eq(obtrace_record_main(3, (char *[]){ "record", "--depth", "", NULL }), 64);
     ck_assert_int_eq(obtrace_record_main(3, (char *[]){ "record", "--depth", "4294967297", NULL }), 64);
     ck_assert_int_eq(obtrace_record_main(1, (char *[]){ "record", NULL }), 64);
     /* a program that cannot be started is no trace: -1 from the run, exit 2 from the command */
-    ck_assert_int_eq(obtrace_record_run(&o, (char *const[]){ "/nonexistent/program", NULL }, path, sizeof(path)), -1);
+    ck_assert_int_eq(obtrace_record_run(&o, (char *const[]){ "/nonexistent/program", NULL }, &tr), -1);
+    ck_assert_uint_eq(tr.n, 0);
     ck_assert_int_eq(obtrace_record_main(3, (char *[]){ "record", "--", "/nonexistent/program", NULL }), 2);
+    cleanup();
+}
+END_TEST
+
+/*
+ * record lists the traces the tracer wrote, not the name it was given: a
+ * name taken by something record does not remove (a symlink) gets ".1",
+ * an exec'd image writes a second trace under the same pid, a forked child
+ * its own; each listed path is a complete trace.
+ */
+START_TEST(record_lists_each_trace_as_written)
+{
+    struct obtrace_record_options o;
+    struct obtrace_record_traces tr;
+    char out[PATH_MAX], want[PATH_MAX];
+    int complete;
+    paths_init();
+    obtrace_record_options_init(&o);
+    o.library = lib;
+    o.output = out;
+    snprintf(out, sizeof(out), "%s/taken.obt", tmpdir);
+    ck_assert_int_eq(symlink("/nonexistent/target", out), 0);
+    ck_assert_int_eq(obtrace_record_run(&o, (char *const[]){ tracee, "refs", "5", NULL }, &tr), 0);
+    snprintf(want, sizeof(want), "%s/taken.1.obt", tmpdir);
+    ck_assert_uint_eq(tr.n, 1);
+    ck_assert_str_eq(tr.paths[0], want);
+    ck_assert_int_eq(obtrace_record_count_events(tr.paths[0], &complete), 12);
+    obtrace_record_traces_release(&tr);
+
+    snprintf(out, sizeof(out), "%s/exec.obt", tmpdir);
+    ck_assert_int_eq(obtrace_record_run(&o, (char *const[]){ tracee, "exec", "10", NULL }, &tr), 0);
+    ck_assert_uint_eq(tr.n, 2);
+    ck_assert_str_eq(tr.paths[0], out);
+    snprintf(want, sizeof(want), "%s/exec.1.obt", tmpdir);
+    ck_assert_str_eq(tr.paths[1], want);
+    ck_assert_int_eq(obtrace_record_count_events(tr.paths[0], &complete), 21);
+    ck_assert_int_eq(obtrace_record_count_events(tr.paths[1], &complete), 22);
+    ck_assert_int_eq(complete, 1);
+    obtrace_record_traces_release(&tr);
+
+    snprintf(out, sizeof(out), "%s/fork-%%p.obt", tmpdir);
+    ck_assert_int_eq(obtrace_record_run(&o, (char *const[]){ tracee, "fork", "5", NULL }, &tr), 0);
+    ck_assert_uint_eq(tr.n, 2);
+    struct tp_trace parent, child;
+    ck_assert_int_eq(tp_load(tr.paths[0], &parent), 0);
+    ck_assert_int_eq(tp_load(tr.paths[1], &child), 0);
+    ck_assert_uint_eq(child.h.ppid, parent.h.pid);
+    snprintf(want, sizeof(want), "%s/fork-%u.obt", tmpdir, (unsigned)parent.h.pid);
+    ck_assert_str_eq(tr.paths[0], want);
+    snprintf(want, sizeof(want), "%s/fork-%u.obt", tmpdir, (unsigned)child.h.pid);
+    ck_assert_str_eq(tr.paths[1], want);
+    ck_assert_int_eq(parent.nend, 1);
+    ck_assert_int_eq(child.nend, 1);
+    tp_free(&parent);
+    tp_free(&child);
+    obtrace_record_traces_release(&tr);
     cleanup();
 }
 END_TEST
@@ -680,7 +799,9 @@ int main(void)
     tcase_add_test(tc, four_threads_million_events_each_no_loss_no_duplicate);
     tcase_add_test(tc, replaced_image_gets_its_own_module_instance);
     tcase_add_test(tc, canary_warns_when_the_framework_binds_its_own_calls);
+    tcase_add_test(tc, io_create_device_describes_its_device_once);
     tcase_add_test(tc, record_runs_the_program_and_counts_its_events);
+    tcase_add_test(tc, record_lists_each_trace_as_written);
     suite_add_tcase(s, tc);
     return obt_test_run_suite(s);
 }
