@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "gate.h"
 #include "graph.h"
 #include "model.h"
+#include "record.h"
 #include "render.h"
 #include "rules.h"
 #include "symbolize.h"
@@ -254,7 +256,12 @@ static int gate_report(struct gate *g, struct report *r, const struct model *m, 
     return 0;
 }
 
-static int run_report(const char *trace, const struct report_opts *o)
+/*
+ * Analyzes trace under o's gate and returns the exit code of its verdict;
+ * renders the report to o's output when render is set (else only the exit
+ * code counts: `check` on a trace besides the program's own).
+ */
+static int analyze_trace(const char *trace, const struct report_opts *o, bool render)
 {
     struct gate g;
     gate_init(&g);
@@ -270,11 +277,12 @@ static int run_report(const char *trace, const struct report_opts *o)
     struct symbolizer *sym = make_symbolizer(o);
     FILE *out = NULL;
     rc = gate_report(&g, &r, &m, sym, o);
-    if (!rc && !(out = open_output(o)))
+    if (!rc && render && !(out = open_output(o)))
         rc = EXIT_UNUSABLE;
     if (!rc) {
-        renderer_for(o->format)(out, &r, &m, sym);
-        rc = close_output(out, o) ? report_exit_code(&r) : EXIT_UNUSABLE;
+        if (render)
+            renderer_for(o->format)(out, &r, &m, sym);
+        rc = !render || close_output(out, o) ? report_exit_code(&r) : EXIT_UNUSABLE;
         if (r.incomplete)
             fprintf(stderr, "obtrace: %s: the trace is incomplete; the verdict covers only what was recorded\n",
                     trace);
@@ -284,6 +292,11 @@ static int run_report(const char *trace, const struct report_opts *o)
     model_release(&m);
     gate_release(&g);
     return rc;
+}
+
+static int run_report(const char *trace, const struct report_opts *o)
+{
+    return analyze_trace(trace, o, true);
 }
 
 int cli_report(int argc, char **argv)
@@ -518,34 +531,33 @@ int cli_history(int argc, char **argv)
 
 /* ---- check ---------------------------------------------------------------------------------------- */
 
-/* Runs `obtrace record -- PROGRAM ARGS` with the trace written to path; returns the program's status. */
-static int record_into(const char *path, char **prog)
+/*
+ * The verdict of one more trace of a check run (a forked child's, an exec'd
+ * program's): analyzed under the same gate, not rendered (the program's
+ * own report stays the one document on the output), named on stderr.
+ */
+static int check_other_trace(const char *trace, const struct report_opts *o)
 {
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        size_t n = 0;
-        while (prog[n])
-            n++;
-        char **args = xcalloc(n + 6, sizeof(char *));
-        args[0] = (char *)"obtrace";
-        args[1] = (char *)"record";
-        args[2] = (char *)"-o";
-        args[3] = (char *)path;
-        args[4] = (char *)"--";
-        memcpy(args + 5, prog, n * sizeof(char *));
-        execv("/proc/self/exe", args);
-        fprintf(stderr, "obtrace check: cannot run obtrace record: %s\n", strerror(errno));
-        _exit(127);
-    }
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    return status;
+    struct report_opts quiet = *o;
+    quiet.write_baseline = NULL; /* the program's own trace writes it */
+    int rc = analyze_trace(trace, &quiet, false);
+    fprintf(stderr, "obtrace check: also recorded %s: %s (obtrace report %s shows it)\n", trace,
+            rc == EXIT_CLEAN ? "clean" : rc == EXIT_FINDINGS ? "findings" : "unusable", trace);
+    return rc;
 }
 
+/* The worse of two exit codes of verdicts: unusable over findings over clean. */
+static int worse_exit(int a, int b)
+{
+    return a > b ? a : b;
+}
+
+/*
+ * `obtrace check [report options] -- PROGRAM ARGS`: records PROGRAM (and
+ * every process of it that traces: forked children, exec'd programs) into
+ * a temporary directory ($TMPDIR, else /tmp), reports on the program's own
+ * trace, and gates on every trace. Clean traces are deleted; the others are kept and named.
+ */
 int cli_check(int argc, char **argv)
 {
     struct report_opts o;
@@ -554,23 +566,32 @@ int cli_check(int argc, char **argv)
         return rc;
     if (optind >= argc || strcmp(argv[optind - 1], "--"))
         return usage_error("check", "expects -- PROGRAM [ARGS...]");
-    char path[] = "/tmp/obtrace-check-XXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0) {
-        fprintf(stderr, "obtrace check: cannot create a temporary trace: %s\n", strerror(errno));
+    const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    char dir[PATH_MAX], pattern[PATH_MAX + 16];
+    if (snprintf(dir, sizeof(dir), "%s/obtrace-check-XXXXXX", tmp) >= (int)sizeof(dir) || !mkdtemp(dir)) {
+        fprintf(stderr, "obtrace check: cannot create a temporary directory: %s\n", strerror(errno));
         return EXIT_UNUSABLE;
     }
-    close(fd);
-    unlink(path); /* the recorder creates it exclusively */
-    int status = record_into(path, argv + optind);
-    if (access(path, R_OK) != 0) {
+    snprintf(pattern, sizeof(pattern), "%s/%%p.obt", dir);
+    struct obtrace_record_options ro;
+    struct obtrace_record_traces traces;
+    obtrace_record_options_init(&ro);
+    ro.output = pattern;
+    ro.quiet = 1;
+    int status = obtrace_record_run(&ro, argv + optind, &traces);
+    if (!traces.n) {
         fprintf(stderr, "obtrace check: no trace was recorded (status %d)\n", status);
-        return EXIT_UNUSABLE;
+        rc = EXIT_UNUSABLE;
     }
-    rc = run_report(path, &o);
-    if (rc == EXIT_CLEAN)
-        unlink(path);
-    else
-        fprintf(stderr, "obtrace check: trace kept at %s\n", path);
+    for (size_t i = 0; i < traces.n; i++) {
+        int one = i ? check_other_trace(traces.paths[i], &o) : run_report(traces.paths[i], &o);
+        rc = i ? worse_exit(rc, one) : one;
+        if (one == EXIT_CLEAN)
+            unlink(traces.paths[i]);
+        else
+            fprintf(stderr, "obtrace check: trace kept at %s\n", traces.paths[i]);
+    }
+    obtrace_record_traces_release(&traces);
+    rmdir(dir); /* only when every trace was clean */
     return rc;
 }
