@@ -79,7 +79,8 @@ $(LIBOBTRACE): $(TRACER_OBJ)
 # ---- obtrace (analyzer + record) --------------------------------------------
 ANALYZER_MAIN := analyzer/main.c
 ANALYZER_SRC := $(filter-out $(ANALYZER_MAIN),$(wildcard analyzer/*.c))
-ANALYZER_OBJ := $(ANALYZER_SRC:%.c=$(O)/%.o)
+# `obtrace check` records through tracer/record*.c: every link of the analyzer takes it.
+ANALYZER_OBJ := $(ANALYZER_SRC:%.c=$(O)/%.o) $(TRACER_REC_SRC:%.c=$(O)/%.o)
 OBTRACE_BIN := $(O)/bin/obtrace
 ANALYZER_LIBS = $(call pkg_libs,libdw libelf json-c) -lpthread
 
@@ -87,7 +88,7 @@ $(O)/analyzer/%.o: analyzer/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS_ALL) -Ianalyzer -Itracer $(call pkg_cflags,libdw libelf json-c) $(CFLAGS_ALL) -c $< -o $@
 
-$(OBTRACE_BIN): $(O)/analyzer/main.o $(ANALYZER_OBJ) $(TRACER_REC_SRC:%.c=$(O)/%.o) | $(LIBOBTRACE)
+$(OBTRACE_BIN): $(O)/analyzer/main.o $(ANALYZER_OBJ) | $(LIBOBTRACE)
 	@mkdir -p $(@D)
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(ANALYZER_LIBS)
 

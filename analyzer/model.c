@@ -18,6 +18,13 @@
  * inner references are relabelled (device, handle, registration,
  * keep-alive), and inner releases are re-paired to the reference they
  * really dropped.
+ *
+ * Work items: each IoQueueWorkItem takes a reference on the item's device
+ * inside the call, and the I/O manager drops one after the item's routine
+ * returns, on the worker thread, with no driver on the stack. The queue's
+ * reference is labelled with its work item (by id: an item freed and
+ * allocated again at the same address is another item), and such a drop
+ * releases the oldest queue of one work item: queue N goes with routine N.
  */
 #include "model.h"
 
@@ -389,7 +396,7 @@ static long ref_pick_untagged_ex(struct model *m, struct object *o, uint32_t sta
     size_t low = o->nrefs > PAIR_WINDOW ? o->nrefs - PAIR_WINDOW : 0;
     for (size_t i = o->nrefs; i-- > low;) {
         const struct ref_entry *e = &o->refs[i];
-        if (e->label != LBL_REF && e->label != LBL_CREATE)
+        if ((e->label != LBL_REF && e->label != LBL_CREATE) || e->via == VIA_WORKITEM)
             continue;
         if (!first_stack)
             first_stack = e->stack;
@@ -428,8 +435,73 @@ static long ref_pick_untagged_ex(struct model *m, struct object *o, uint32_t sta
     return best;
 }
 
+/* True when no driver frame is on the stack: the kernel (or the application) acted on its own. */
+static bool stack_without_driver(const struct model *m, uint32_t stack, uint64_t seq)
+{
+    return !model_stack_driver(m, stack, seq);
+}
+
+/*
+ * True when e, a reference the kernel took with no driver on its stack, was
+ * taken on the call path of the release recorded with ev: every frame of
+ * the release but its innermost is one of the reference's outermost frames
+ * (a reference the releasing function's callee took, like the open of a
+ * name's lookup reference).
+ */
+static bool ref_on_release_path(struct model *m, const struct ref_entry *e, const struct tr_event *ev)
+{
+    const struct stack *rs = model_stack(m, ev->stack);
+    if (!rs || !rs->depth || e->caller == CALL_DRIVER || !stack_without_driver(m, e->stack, e->seq))
+        return false;
+    return stack_similarity(m, e->stack, ev->stack) + 1 >= rs->depth;
+}
+
+/* True when e is the oldest outstanding queue reference of its work item. */
+static bool ref_oldest_of_work_item(const struct object *o, const struct ref_entry *e)
+{
+    for (size_t i = 0; i < o->nrefs; i++)
+        if (o->refs[i].via == VIA_WORKITEM && o->refs[i].holder == e->holder && o->refs[i].seq < e->seq)
+            return false;
+    return true;
+}
+
+/*
+ * The I/O manager's drop after a work item's routine returned: an untagged
+ * release of a device holding queue references (VIA_WORKITEM), with no
+ * driver frame on its stack, that releases no kernel reference taken on its
+ * own call path. It drops the oldest queue of one work item (queue N is
+ * released after routine N); when several work items of the device are
+ * queued, the oldest queue of all (workers start items in queue order), a
+ * guess unless the items' oldest queues were taken at one stack. Returns
+ * the index of that reference, or -1 when ev is no such drop.
+ */
+static long ref_pick_work_item_drop(struct model *m, struct object *o, const struct tr_event *ev)
+{
+    if (o->type != OBT_OBJ_DEVICE || model_tag_is_explicit(ev->tag))
+        return -1;
+    long first = -1;
+    for (size_t i = 0; i < o->nrefs; i++)
+        if (o->refs[i].via == VIA_WORKITEM && (first < 0 || o->refs[i].seq < o->refs[first].seq))
+            first = (long)i;
+    if (first < 0 || !stack_without_driver(m, ev->stack, ev->seq))
+        return -1;
+    bool guess = false;
+    for (size_t i = 0; i < o->nrefs; i++) {
+        const struct ref_entry *e = &o->refs[i], *pick = &o->refs[first];
+        if (e->via != VIA_WORKITEM && (e->label == LBL_REF || e->label == LBL_CREATE) && ref_on_release_path(m, e, ev))
+            return -1;
+        if (e->via == VIA_WORKITEM && e->holder != pick->holder && e->stack != pick->stack)
+            guess = guess || ref_oldest_of_work_item(o, e);
+    }
+    o->guessed = o->guessed || guess;
+    return first;
+}
+
 static long ref_pick_for_release(struct model *m, struct object *o, const struct tr_event *ev)
 {
+    long drop = ref_pick_work_item_drop(m, o, ev);
+    if (drop >= 0)
+        return drop;
     if (model_tag_is_explicit(ev->tag)) {
         for (size_t i = o->nrefs; i-- > 0;)
             if (o->refs[i].tag == ev->tag)
@@ -494,17 +566,22 @@ static void ref_repair(struct object *o, struct ring_ev *slot, uint8_t label, ui
     slot->popped = right;
 }
 
+/* The outstanding entry pushed by the event with sequence number seq, or NULL. */
+static struct ref_entry *ref_at_seq(struct object *o, uint64_t seq)
+{
+    for (size_t i = o ? o->nrefs : 0; i-- > 0;)
+        if (o->refs[i].seq == seq)
+            return &o->refs[i];
+    return NULL;
+}
+
 /* Relabels the entry pushed by the ring event (same seq) as label/holder. */
 static void ref_relabel(struct object *o, const struct ring_ev *slot, uint8_t label, uint32_t holder)
 {
-    if (!o)
-        return;
-    for (size_t i = o->nrefs; i-- > 0;) {
-        if (o->refs[i].seq == slot->seq) {
-            o->refs[i].label = label;
-            o->refs[i].holder = holder;
-            return;
-        }
+    struct ref_entry *e = ref_at_seq(o, slot->seq);
+    if (e) {
+        e->label = label;
+        e->holder = holder;
     }
 }
 
@@ -793,6 +870,30 @@ static void on_ref(struct model *m, struct object *o, const struct tr_event *ev,
     ref_push_as(o, ev, LBL_REF, 0, stack_caller(m, ev->stack, ev->seq));
     o->refs[o->nrefs - 1].via = ref_via(m, o, ev);
     site_add(o, ev->stack, model_tag_is_explicit(ev->tag) ? ev->tag : 0, 1, 0);
+}
+
+/*
+ * IoQueueWorkItem(Ex) of item: the device reference the I/O manager took
+ * inside the call (recorded just before it on this thread, its stack
+ * nested in the call's) is this queue's, held for the item until the
+ * routine returns (ref_pick_work_item_drop).
+ */
+static void on_workitem_queue(struct model *m, const struct object *item, const struct tr_event *ev,
+                              struct thread_state *t)
+{
+    for (unsigned back = 0; back < RING; back++) {
+        struct ring_ev *r = ring_at(t, back);
+        struct object *dev = r->seq && r->op == OBT_OP_OBJ_REF && !r->claimed ? model_object(m, r->object) : NULL;
+        if (!dev || dev->type != OBT_OBJ_DEVICE || !stack_nested(m, r->stack, ev->stack))
+            continue;
+        struct ref_entry *e = ref_at_seq(dev, r->seq);
+        r->claimed = true;
+        if (e) {
+            e->via = VIA_WORKITEM;
+            e->holder = item->id;
+        }
+        return;
+    }
 }
 
 static void on_deref(struct model *m, struct object *o, const struct tr_event *ev, struct thread_state *t,
@@ -1701,6 +1802,7 @@ static void apply_event(struct model *m, const struct tr_event *ev)
             o->owner = o->owner ? o->owner : ev->obj2;
         }
         break;
+    case OBT_OP_WORKITEM_QUEUE: if (o) on_workitem_queue(m, o, ev, t); break;
     case OBT_OP_WORKITEM_FREE: if (o) object_retire(m, o); break;
     case OBT_OP_SHUTDOWN_REGISTER:
     case OBT_OP_SHUTDOWN_UNREGISTER:

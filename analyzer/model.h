@@ -46,6 +46,8 @@ struct event_ref {
 enum ref_via {
     VIA_NONE,
     VIA_DEVICE_POINTER, /* IoGetDeviceObjectPointer: the file object's reference, handed to the caller */
+    VIA_WORKITEM,       /* IoQueueWorkItem(Ex): one queue's reference on the work item's device (holder = the work
+                           item), dropped by the I/O manager after that queue's routine returned */
 };
 
 /* Who made a traced call: the module of the stack's innermost frame (the direct caller). */
@@ -60,7 +62,7 @@ struct ref_entry {
     uint32_t stack;
     uint32_t tag;    /* 0 = untagged */
     uint32_t tid;
-    uint32_t holder;
+    uint32_t holder; /* LBL_DEVICE: the device; LBL_NOTIFY: the registration; VIA_WORKITEM: the work item */
     uint8_t label;   /* enum ref_label */
     uint8_t op;
     uint8_t via;     /* enum ref_via */
