@@ -69,6 +69,7 @@ struct thread_state {
     uint32_t tid;
     unsigned pos;
     uint32_t adding_for; /* the PDO whose devnode this thread is initializing (AddDevice calls), 0 = none */
+    uint32_t running_item, running_device; /* the work item whose routine this thread runs (WORKITEM_RUN), 0 = none */
     struct ring_ev ring[RING];
 };
 
@@ -465,31 +466,51 @@ static bool ref_oldest_of_work_item(const struct object *o, const struct ref_ent
     return true;
 }
 
+/* The oldest outstanding queue reference of work item `item` on o, or -1. */
+static long ref_oldest_queue_of(const struct object *o, uint32_t item)
+{
+    long pick = -1;
+    for (size_t i = 0; i < o->nrefs; i++)
+        if (o->refs[i].via == VIA_WORKITEM && (!item || o->refs[i].holder == item) &&
+            (pick < 0 || o->refs[i].seq < o->refs[pick].seq))
+            pick = (long)i;
+    return pick;
+}
+
 /*
  * The I/O manager's drop after a work item's routine returned: an untagged
  * release of a device holding queue references (VIA_WORKITEM), with no
  * driver frame on its stack, that releases no kernel reference taken on its
- * own call path. It drops the oldest queue of one work item (queue N is
- * released after routine N); when several work items of the device are
- * queued, the oldest queue of all (workers start items in queue order), a
- * guess unless the items' oldest queues were taken at one stack. Returns
- * the index of that reference, or -1 when ev is no such drop.
+ * own call path. It drops the oldest queue of the work item whose routine
+ * the thread ran (its WORKITEM_RUN; queue N is released after routine N),
+ * exactly. A trace without WORKITEM_RUN events (older tracers): when
+ * several work items of the device are queued, the oldest queue of all
+ * (workers start items in queue order), a guess unless the items' oldest
+ * queues were taken at one stack. Returns the index of that reference, or
+ * -1 when ev is no such drop.
  */
 static long ref_pick_work_item_drop(struct model *m, struct object *o, const struct tr_event *ev)
 {
     if (o->type != OBT_OBJ_DEVICE || model_tag_is_explicit(ev->tag))
         return -1;
-    long first = -1;
-    for (size_t i = 0; i < o->nrefs; i++)
-        if (o->refs[i].via == VIA_WORKITEM && (first < 0 || o->refs[i].seq < o->refs[first].seq))
-            first = (long)i;
+    long first = ref_oldest_queue_of(o, 0);
     if (first < 0 || !stack_without_driver(m, ev->stack, ev->seq))
         return -1;
+    for (size_t i = 0; i < o->nrefs; i++) {
+        const struct ref_entry *e = &o->refs[i];
+        if (e->via != VIA_WORKITEM && (e->label == LBL_REF || e->label == LBL_CREATE) && ref_on_release_path(m, e, ev))
+            return -1;
+    }
+    /* The thread says whose routine just returned (WORKITEM_RUN): that item's oldest queue, exactly. */
+    struct thread_state *t = thread_of(m, ev->tid);
+    long mine = t->running_device == o->id ? ref_oldest_queue_of(o, t->running_item) : -1;
+    if (mine >= 0) {
+        t->running_item = t->running_device = 0;
+        return mine;
+    }
     bool guess = false;
     for (size_t i = 0; i < o->nrefs; i++) {
         const struct ref_entry *e = &o->refs[i], *pick = &o->refs[first];
-        if (e->via != VIA_WORKITEM && (e->label == LBL_REF || e->label == LBL_CREATE) && ref_on_release_path(m, e, ev))
-            return -1;
         if (e->via == VIA_WORKITEM && e->holder != pick->holder && e->stack != pick->stack)
             guess = guess || ref_oldest_of_work_item(o, e);
     }
@@ -1823,7 +1844,11 @@ static void apply_event(struct model *m, const struct tr_event *ev)
         break;
     case OBT_OP_POOL_ALLOC: if (o) on_pool_alloc(m, o, ev); break;
     case OBT_OP_POOL_FREE: if (o) object_retire(m, o); break;
-    case OBT_OP_WORKITEM_RUN: check_call_into_unloaded(m, o, ev); break;
+    case OBT_OP_WORKITEM_RUN:
+        check_call_into_unloaded(m, o, ev);
+        t->running_item = o ? o->id : 0;
+        t->running_device = ev->obj2;
+        break;
     case OBT_OP_WAIT_BEGIN:
         if (o) {
             o->waiting = true;

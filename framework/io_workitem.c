@@ -30,6 +30,17 @@ PIO_WORKITEM IoAllocateWorkItem(PDEVICE_OBJECT DeviceObject)
     return item;
 }
 
+VOID IopCallWorkItemRoutine(PIO_WORKITEM IoWorkItem, PDEVICE_OBJECT DeviceObject, PIO_WORKITEM_ROUTINE Routine,
+                            PIO_WORKITEM_ROUTINE_EX RoutineEx, PVOID Context)
+{
+    IopCheckCallTarget(RoutineEx ? (PVOID)RoutineEx : (PVOID)Routine, "work item routine", DeviceObject);
+    if (RoutineEx)
+        RoutineEx(DeviceObject, Context, IoWorkItem);
+    else
+        Routine(DeviceObject, Context);
+    ObfDereferenceObject(DeviceObject); /* the queued item's reference */
+}
+
 /* Runs on a worker: the routine may free or requeue the item, so nothing is read from it afterwards. */
 static VOID IopRunWorkItem(PVOID Context)
 {
@@ -39,12 +50,7 @@ static VOID IopRunWorkItem(PVOID Context)
     PIO_WORKITEM_ROUTINE_EX routineEx = item->RoutineEx;
     PVOID routineContext = item->Context;
     item->Queued = FALSE;
-    IopCheckCallTarget(routineEx ? (PVOID)routineEx : (PVOID)routine, "work item routine", device);
-    if (routineEx)
-        routineEx(device, routineContext, item);
-    else
-        routine(device, routineContext);
-    ObfDereferenceObject(device); /* the queued item's reference */
+    IopCallWorkItemRoutine(item, device, routine, routineEx, routineContext);
 }
 
 /* Both queue calls: references the item's device and hands the item to a worker. */

@@ -466,6 +466,8 @@ static void post_workitem_alloc(struct obt_call *c, const uint64_t *a, uint64_t 
     obt_emit(c);
 }
 
+static void emit_pre(struct obt_call *c);
+
 static void pre_workitem(struct obt_call *c, const uint64_t *a)
 {
     c->pre[0] = obt_object_lookup(T(c), OBT_PTR(a[0]), OBT_OBJ_WORKITEM);
@@ -476,6 +478,15 @@ static void post_workitem(struct obt_call *c, const uint64_t *a, uint64_t r)
 {
     obt_field_arg(c, a[1]);
     post_emit(c, a, r);
+}
+
+/* A work item's routine is about to run (recorded first: the call may never return). */
+static void pre_workitem_run(struct obt_call *c, const uint64_t *a)
+{
+    pre_workitem(c, a);
+    obt_field_obj2(c, obj_id(c, OBT_PTR(a[1]), 0));
+    obt_field_arg(c, a[3] ? a[3] : a[2]);
+    emit_pre(c);
 }
 
 static void post_workitem_free(struct obt_call *c, const uint64_t *a, uint64_t r)

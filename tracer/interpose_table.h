@@ -189,6 +189,10 @@
       (DriverObject, RegistryPath), OBT_OP_DRIVER_ENTRY, pre_obj0, post_driver_entry)                           \
     V(VOID, IopCallDriverUnload, (PDRIVER_OBJECT DriverObject), (DriverObject), OBT_OP_DRIVER_UNLOAD,           \
       pre_driver_unload, post_none)                                                                             \
+    V(VOID, IopCallWorkItemRoutine,                                                                             \
+      (PIO_WORKITEM IoWorkItem, PDEVICE_OBJECT DeviceObject, PIO_WORKITEM_ROUTINE Routine,                      \
+       PIO_WORKITEM_ROUTINE_EX RoutineEx, PVOID Context),                                                       \
+      (IoWorkItem, DeviceObject, Routine, RoutineEx, Context), OBT_OP_WORKITEM_RUN, pre_workitem_run, post_none) \
     V(VOID, IopNoteDriverUnloadWrite,                                                                           \
       (PDRIVER_OBJECT DriverObject, PDRIVER_UNLOAD OldRoutine, PDRIVER_UNLOAD NewRoutine),                      \
       (DriverObject, OldRoutine, NewRoutine), OBT_OP_UNLOAD_WRITE, pre_obj0, post_unload_write)                 \

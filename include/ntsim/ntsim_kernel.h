@@ -71,6 +71,15 @@ NTSYSAPI NTSTATUS ZwLoadDriver(PUNICODE_STRING DriverServiceName);
 /* Requests a legacy unload of a service's driver; statuses as NtsimStopService. */
 NTSYSAPI NTSTATUS ZwUnloadDriver(PUNICODE_STRING DriverServiceName);
 
+/*
+ * Runs a dequeued work item on a worker thread: calls Routine(DeviceObject,
+ * Context), or RoutineEx(DeviceObject, Context, IoWorkItem), then drops the
+ * reference IoQueueWorkItem(Ex) took on DeviceObject. The routine may free
+ * or requeue the item.
+ */
+NTKERNELAPI VOID IopCallWorkItemRoutine(PIO_WORKITEM IoWorkItem, PDEVICE_OBJECT DeviceObject,
+                                        PIO_WORKITEM_ROUTINE Routine, PIO_WORKITEM_ROUTINE_EX RoutineEx,
+                                        PVOID Context);
 /* Calls the image's DriverEntry; returns its status. */
 NTKERNELAPI NTSTATUS IopCallDriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath);
 /* Sets DRVO_UNLOAD_INVOKED and calls DriverObject->DriverUnload (the caller checked it is not NULL). */

@@ -716,6 +716,25 @@ static void two_work_items(struct scn *s, bool overlap)
     unload_leaving_zombie(s, 1);
 }
 
+/*
+ * Items 80 and 81 both queued; the worker runs 81's routine (its
+ * WORKITEM_RUN says so, as the tracer records it) and drops one: 80's
+ * queue still holds the device, whatever the queue order suggests.
+ */
+static void scn_workitems_overlap_run(struct scn *s)
+{
+    work_item_device(s);
+    alloc_work_item(s, 81, 10, 0xe100);
+    queue_work_item(s, 80, 10, 2, stk(s, DRV_LO + 0x540, DRV_LO + 0x580));
+    queue_work_item(s, 81, 10, 3, stk(s, DRV_LO + 0x5c0, DRV_LO + 0x580));
+    synth_thread(s->t, WORKER_TID);
+    SYNTH_EV(s->t, .op = OBT_OP_WORKITEM_RUN, .obj_type = OBT_OBJ_WORKITEM, .object = 81, .obj2 = 10,
+             .arg = DRV_LO + 0x600, .flags = OBT_EV_OBJ2 | OBT_EV_ARG | OBT_EV_PRE,
+             .stack = stk(s, NTSIM_LO + 0xa10, NTSIM_LO + 0xa80));
+    run_work_item(s, 81, 10, 3, false);
+    unload_leaving_zombie(s, 1);
+}
+
 static void scn_workitems_two(struct scn *s)
 {
     two_work_items(s, false);
@@ -782,6 +801,7 @@ static const struct scenario scenarios[] = {
     { "workitem_open", scn_workitem_open, { F_LEAKED_REFERENCE }, 1, 1 },
     { "workitems_two", scn_workitems_two, { F_LEAKED_REFERENCE }, 1, 1 },
     { "workitems_overlap", scn_workitems_overlap, { F_LEAKED_REFERENCE }, 1, 1 },
+    { "workitems_overlap_run", scn_workitems_overlap_run, { F_LEAKED_REFERENCE }, 1, 1 },
     { "workitem_reused", scn_workitem_reused, { F_LEAKED_REFERENCE }, 1, 1 },
 };
 #define NSCENARIOS ((int)(sizeof(scenarios) / sizeof(scenarios[0])))
@@ -1140,6 +1160,8 @@ START_TEST(work_item_queues_pair_per_item)
     check_work_item_held("workitems_two", DRV_LO + 0x5c0, 81, "exact");
     /* both queued before the one drop: the older queue is taken to be the one released, a guess */
     check_work_item_held("workitems_overlap", DRV_LO + 0x5c0, 81, "heuristic");
+    /* the same, and the worker's WORKITEM_RUN names 81: 80's queue holds the device, exactly */
+    check_work_item_held("workitems_overlap_run", DRV_LO + 0x540, 80, "exact");
 }
 END_TEST
 
