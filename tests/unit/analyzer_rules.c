@@ -700,49 +700,43 @@ static void scn_workitem_open(struct scn *s)
 
 /*
  * Items 80 and 81 of one device, each queued once (at 0x540 and 0x5c0);
- * 80's routine returns. overlap: 81 is queued before that, so the trace
- * does not say which of the two routines returned.
+ * one routine returns: 80's, or 81's when marked (a WORKITEM_RUN of 81 on
+ * the worker, as the tracer records it). overlap: 81 is queued before
+ * that, so without the mark the trace does not say which routine returned.
  */
-static void two_work_items(struct scn *s, bool overlap)
+static void two_work_items(struct scn *s, bool overlap, bool marked)
 {
     work_item_device(s);
     alloc_work_item(s, 81, 10, 0xe100);
     queue_work_item(s, 80, 10, 2, stk(s, DRV_LO + 0x540, DRV_LO + 0x580));
     if (overlap)
         queue_work_item(s, 81, 10, 3, stk(s, DRV_LO + 0x5c0, DRV_LO + 0x580));
-    run_work_item(s, 80, 10, overlap ? 3 : 2, false);
+    if (marked) {
+        synth_thread(s->t, WORKER_TID);
+        SYNTH_EV(s->t, .op = OBT_OP_WORKITEM_RUN, .obj_type = OBT_OBJ_WORKITEM, .object = 81, .obj2 = 10,
+                 .arg = DRV_LO + 0x600, .flags = OBT_EV_OBJ2 | OBT_EV_ARG | OBT_EV_PRE,
+                 .stack = stk(s, NTSIM_LO + 0xa10, NTSIM_LO + 0xa80));
+    }
+    run_work_item(s, marked ? 81 : 80, 10, overlap ? 3 : 2, false);
     if (!overlap)
         queue_work_item(s, 81, 10, 2, stk(s, DRV_LO + 0x5c0, DRV_LO + 0x580));
     unload_leaving_zombie(s, 1);
 }
 
-/*
- * Items 80 and 81 both queued; the worker runs 81's routine (its
- * WORKITEM_RUN says so, as the tracer records it) and drops one: 80's
- * queue still holds the device, whatever the queue order suggests.
- */
+/* Both queued; the worker's WORKITEM_RUN says 81's routine returned: 80's queue still holds the device. */
 static void scn_workitems_overlap_run(struct scn *s)
 {
-    work_item_device(s);
-    alloc_work_item(s, 81, 10, 0xe100);
-    queue_work_item(s, 80, 10, 2, stk(s, DRV_LO + 0x540, DRV_LO + 0x580));
-    queue_work_item(s, 81, 10, 3, stk(s, DRV_LO + 0x5c0, DRV_LO + 0x580));
-    synth_thread(s->t, WORKER_TID);
-    SYNTH_EV(s->t, .op = OBT_OP_WORKITEM_RUN, .obj_type = OBT_OBJ_WORKITEM, .object = 81, .obj2 = 10,
-             .arg = DRV_LO + 0x600, .flags = OBT_EV_OBJ2 | OBT_EV_ARG | OBT_EV_PRE,
-             .stack = stk(s, NTSIM_LO + 0xa10, NTSIM_LO + 0xa80));
-    run_work_item(s, 81, 10, 3, false);
-    unload_leaving_zombie(s, 1);
+    two_work_items(s, true, true);
 }
 
 static void scn_workitems_two(struct scn *s)
 {
-    two_work_items(s, false);
+    two_work_items(s, false, false);
 }
 
 static void scn_workitems_overlap(struct scn *s)
 {
-    two_work_items(s, true);
+    two_work_items(s, true, false);
 }
 
 /*
