@@ -556,7 +556,8 @@ static int worse_exit(int a, int b)
  * `obtrace check [report options] -- PROGRAM ARGS`: records PROGRAM (and
  * every process of it that traces: forked children, exec'd programs) into
  * a temporary directory ($TMPDIR, else /tmp), reports on the program's own
- * trace, and gates on every trace. Clean traces are deleted; the others are kept and named.
+ * trace, and gates on every trace. Clean traces are deleted; the others
+ * are kept and named.
  */
 int cli_check(int argc, char **argv)
 {

@@ -457,16 +457,7 @@ static bool ref_on_release_path(struct model *m, const struct ref_entry *e, cons
     return stack_similarity(m, e->stack, ev->stack) + 1 >= rs->depth;
 }
 
-/* True when e is the oldest outstanding queue reference of its work item. */
-static bool ref_oldest_of_work_item(const struct object *o, const struct ref_entry *e)
-{
-    for (size_t i = 0; i < o->nrefs; i++)
-        if (o->refs[i].via == VIA_WORKITEM && o->refs[i].holder == e->holder && o->refs[i].seq < e->seq)
-            return false;
-    return true;
-}
-
-/* The oldest outstanding queue reference of work item `item` on o, or -1. */
+/* The oldest outstanding queue reference of work item `item` (0 = of any) on o, or -1. */
 static long ref_oldest_queue_of(const struct object *o, uint32_t item)
 {
     long pick = -1;
@@ -512,7 +503,7 @@ static long ref_pick_work_item_drop(struct model *m, struct object *o, const str
     for (size_t i = 0; i < o->nrefs; i++) {
         const struct ref_entry *e = &o->refs[i], *pick = &o->refs[first];
         if (e->via == VIA_WORKITEM && e->holder != pick->holder && e->stack != pick->stack)
-            guess = guess || ref_oldest_of_work_item(o, e);
+            guess = guess || ref_oldest_queue_of(o, e->holder) == (long)i;
     }
     o->guessed = o->guessed || guess;
     return first;

@@ -226,21 +226,9 @@ static size_t absolute_path(const char *path, char *out, size_t outlen)
 
 int obt_config_report_trace(const struct obt_config *c, const char *path)
 {
-    static int said_pid;
-    static char said[PATH_MAX + 4096];
-    char abs[sizeof(said)];
-    int pid = (int)getpid();
-
+    char abs[PATH_MAX + 4096];
     if (c->report_fd < 0 || !is_report_channel(c->report_fd))
         return -1;
     size_t len = absolute_path(path, abs, sizeof(abs));
-    if (!len)
-        return -1;
-    if (said_pid == pid && !strcmp(said, abs))
-        return 0;
-    if (write(c->report_fd, abs, len) != (ssize_t)len)
-        return -1;
-    said_pid = pid;
-    memcpy(said, abs, len);
-    return 0;
+    return len && write(c->report_fd, abs, len) == (ssize_t)len ? 0 : -1;
 }

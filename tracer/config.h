@@ -50,10 +50,9 @@ int obt_config_expand_path(const char *pattern, int pid, unsigned attempt, char 
  * writer created, relative to the current directory or absolute): appends
  * the absolute path and a NUL byte, in one write, to c->report_fd when
  * that is a regular file opened for appending (as `obtrace record` passes
- * it). Saying the same path twice in one process is a no-op, so every
- * place that learns of a new trace may call it. Async-signal-safe (a fork
- * child may call it). Returns 0 (also for a repeat), or -1 when the path
- * could not be announced (no such descriptor, or the write failed).
+ * it); the tracer calls it once per trace it creates. Async-signal-safe
+ * (a fork child calls it). Returns 0, or -1 when the path could not be
+ * announced (no such descriptor, or the write failed).
  */
 int obt_config_report_trace(const struct obt_config *c, const char *path);
 
