@@ -57,6 +57,7 @@ static void *ExpWorkerThread(void *Unused)
         }
         ExpRunning++;
         pthread_mutex_unlock(&ExpWorkLock);
+        KipAsyncDelay();
         work->Routine(work->Context);
         if (KeGetCurrentIrql() != PASSIVE_LEVEL)
             KeBugCheckEx(IRQL_NOT_LESS_OR_EQUAL, (ULONG_PTR)work->Routine, KeGetCurrentIrql(), 0, 0);

@@ -38,6 +38,7 @@ VOID IopCallWorkItemRoutine(PIO_WORKITEM IoWorkItem, PDEVICE_OBJECT DeviceObject
         RoutineEx(DeviceObject, Context, IoWorkItem);
     else
         Routine(DeviceObject, Context);
+    KipAsyncDelay(); /* the routine may have signalled a waiter: the release below is still owed */
     ObfDereferenceObject(DeviceObject); /* the queued item's reference */
 }
 

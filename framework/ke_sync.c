@@ -60,6 +60,31 @@ ULONG KipStuckWaitMs(void)
     return NtsimpConfig.StuckWaitMs ? NtsimpConfig.StuckWaitMs : 2000;
 }
 
+static ULONG KipAsyncDelayMsValue;
+static pthread_once_t KipAsyncDelayOnce = PTHREAD_ONCE_INIT;
+
+static VOID KipReadAsyncDelay(void)
+{
+    const char *text = getenv("NTSIM_ASYNC_DELAY_MS");
+    char *end;
+    unsigned long ms = text ? strtoul(text, &end, 10) : 0;
+    if (text && (*text == '\0' || *end != '\0' || ms > 10000)) {
+        fprintf(stderr, "ntsim: NTSIM_ASYNC_DELAY_MS='%s' is not a number of milliseconds (0-10000); ignored\n", text);
+        ms = 0;
+    }
+    KipAsyncDelayMsValue = (ULONG)ms;
+}
+
+VOID KipAsyncDelay(void)
+{
+    pthread_once(&KipAsyncDelayOnce, KipReadAsyncDelay);
+    if (KipAsyncDelayMsValue) {
+        struct timespec ts = KipNsToTimespec((ULONG64)KipAsyncDelayMsValue * 1000000ull);
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+    }
+}
+
 /* ---- IRQL ------------------------------------------------------------ */
 
 KIRQL KeGetCurrentIrql(void)

@@ -345,6 +345,14 @@ NTSIM_HIDDEN long KipCurrentThreadId(void);
 /* Name of a bug check code ("REFERENCE_BY_POINTER"), or NULL. */
 /* Milliseconds of the stuck-wait limit in force. */
 NTSIM_HIDDEN ULONG KipStuckWaitMs(void);
+/*
+ * Sleeps NTSIM_ASYNC_DELAY_MS (0 = not at all, the default) where
+ * asynchronous work starts or finishes: a system worker's item, the I/O
+ * manager's release after a work item routine, a PnP request nobody waits
+ * for. With a delay set, a scenario or host that relies on timing instead
+ * of waiting for the system to settle fails every time, not now and then.
+ */
+NTSIM_HIDDEN VOID KipAsyncDelay(void);
 /* The stuck-wait policy after a report: exit(NTSIM_EXIT_STUCK), or return so the caller gives up. */
 NTSIM_HIDDEN VOID KipApplyStuckPolicy(void);
 

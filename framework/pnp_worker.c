@@ -190,8 +190,10 @@ static PIP_REQUEST *PipWaitForWork(void)
         }
         pthread_mutex_unlock(&PipQueueLock);
         BOOLEAN poll = PipAnyPendingCloses();
-        if (poll)
+        if (poll) {
+            KipAsyncDelay();
             PipProcessPendingCloses();
+        }
         pthread_mutex_lock(&PipQueueLock);
         if (PipQueueHead)
             continue;
@@ -214,6 +216,8 @@ static void *PipWorkerThread(void *Unused)
     PipOnWorker = TRUE;
     for (;;) {
         PIP_REQUEST *request = PipWaitForWork();
+        if (!request->Waited)
+            KipAsyncDelay();
         PipFinishRequest(request, PipRunRequest(request));
     }
     return NULL;
@@ -367,6 +371,11 @@ VOID NtsimWaitIdle(void)
         if (!PipWaitIdle() || !ExpWaitForWorkersIdle())
             return;
     } while (!PipIsIdle() || !ExpAreWorkersIdle());
+}
+
+BOOLEAN NtsimIsIdle(void)
+{
+    return PipIsIdle() && ExpAreWorkersIdle();
 }
 
 NTSTATUS NtsimPlugDevice(const char *HardwareId, const char *InstanceId)

@@ -74,8 +74,11 @@ static int ScnReportAction(SCN_RUN *Run, const SCN_ACTION *Action, const SCN_OUT
     return statusHeld && !Action->BugCheckArmed ? NTSIM_SCENARIO_PASSED : NTSIM_SCENARIO_EXPECT_FAILED;
 }
 
-/* Prints an expectation's line. */
-static int ScnReportExpectation(SCN_RUN *Run, const SCN_ACTION *Action, const SCN_OUTCOME *Outcome)
+/*
+ * Prints an expectation's line. WasBusy: asynchronous work was pending when
+ * the expectation was read; a failure then says that `wait-idle` is missing.
+ */
+static int ScnReportExpectation(SCN_RUN *Run, const SCN_ACTION *Action, const SCN_OUTCOME *Outcome, BOOLEAN WasBusy)
 {
     if (Outcome->Held) {
         Run->Held++;
@@ -84,7 +87,10 @@ static int ScnReportExpectation(SCN_RUN *Run, const SCN_ACTION *Action, const SC
     }
     Run->Failed++;
     fprintf(Run->Out, "%s -> FAILED (%s)\n", Action->Echo, Outcome->Detail);
-    ScnDiagnose(Run, Action, "expectation failed: %s (seen: %s)", Action->Echo, Outcome->Detail);
+    ScnDiagnose(Run, Action, "expectation failed: %s (seen: %s)%s", Action->Echo, Outcome->Detail,
+                WasBusy || !NtsimIsIdle() ? "; work was still running (a work item, its release, or a PnP request):"
+                                               " `wait-idle` before this line waits for it"
+                                             : "");
     return NTSIM_SCENARIO_EXPECT_FAILED;
 }
 
@@ -106,6 +112,7 @@ static int ScnRunAction(SCN_RUN *Run, const SCN_ACTION *Action)
     fflush(Run->Out); /* a bug check during the action must not lose the transcript so far */
     if (Action->Verb->Class != ScnExpectation)
         ScnAnnounceAction(Run, Action);
+    BOOLEAN wasBusy = Action->Verb->Class == ScnExpectation && !NtsimIsIdle();
     ScnBugCheckSetCurrent(Action);
     Action->Verb->Handler(Run, Action, &outcome);
     ScnBugCheckSetCurrent(NULL);
@@ -115,7 +122,7 @@ static int ScnRunAction(SCN_RUN *Run, const SCN_ACTION *Action)
         return NTSIM_SCENARIO_ERROR;
     }
     if (Action->Verb->Class == ScnExpectation)
-        return ScnReportExpectation(Run, Action, &outcome);
+        return ScnReportExpectation(Run, Action, &outcome, wasBusy);
     return ScnReportAction(Run, Action, &outcome);
 }
 

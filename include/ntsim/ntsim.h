@@ -265,6 +265,13 @@ NTSIM_API NTSTATUS NtsimEjectDevice(const char *InstanceId, PNTSIM_VETO Veto);
  * stuck-wait report, if the PnP manager is stuck in a driver.
  */
 NTSIM_API VOID NtsimWaitIdle(void);
+/*
+ * TRUE when nothing queued is left to run at this instant (what
+ * NtsimWaitIdle waits for). FALSE means state read now may still change
+ * without the host doing anything: a work item's routine, the I/O
+ * manager's release after it, or a PnP request is pending or running.
+ */
+NTSIM_API BOOLEAN NtsimIsIdle(void);
 
 /* Devnode states (nt-semantics §5.2), with the values !devnode prints. X(name, value) */
 #define NTSIM_DEVNODE_STATES(X)                \

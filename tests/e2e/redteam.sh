@@ -25,7 +25,7 @@ done
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failed=0 cases=0 checks=0 gaps=0
+failed=() cases=0 checks=0 gaps=0
 
 # Splits a text verdict into finding blocks, one a line:
 # IMAGE \t ID \t TEXT (the block's lines joined by " | "). IMAGE is empty for
@@ -84,7 +84,7 @@ for dir in tests/redteam/*/; do
     trace=$tmp/$name.obt
     if ! "$OBTRACE" record -o "$trace" -- "${run[@]}" >"$tmp/$name.ntsim.log" 2>&1; then
         echo "FAIL: $name: the case did not run as Windows would"; tail -n 5 "$tmp/$name.ntsim.log"
-        failed=$((failed + 1)); continue
+        failed+=("$name"); continue
     fi
     "$OBTRACE" report "$trace" >"$tmp/$name.txt" 2>&1
     rc=$?
@@ -111,12 +111,14 @@ for dir in tests/redteam/*/; do
     fi
     [ $jrc -eq $rc ] || { echo "FAIL: $name: JSON exit $jrc, text exit $rc"; bad=1; }
     if [ $bad -ne 0 ]; then
-        failed=$((failed + 1)); sed 's/^/    /' "$tmp/$name.txt"
+        failed+=("$name"); sed 's/^/    /' "$tmp/$name.txt"
     else
         echo "ok: $name"
     fi
 done
 
-echo "$((cases - failed))/$cases red-team cases right ($checks checks, $gaps known gaps)"
+# the failing cases again, last, where a CI log's tail shows them
+[ ${#failed[@]} -eq 0 ] || echo "wrong: ${failed[*]}"
+echo "$((cases - ${#failed[@]}))/$cases red-team cases right ($checks checks, $gaps known gaps)"
 [ $cases -gt 0 ] || { echo "SKIP: no red-team case"; exit 77; }
-[ $failed -eq 0 ]
+[ ${#failed[@]} -eq 0 ]
