@@ -1588,10 +1588,28 @@ static void on_devnode_state(struct object *pdo, const struct tr_event *ev, stru
 
 /* ---- event dispatch ------------------------------------------------------------------------------------ */
 
+/*
+ * A release whose count says it took effect before the last count the
+ * trace reported for o, by another thread: the tracer records an event
+ * after the call returned, so a thread preempted in between records its
+ * release after a later one (a work item's drop after the DriverUnload it
+ * signalled, say). A release never raises the pointer count; on a freed
+ * object (last count 0) any positive count is such a late record.
+ */
+static bool release_recorded_late(const struct object *o, const struct tr_event *ev)
+{
+    return ev->op == OBT_OP_OBJ_DEREF && o->last_count_tid && o->last_count_tid != ev->tid &&
+           ev->count >= o->last_count && ev->count > 0;
+}
+
 /* Events on an object that is already gone: releases are double releases, the rest is ignored. */
-static void on_freed_object(struct model *m, const struct tr_event *ev)
+static void on_freed_object(struct model *m, const struct tr_event *ev, struct ring_ev *slot)
 {
     struct object *f = (struct object *)model_freed_object(m, ev->object);
+    if (release_recorded_late(f, ev)) {
+        ref_release(m, f, ev, slot);
+        return;
+    }
     switch (ev->op) {
     case OBT_OP_DEV_DELETE:
         if (!f->delete_called) { /* the delete itself freed it: recorded after it returned */
@@ -1765,7 +1783,7 @@ static void apply_event(struct model *m, const struct tr_event *ev)
     struct ring_ev slot = { .seq = ev->seq, .object = ev->object, .stack = ev->stack, .op = ev->op };
     struct object *o = object_get(m, ev->object, ev->obj_type);
     if (!o && ev->object && model_freed_object(m, ev->object) && ev->op != OBT_OP_OBJ_CREATE) {
-        on_freed_object(m, ev);
+        on_freed_object(m, ev, &slot);
         goto done;
     }
     if (!o && ev->object)
@@ -1776,8 +1794,9 @@ static void apply_event(struct model *m, const struct tr_event *ev)
     if (failed_call(ev))
         goto done;
     if (o && ev->op != OBT_OP_HANDLE_OPEN && ev->op != OBT_OP_HANDLE_CLOSE &&
-        !strcmp(tr_op_count_meaning(ev->op), "pointer")) {
+        !strcmp(tr_op_count_meaning(ev->op), "pointer") && !release_recorded_late(o, ev)) {
         o->last_count = ev->count;
+        o->last_count_tid = ev->tid;
         o->closes_since_count = 0;
     }
     switch (ev->op) {

@@ -98,7 +98,8 @@ struct object {
     uint32_t mistag;            /* its tag */
     int32_t handles;
     int32_t refcount;   /* DEVICE_OBJECT.ReferenceCount */
-    int32_t last_count; /* the last count the trace reported */
+    int32_t last_count; /* the last pointer count the trace reported (in the kernel's order: see release_recorded_late) */
+    uint32_t last_count_tid; /* the thread whose event reported it; 0 before any */
     int32_t closes_since_count; /* handle closes since: each dropped the handle's pointer reference (no count shown) */
     struct ref_entry *refs;
     size_t nrefs, caprefs;

@@ -757,6 +757,34 @@ static void scn_workitem_reused(struct scn *s)
     unload_leaving_zombie(s, 1);
 }
 
+/*
+ * Item 80's routine signals DriverUnload and returns; the I/O manager drops
+ * the queue's reference (2 -> 1), but its thread is preempted before that
+ * release is recorded. DriverUnload deletes the device (1 -> 0, freed) and
+ * the image goes; the worker's release is recorded last, with its count 1.
+ * The counts say it came first: no double release, nothing leaked.
+ */
+static void scn_workitem_drop_recorded_late(struct scn *s)
+{
+    static const uint64_t drop[3] = { NTSIM_LO + 0xa10, NTSIM_LO + 0xa80, NTSIM_LO + 0xac0 };
+    work_item_device(s);
+    queue_work_item(s, 80, 10, 2, stk(s, DRV_LO + 0x540, DRV_LO + 0x580));
+    synth_thread(s->t, WORKER_TID);
+    SYNTH_EV(s->t, .op = OBT_OP_WORKITEM_RUN, .obj_type = OBT_OBJ_WORKITEM, .object = 80, .obj2 = 10,
+             .arg = DRV_LO + 0x600, .flags = OBT_EV_OBJ2 | OBT_EV_ARG | OBT_EV_PRE,
+             .stack = stk(s, NTSIM_LO + 0xa10, NTSIM_LO + 0xa80));
+    synth_thread(s->t, HOST_TID);
+    service(s, OBT_OP_SERVICE_STOP, "drv", 0);
+    driver_unload(s, DRV, 2);
+    delete_device(s, 10, DRV, DRV_LO + 0x300, 0, 2);
+    deref(s, DRV, OBT_OBJ_DRIVER, 1, stk(s, NTSIM_LO + 0x360, NTSIM_LO + 0x370), 0);
+    driver_gone(s, DRV, 2);
+    synth_thread(s->t, WORKER_TID);
+    deref(s, 10, OBT_OBJ_DEVICE, 1, stack_of(s, drop, 3), 0);
+    synth_thread(s->t, HOST_TID);
+    finish(s, true);
+}
+
 struct scenario {
     const char *name;
     void (*build)(struct scn *);
@@ -797,6 +825,7 @@ static const struct scenario scenarios[] = {
     { "workitems_overlap", scn_workitems_overlap, { F_LEAKED_REFERENCE }, 1, 1 },
     { "workitems_overlap_run", scn_workitems_overlap_run, { F_LEAKED_REFERENCE }, 1, 1 },
     { "workitem_reused", scn_workitem_reused, { F_LEAKED_REFERENCE }, 1, 1 },
+    { "workitem_drop_recorded_late", scn_workitem_drop_recorded_late, { 0 }, 0, 0 },
 };
 #define NSCENARIOS ((int)(sizeof(scenarios) / sizeof(scenarios[0])))
 
