@@ -37,7 +37,7 @@ typedef struct _PENDQ_EXTENSION {
     KSPIN_LOCK QueueLock;
     LIST_ENTRY Queue;
     PIO_WORKITEM WorkItem;
-    LONG WorkItemQueued;
+    BOOLEAN WorkItemQueued; /* under QueueLock, with WorkItemIdle */
     KEVENT WorkItemIdle; /* notification event, signaled while no work item is queued */
     FAST_MUTEX StatsLock;
     PENDQ_STATS Stats;
@@ -107,14 +107,11 @@ static NTSTATUS PendqQueueIrp(PPENDQ_EXTENSION Ext, PIRP Irp)
     return STATUS_PENDING;
 }
 
-/* Removes the first queued IRP whose cancel routine we still own and that matches FileObject (NULL = any). */
-static PIRP PendqDequeue(PPENDQ_EXTENSION Ext, PFILE_OBJECT FileObject)
+/* PendqDequeue with QueueLock held. */
+static PIRP PendqDequeueLocked(PPENDQ_EXTENSION Ext, PFILE_OBJECT FileObject)
 {
-    KIRQL irql;
     PLIST_ENTRY entry;
-    PIRP found = NULL;
 
-    KeAcquireSpinLock(&Ext->QueueLock, &irql);
     for (entry = Ext->Queue.Flink; entry != &Ext->Queue; entry = entry->Flink) {
         PIRP irp = CONTAINING_RECORD(entry, IRP, Tail.Overlay.ListEntry);
         if (FileObject != NULL && IoGetCurrentIrpStackLocation(irp)->FileObject != FileObject)
@@ -122,11 +119,59 @@ static PIRP PendqDequeue(PPENDQ_EXTENSION Ext, PFILE_OBJECT FileObject)
         if (IoSetCancelRoutine(irp, NULL) == NULL)
             continue; /* being cancelled: the cancel routine removes and completes it */
         RemoveEntryList(entry);
-        found = irp;
-        break;
+        return irp;
     }
+    return NULL;
+}
+
+/* Removes the first queued IRP whose cancel routine we still own and that matches FileObject (NULL = any). */
+static PIRP PendqDequeue(PPENDQ_EXTENSION Ext, PFILE_OBJECT FileObject)
+{
+    KIRQL irql;
+    PIRP found;
+
+    KeAcquireSpinLock(&Ext->QueueLock, &irql);
+    found = PendqDequeueLocked(Ext, FileObject);
     KeReleaseSpinLock(&Ext->QueueLock, irql);
     return found;
+}
+
+/*
+ * The worker's next IRP; when none is left the work item goes idle in the
+ * same critical section, so a request queued meanwhile either is returned
+ * here or finds the item idle and queues it again (never both, never
+ * neither: an idle event set while the item is queued again would let
+ * DriverUnload free a queued item).
+ */
+static PIRP PendqNextOrIdle(PPENDQ_EXTENSION Ext)
+{
+    KIRQL irql;
+    PIRP irp;
+
+    KeAcquireSpinLock(&Ext->QueueLock, &irql);
+    irp = PendqDequeueLocked(Ext, NULL);
+    if (irp == NULL) {
+        Ext->WorkItemQueued = FALSE;
+        KeSetEvent(&Ext->WorkItemIdle, IO_NO_INCREMENT, FALSE);
+    }
+    KeReleaseSpinLock(&Ext->QueueLock, irql);
+    return irp;
+}
+
+/* After a request was queued: TRUE when the work item was idle and is now the caller's to queue. */
+static BOOLEAN PendqClaimWorkItem(PPENDQ_EXTENSION Ext)
+{
+    KIRQL irql;
+    BOOLEAN claimed;
+
+    KeAcquireSpinLock(&Ext->QueueLock, &irql);
+    claimed = !Ext->WorkItemQueued;
+    if (claimed) {
+        Ext->WorkItemQueued = TRUE;
+        KeClearEvent(&Ext->WorkItemIdle);
+    }
+    KeReleaseSpinLock(&Ext->QueueLock, irql);
+    return claimed;
 }
 
 _Use_decl_annotations_
@@ -143,8 +188,7 @@ VOID PendqWorker(PDEVICE_OBJECT DeviceObject, PVOID Context)
     delay.QuadPart = -10 * 1000 * 20; /* 20 ms, relative */
     KeDelayExecutionThread(KernelMode, FALSE, &delay);
 
-    InterlockedExchange(&ext->WorkItemQueued, 0);
-    while ((irp = PendqDequeue(ext, NULL)) != NULL) {
+    while ((irp = PendqNextOrIdle(ext)) != NULL) {
         PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(irp);
         PULONG buffer = irp->AssociatedIrp.SystemBuffer;
         ULONG value = *buffer;
@@ -153,7 +197,6 @@ VOID PendqWorker(PDEVICE_OBJECT DeviceObject, PVOID Context)
         PendqCountCompleted(ext, FALSE);
         PendqComplete(irp, STATUS_SUCCESS, sizeof(ULONG));
     }
-    KeSetEvent(&ext->WorkItemIdle, IO_NO_INCREMENT, FALSE);
 }
 
 static NTSTATUS PendqCancelSelfTest(PPENDQ_EXTENSION Ext, PULONG Result)
@@ -201,10 +244,8 @@ NTSTATUS PendqDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
         if (stack->FileObject != NULL && stack->FileObject->FsContext != NULL)
             ((PPENDQ_HANDLE_CONTEXT)stack->FileObject->FsContext)->Requests++;
         status = PendqQueueIrp(ext, Irp);
-        if (status == STATUS_PENDING && InterlockedCompareExchange(&ext->WorkItemQueued, 1, 0) == 0) {
-            KeClearEvent(&ext->WorkItemIdle);
+        if (status == STATUS_PENDING && PendqClaimWorkItem(ext))
             IoQueueWorkItem(ext->WorkItem, PendqWorker, DelayedWorkQueue, ext);
-        }
         return status;
     case IOCTL_PENDQ_HOLD:
         /* Held until cancelled (or until the handle's cleanup). */
