@@ -34,6 +34,7 @@ typedef struct _DEVICE_EXTENSION {
     LONG FlushesDone;
 #if SAMPLE_FIXED
     /* FIX: count the queued flushes so that DriverUnload can wait for them. */
+    KSPIN_LOCK FlushLock;   /* FlushesPending and NoFlushPending change together */
     LONG FlushesPending;
     KEVENT NoFlushPending; /* signalled while FlushesPending is 0 */
 #endif
@@ -53,6 +54,27 @@ static NTSTATUS WorkItemCompleteRequest(PIRP Irp, NTSTATUS Status)
     return Status;
 }
 
+#if SAMPLE_FIXED
+/*
+ * FIX: one more flush pending (Delta 1) or one fewer (-1). The count and
+ * the event change in one critical section: with two interlocked steps, a
+ * flush queued between a routine's decrement to 0 and its KeSetEvent would
+ * leave the event signalled while that flush is pending.
+ */
+static VOID WorkItemCountFlush(PDEVICE_EXTENSION Extension, LONG Delta)
+{
+    KIRQL irql;
+
+    KeAcquireSpinLock(&Extension->FlushLock, &irql);
+    Extension->FlushesPending += Delta;
+    if (Extension->FlushesPending == 0)
+        KeSetEvent(&Extension->NoFlushPending, IO_NO_INCREMENT, FALSE);
+    else
+        KeClearEvent(&Extension->NoFlushPending);
+    KeReleaseSpinLock(&Extension->FlushLock, irql);
+}
+#endif
+
 NTSTATUS WorkItemCreateClose(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 {
     UNREFERENCED_PARAMETER(DeviceObject);
@@ -70,8 +92,7 @@ VOID WorkItemFlushRoutine(PDEVICE_OBJECT DeviceObject, PVOID Context)
     InterlockedIncrement(&extension->FlushesDone);
     IoFreeWorkItem(workItem);
 #if SAMPLE_FIXED
-    if (InterlockedDecrement(&extension->FlushesPending) == 0)
-        KeSetEvent(&extension->NoFlushPending, IO_NO_INCREMENT, FALSE);
+    WorkItemCountFlush(extension, -1);
 #endif
 }
 
@@ -89,8 +110,7 @@ NTSTATUS WorkItemDeviceControl(PDEVICE_OBJECT DeviceObject, PIRP Irp)
     if (!workItem)
         return WorkItemCompleteRequest(Irp, STATUS_INSUFFICIENT_RESOURCES);
 #if SAMPLE_FIXED
-    if (InterlockedIncrement(&extension->FlushesPending) == 1)
-        KeClearEvent(&extension->NoFlushPending);
+    WorkItemCountFlush(extension, 1);
 #endif
     IoQueueWorkItem(workItem, WorkItemFlushRoutine, DelayedWorkQueue, workItem);
     return WorkItemCompleteRequest(Irp, STATUS_SUCCESS);
@@ -132,6 +152,7 @@ NTSTATUS DriverEntry(PDRIVER_OBJECT DriverObject, PUNICODE_STRING RegistryPath)
         return status;
     }
 #if SAMPLE_FIXED
+    KeInitializeSpinLock(&((PDEVICE_EXTENSION)deviceObject->DeviceExtension)->FlushLock);
     KeInitializeEvent(&((PDEVICE_EXTENSION)deviceObject->DeviceExtension)->NoFlushPending, NotificationEvent, TRUE);
 #endif
     deviceObject->Flags |= DO_BUFFERED_IO;
