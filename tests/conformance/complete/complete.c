@@ -59,7 +59,7 @@ typedef struct _COMPLETE_EXTENSION {
     PIO_WORKITEM WorkItem;    /* bottom: completes pended requests */
     KSPIN_LOCK Lock;
     LIST_ENTRY Pending;       /* bottom: pended requests */
-    LONG WorkQueued;
+    BOOLEAN WorkQueued;       /* bottom: under Lock, with Idle */
     KEVENT Idle;              /* bottom: no work item queued */
     LONG Report;              /* filter: REPORT_* bits */
 } COMPLETE_EXTENSION, *PCOMPLETE_EXTENSION;
@@ -96,7 +96,6 @@ VOID BottomWorker(PDEVICE_OBJECT DeviceObject, PVOID Context)
     delay.QuadPart = -10 * 1000 * 10; /* 10 ms: the dispatch routine has returned STATUS_PENDING by now */
     KeDelayExecutionThread(KernelMode, FALSE, &delay);
 
-    InterlockedExchange(&ext->WorkQueued, 0);
     KeAcquireSpinLock(&ext->Lock, &irql);
     while (!IsListEmpty(&ext->Pending)) {
         PLIST_ENTRY entry = RemoveHeadList(&ext->Pending);
@@ -106,14 +105,17 @@ VOID BottomWorker(PDEVICE_OBJECT DeviceObject, PVOID Context)
         CompleteIrp(irp, STATUS_SUCCESS, sizeof(ULONG));
         KeAcquireSpinLock(&ext->Lock, &irql);
     }
-    KeReleaseSpinLock(&ext->Lock, irql);
+    /* idle in the section that found the list empty: a request queued later queues the item again */
+    ext->WorkQueued = FALSE;
     KeSetEvent(&ext->Idle, IO_NO_INCREMENT, FALSE);
+    KeReleaseSpinLock(&ext->Lock, irql);
 }
 
 static NTSTATUS BottomDispatch(PCOMPLETE_EXTENSION Ext, PIRP Irp)
 {
     PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(Irp);
     KIRQL irql;
+    BOOLEAN queue;
 
     if (stack->MajorFunction != IRP_MJ_DEVICE_CONTROL)
         return CompleteIrp(Irp, STATUS_SUCCESS, 0);
@@ -130,11 +132,14 @@ static NTSTATUS BottomDispatch(PCOMPLETE_EXTENSION Ext, PIRP Irp)
         IoMarkIrpPending(Irp);
         KeAcquireSpinLock(&Ext->Lock, &irql);
         InsertTailList(&Ext->Pending, &Irp->Tail.Overlay.ListEntry);
-        KeReleaseSpinLock(&Ext->Lock, irql);
-        if (InterlockedCompareExchange(&Ext->WorkQueued, 1, 0) == 0) {
+        queue = !Ext->WorkQueued;
+        if (queue) {
+            Ext->WorkQueued = TRUE;
             KeClearEvent(&Ext->Idle);
-            IoQueueWorkItem(Ext->WorkItem, BottomWorker, DelayedWorkQueue, NULL);
         }
+        KeReleaseSpinLock(&Ext->Lock, irql);
+        if (queue)
+            IoQueueWorkItem(Ext->WorkItem, BottomWorker, DelayedWorkQueue, NULL);
         return STATUS_PENDING;
     case IOCTL_COMPLETE_ASYNC:     /* forwarded by the filter: completed at once */
         *(PULONG)Irp->AssociatedIrp.SystemBuffer = 0xC0;
