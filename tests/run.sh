@@ -50,7 +50,9 @@ for t in tests/e2e/*.sh; do
     elif [ $rc -eq 77 ]; then skip=$((skip + 1))
     else
         fail=$((fail + 1)); failed+=("e2e/$name")
-        echo "  e2e/$name: FAILED (exit $rc); last lines of $logs/e2e-$name.log:"
+        echo "  e2e/$name: FAILED (exit $rc); its first FAIL lines and last lines ($logs/e2e-$name.log):"
+        grep -m 5 '^FAIL' "$logs/e2e-$name.log" | sed 's/^/    /'
+        echo "    ..."
         tail -n 15 "$logs/e2e-$name.log" | sed 's/^/    /'
     fi
 done
