@@ -638,6 +638,15 @@ static void queue_work_item(struct scn *s, uint32_t item, uint32_t dev, int coun
              .stack = outer);
 }
 
+/* The worker is about to run item's routine: its WORKITEM_RUN, as the tracer records it (the worker thread stays current). */
+static void mark_work_item_run(struct scn *s, uint32_t item, uint32_t dev)
+{
+    synth_thread(s->t, WORKER_TID);
+    SYNTH_EV(s->t, .op = OBT_OP_WORKITEM_RUN, .obj_type = OBT_OBJ_WORKITEM, .object = item, .obj2 = dev,
+             .arg = DRV_LO + 0x600, .flags = OBT_EV_OBJ2 | OBT_EV_ARG | OBT_EV_PRE,
+             .stack = stk(s, NTSIM_LO + 0xa10, NTSIM_LO + 0xa80));
+}
+
 /* A routine ran on the worker (re-queueing item at DRV_LO + 0x520 when requeue) and returned: the I/O manager drops one. */
 static void run_work_item(struct scn *s, uint32_t item, uint32_t dev, int count, bool requeue)
 {
@@ -711,12 +720,8 @@ static void two_work_items(struct scn *s, bool overlap, bool marked)
     queue_work_item(s, 80, 10, 2, stk(s, DRV_LO + 0x540, DRV_LO + 0x580));
     if (overlap)
         queue_work_item(s, 81, 10, 3, stk(s, DRV_LO + 0x5c0, DRV_LO + 0x580));
-    if (marked) {
-        synth_thread(s->t, WORKER_TID);
-        SYNTH_EV(s->t, .op = OBT_OP_WORKITEM_RUN, .obj_type = OBT_OBJ_WORKITEM, .object = 81, .obj2 = 10,
-                 .arg = DRV_LO + 0x600, .flags = OBT_EV_OBJ2 | OBT_EV_ARG | OBT_EV_PRE,
-                 .stack = stk(s, NTSIM_LO + 0xa10, NTSIM_LO + 0xa80));
-    }
+    if (marked)
+        mark_work_item_run(s, 81, 10);
     run_work_item(s, marked ? 81 : 80, 10, overlap ? 3 : 2, false);
     if (!overlap)
         queue_work_item(s, 81, 10, 2, stk(s, DRV_LO + 0x5c0, DRV_LO + 0x580));
@@ -769,10 +774,7 @@ static void scn_workitem_drop_recorded_late(struct scn *s)
     static const uint64_t drop[3] = { NTSIM_LO + 0xa10, NTSIM_LO + 0xa80, NTSIM_LO + 0xac0 };
     work_item_device(s);
     queue_work_item(s, 80, 10, 2, stk(s, DRV_LO + 0x540, DRV_LO + 0x580));
-    synth_thread(s->t, WORKER_TID);
-    SYNTH_EV(s->t, .op = OBT_OP_WORKITEM_RUN, .obj_type = OBT_OBJ_WORKITEM, .object = 80, .obj2 = 10,
-             .arg = DRV_LO + 0x600, .flags = OBT_EV_OBJ2 | OBT_EV_ARG | OBT_EV_PRE,
-             .stack = stk(s, NTSIM_LO + 0xa10, NTSIM_LO + 0xa80));
+    mark_work_item_run(s, 80, 10);
     synth_thread(s->t, HOST_TID);
     service(s, OBT_OP_SERVICE_STOP, "drv", 0);
     driver_unload(s, DRV, 2);
@@ -781,6 +783,27 @@ static void scn_workitem_drop_recorded_late(struct scn *s)
     driver_gone(s, DRV, 2);
     synth_thread(s->t, WORKER_TID);
     deref(s, 10, OBT_OBJ_DEVICE, 1, stack_of(s, drop, 3), 0);
+    synth_thread(s->t, HOST_TID);
+    finish(s, true);
+}
+
+/*
+ * The same on a device that lives on: the worker's drop (3 -> 2) is
+ * recorded after the driver's own release (2 -> 1). The device's count is
+ * 1, its keep-alive all that is held; the driver stays loaded (the service
+ * is never stopped).
+ */
+static void scn_late_release_live(struct scn *s)
+{
+    static const uint64_t drop[3] = { NTSIM_LO + 0xa10, NTSIM_LO + 0xa80, NTSIM_LO + 0xac0 };
+    work_item_device(s);
+    ref(s, 10, OBT_OBJ_DEVICE, 2, stk(s, DRV_LO + 0x200, DRV_LO + 0x240), 0);
+    queue_work_item(s, 80, 10, 3, stk(s, DRV_LO + 0x540, DRV_LO + 0x580));
+    mark_work_item_run(s, 80, 10);
+    synth_thread(s->t, HOST_TID);
+    deref(s, 10, OBT_OBJ_DEVICE, 1, stk(s, DRV_LO + 0x220, DRV_LO + 0x240), 0);
+    synth_thread(s->t, WORKER_TID);
+    deref(s, 10, OBT_OBJ_DEVICE, 2, stack_of(s, drop, 3), 0);
     synth_thread(s->t, HOST_TID);
     finish(s, true);
 }
@@ -826,6 +849,7 @@ static const struct scenario scenarios[] = {
     { "workitems_overlap_run", scn_workitems_overlap_run, { F_LEAKED_REFERENCE }, 1, 1 },
     { "workitem_reused", scn_workitem_reused, { F_LEAKED_REFERENCE }, 1, 1 },
     { "workitem_drop_recorded_late", scn_workitem_drop_recorded_late, { 0 }, 0, 0 },
+    { "late_release_live", scn_late_release_live, { F_UNLOAD_NOT_REQUESTED }, 1, 1 },
 };
 #define NSCENARIOS ((int)(sizeof(scenarios) / sizeof(scenarios[0])))
 
@@ -1203,6 +1227,22 @@ START_TEST(work_item_reused_address_is_another_item)
 }
 END_TEST
 
+/* A release recorded late keeps the count the kernel reached last, and releases what its own path holds. */
+START_TEST(late_release_keeps_the_last_count)
+{
+    struct model m;
+    struct report r;
+    analyze(scenario_named("late_release_live"), &m, &r);
+    const struct object *dev = model_object(&m, 10);
+    ck_assert_ptr_nonnull(dev);
+    ck_assert_int_eq(dev->last_count, 1);
+    ck_assert_uint_eq(dev->nrefs, 1);
+    ck_assert_uint_eq(dev->refs[0].label, LBL_CREATE);
+    report_release(&r);
+    model_release(&m);
+}
+END_TEST
+
 START_TEST(nt_codes_by_name)
 {
     char buf[32];
@@ -1221,6 +1261,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_loop_test(tc, scenario_yields_its_findings, 0, NSCENARIOS);
     tcase_add_test(tc, exact_pairing_by_tag);
+    tcase_add_test(tc, late_release_keeps_the_last_count);
     tcase_add_test(tc, untagged_sites_rank_by_balance);
     tcase_add_test(tc, double_release_names_both_stacks);
     tcase_add_test(tc, framework_references_are_not_leaks);
