@@ -75,9 +75,14 @@ static VOID KipReadAsyncDelay(void)
     KipAsyncDelayMsValue = (ULONG)ms;
 }
 
-VOID KipAsyncDelay(void)
+VOID KipLoadAsyncDelay(void)
 {
     pthread_once(&KipAsyncDelayOnce, KipReadAsyncDelay);
+}
+
+VOID KipAsyncDelay(void)
+{
+    KipLoadAsyncDelay();
     if (KipAsyncDelayMsValue) {
         struct timespec ts = KipNsToTimespec((ULONG64)KipAsyncDelayMsValue * 1000000ull);
         while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {

@@ -50,6 +50,7 @@ NTSTATUS NtsimInitialize(const NTSIM_CONFIG *Config)
     NtsimpSearchPath = RtlpStrDup(config.DriverSearchPath);
     config.DriverSearchPath = NtsimpSearchPath;
     NtsimpConfig = config;
+    KipLoadAsyncDelay();
     NtsimpInitialized = TRUE;
     return STATUS_SUCCESS;
 }

@@ -353,6 +353,8 @@ NTSIM_HIDDEN ULONG KipStuckWaitMs(void);
  * of waiting for the system to settle fails every time, not now and then.
  */
 NTSIM_HIDDEN VOID KipAsyncDelay(void);
+/* Reads NTSIM_ASYNC_DELAY_MS once (a bad value is reported on stderr and ignored); KipAsyncDelay does it on first use. */
+NTSIM_HIDDEN VOID KipLoadAsyncDelay(void);
 /* The stuck-wait policy after a report: exit(NTSIM_EXIT_STUCK), or return so the caller gives up. */
 NTSIM_HIDDEN VOID KipApplyStuckPolicy(void);
 
