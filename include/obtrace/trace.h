@@ -148,7 +148,15 @@ enum obt_record_type { OBT_RECORD_TYPES(OBT_REC_ENUM_) };
     X(OBT_OP_IRP_ALLOC, 52, none, "IoAllocateIrp / IoInitializeIrp: an IRP gets a new id")   \
     X(OBT_OP_IRP_BUILD, 53, none, "IoBuildDeviceIoControlRequest / IoBuildSynchronousFsdRequest") \
     X(OBT_OP_IRP_FREE, 54, none, "IoFreeIrp")                                               \
-    X(OBT_OP_REMLOCK_INIT, 55, iocount, "IoInitializeRemoveLockEx (tag = allocate tag)")
+    X(OBT_OP_REMLOCK_INIT, 55, iocount, "IoInitializeRemoveLockEx (tag = allocate tag)")   \
+    X(OBT_OP_WDF_CREATE, 70, wdfref, "a KMDF object created (obj2 = parent, arg = kind | OBT_WDF_*)") \
+    X(OBT_OP_WDF_REF, 71, wdfref, "WdfObjectReferenceActual (tag, string = file:line)")   \
+    X(OBT_OP_WDF_DEREF, 72, wdfref, "WdfObjectDereferenceActual (tag, string = file:line)") \
+    X(OBT_OP_WDF_DELETE, 73, wdfref, "WdfObjectDelete, or the framework deleting the object (arg)") \
+    X(OBT_OP_WDF_CLEANUP, 74, wdfref, "EvtCleanupCallback about to run (arg = the callback)") \
+    X(OBT_OP_WDF_DESTROY, 75, wdfref, "the object's memory released (after EvtDestroyCallback)") \
+    X(OBT_OP_WDF_IOTARGET_OPEN, 76, none, "WdfIoTargetOpen (obj2 = the file object held)")  \
+    X(OBT_OP_WDF_IOTARGET_CLOSE, 77, none, "the I/O target let its file object go (arg = why)")
 
 #define OBT_OP_ENUM_(name, value, count, desc) name = value,
 enum obt_op { OBT_OPS(OBT_OP_ENUM_) };
@@ -164,6 +172,49 @@ enum obt_op { OBT_OPS(OBT_OP_ENUM_) };
 /* OBT_OP_REMLOCK_INIT: arg = HighWatermark | MaxLockedMinutes << OBT_REMLOCK_MINUTES_SHIFT. */
 #define OBT_REMLOCK_MINUTES_SHIFT 32
 
+/*
+ * OBT_OP_WDF_CREATE: arg = the object's kind (low 8 bits, enum obt_wdf_kind)
+ * | OBT_WDF_* flags; arg2 = id of the WDM object underneath, if any.
+ * X(name, value, WDK handle type name)
+ */
+#define OBT_WDF_KINDS(X)                            \
+    X(OBT_WDF_OBJECT, 1, "WDFOBJECT")               \
+    X(OBT_WDF_DRIVER, 2, "WDFDRIVER")               \
+    X(OBT_WDF_DEVICE, 3, "WDFDEVICE")               \
+    X(OBT_WDF_QUEUE, 4, "WDFQUEUE")                 \
+    X(OBT_WDF_REQUEST, 5, "WDFREQUEST")             \
+    X(OBT_WDF_MEMORY, 6, "WDFMEMORY")               \
+    X(OBT_WDF_WORKITEM, 7, "WDFWORKITEM")           \
+    X(OBT_WDF_IOTARGET, 8, "WDFIOTARGET")           \
+    X(OBT_WDF_FILEOBJECT, 9, "WDFFILEOBJECT")       \
+    X(OBT_WDF_SPINLOCK, 10, "WDFSPINLOCK")          \
+    X(OBT_WDF_WAITLOCK, 11, "WDFWAITLOCK")          \
+    X(OBT_WDF_STRING, 12, "WDFSTRING")              \
+    X(OBT_WDF_COLLECTION, 13, "WDFCOLLECTION")      \
+    X(OBT_WDF_TIMER, 14, "WDFTIMER")                \
+    X(OBT_WDF_KEY, 15, "WDFKEY")
+
+#define OBT_WDF_KIND_ENUM_(name, value, text) name = value,
+enum obt_wdf_kind { OBT_WDF_KINDS(OBT_WDF_KIND_ENUM_) };
+#undef OBT_WDF_KIND_ENUM_
+
+#define OBT_WDF_KIND_MASK 0xffu
+#define OBT_WDF_CONTROL_DEVICE 0x100u /* WDFDEVICE: a control device (WdfControlDeviceInitAllocate) */
+#define OBT_WDF_FILTER 0x200u         /* WDFDEVICE: a filter (WdfFdoInitSetFilter) */
+#define OBT_WDF_PDO 0x400u            /* WDFDEVICE: a PDO the driver enumerated */
+#define OBT_WDF_REMOTE_TARGET 0x800u  /* WDFIOTARGET: created by WdfIoTargetCreate, not a device's default target */
+
+/* OBT_OP_WDF_DELETE arg: who deleted the object. */
+#define OBT_WDF_DELETE_BY_DRIVER 0    /* WdfObjectDelete */
+#define OBT_WDF_DELETE_WITH_PARENT 1  /* the framework, because its parent was deleted */
+#define OBT_WDF_DELETE_BY_FRAMEWORK 2 /* the framework, on its own (device removal, request completion) */
+
+/* OBT_OP_WDF_IOTARGET_CLOSE arg: why the target let its file object go. */
+#define OBT_WDF_CLOSE_BY_DRIVER 1     /* WdfIoTargetClose */
+#define OBT_WDF_CLOSE_QUERY_REMOVE 2  /* WdfIoTargetCloseForQueryRemove, or the framework on query-remove */
+#define OBT_WDF_CLOSE_REMOVE 3        /* the target device was removed (remove-complete) */
+#define OBT_WDF_CLOSE_DELETED 4       /* the target object was deleted while open */
+
 /* Object types, as recorded in obt_event.obj_type and obt_object.type. */
 #define OBT_OBJ_TYPES(X)          \
     X(OBT_OBJ_NONE, 0, "-")        \
@@ -178,6 +229,7 @@ enum obt_op { OBT_OPS(OBT_OP_ENUM_) };
     X(OBT_OBJ_NOTIFY, 9, "Notification") \
     X(OBT_OBJ_WORKITEM, 10, "WorkItem")  \
     X(OBT_OBJ_IMAGE, 11, "Image")        \
+    X(OBT_OBJ_WDF, 12, "WdfObject")      \
     X(OBT_OBJ_OTHER, 15, "Other")
 
 #define OBT_OBJ_ENUM_(name, value, text) name = value,

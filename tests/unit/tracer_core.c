@@ -471,6 +471,8 @@ struct named_value {
 #define OP_ROW(n, v, count, d) { #n, v, #count },
 static const struct named_value header_records[] = { OBT_RECORD_TYPES(REC_ROW) };
 static const struct named_value header_ops[] = { OBT_OPS(OP_ROW) };
+#define KIND_ROW(n, v, text) { #n, v, text },
+static const struct named_value header_wdf_kinds[] = { OBT_WDF_KINDS(KIND_ROW) };
 
 /* Checks every "| NAME | value | extra |" row of the doc with prefix against table, and the reverse. */
 static void check_doc_table(const char *doc, const char *pattern, const struct named_value *table, size_t n)
@@ -509,6 +511,8 @@ START_TEST(doc_tables_match_header)
                     sizeof(header_records) / sizeof(header_records[0]));
     check_doc_table(doc, "^\\| (OBT_OP_[A-Z0-9_]+) \\| ([0-9]+) \\| ([a-z]+) \\|", header_ops,
                     sizeof(header_ops) / sizeof(header_ops[0]));
+    check_doc_table(doc, "^\\| (OBT_WDF_[A-Z0-9_]+) \\| ([0-9]+) \\| ([A-Z]+) \\|", header_wdf_kinds,
+                    sizeof(header_wdf_kinds) / sizeof(header_wdf_kinds[0]));
 }
 END_TEST
 
