@@ -284,8 +284,8 @@ static int analyze_trace(const char *trace, const struct report_opts *o, bool re
             renderer_for(o->format)(out, &r, &m, sym);
         rc = !render || close_output(out, o) ? report_exit_code(&r) : EXIT_UNUSABLE;
         if (r.incomplete)
-            fprintf(stderr, "obtrace: %s: the trace is incomplete; the verdict covers only what was recorded\n",
-                    trace);
+            fprintf(stderr, "obtrace: %s: %s; the verdict covers only what was recorded\n", trace,
+                    model_incomplete_reason(&m, "the trace is incomplete"));
     }
     symbolizer_free(sym);
     report_release(&r);
@@ -357,7 +357,7 @@ int cli_graph(int argc, char **argv)
     if (out && !close_output(out, &o) && !rc)
         rc = EXIT_UNUSABLE;
     if (!rc && r.incomplete) {
-        fprintf(stderr, "obtrace: %s: %s\n", trace, m.damage ? m.damage : "the trace is incomplete");
+        fprintf(stderr, "obtrace: %s: %s\n", trace, model_incomplete_reason(&m, "the trace is incomplete"));
         rc = EXIT_UNUSABLE;
     }
     symbolizer_free(sym);
@@ -519,8 +519,8 @@ int cli_history(int argc, char **argv)
         rc = EXIT_UNUSABLE;
     } else {
         history_footer(&h, &m);
-        if (m.damage || !m.saw_end) {
-            fprintf(stderr, "obtrace: %s: %s\n", trace, m.damage ? m.damage : "the trace has no end record");
+        if (m.damage || m.cut_short || !m.saw_end) {
+            fprintf(stderr, "obtrace: %s: %s\n", trace, model_incomplete_reason(&m, "the trace has no end record"));
             rc = EXIT_UNUSABLE;
         }
     }

@@ -28,6 +28,7 @@
  */
 #include "model.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2019,11 +2020,29 @@ static bool record_before(const struct tr_record *rec, uint64_t until)
     return rec->type == OBT_REC_EVENT ? rec->seq <= until : rec->seq < until;
 }
 
+void model_note_header(struct model *m, const struct tr_header *h)
+{
+    char text[160];
+    free(m->cut_short);
+    m->cut_short = NULL;
+    if (!(h->flags & OBT_FILE_OUT_OF_SPACE))
+        return;
+    snprintf(text, sizeof(text), "the file system refused the trace more space (%s); the events after that were lost",
+             strerror(h->space_errno ? (int)h->space_errno : ENOSPC));
+    m->cut_short = xstrdup(text);
+}
+
+const char *model_incomplete_reason(const struct model *m, const char *fallback)
+{
+    return m->damage ? m->damage : m->cut_short ? m->cut_short : fallback;
+}
+
 int model_load_until(struct model *m, const char *path, uint64_t until, char *err, size_t errlen)
 {
     struct trace_reader *r;
     if (trace_reader_open(&r, path, 0, err, errlen) < 0)
         return -1;
+    model_note_header(m, trace_reader_header(r));
     struct tr_record rec;
     while (trace_reader_next(r, &rec))
         if (record_before(&rec, until))
@@ -2092,6 +2111,7 @@ void model_release(struct model *m)
     free(m->actions);
     free(m->threads);
     free(m->damage);
+    free(m->cut_short);
     free(m->sim_cache);
     memset(m, 0, sizeof(*m));
 }

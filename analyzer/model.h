@@ -294,6 +294,7 @@ struct model {
     uint64_t dropped, dropped_records;
     uint64_t events, last_seq;
     char *damage;
+    char *cut_short;           /* the file system refused the trace space: why, and what it means */
     struct event_ref bugcheck;
     uint64_t bugcheck_code;
     uint32_t bugcheck_object;
@@ -314,6 +315,14 @@ void model_release(struct model *m);
 void model_apply(struct model *m, const struct tr_record *rec);
 /* Records the reader's damage description (copied) so the rules can report it. */
 void model_set_damage(struct model *m, const char *damage);
+/*
+ * Records what the header says of how the recording ended: when the file
+ * system refused the trace more space (OBT_FILE_OUT_OF_SPACE), cut_short
+ * says so with the errno's text.
+ */
+void model_note_header(struct model *m, const struct tr_header *h);
+/* Why the trace is incomplete, for a one-line error: its damage, its cut, or fallback. */
+const char *model_incomplete_reason(const struct model *m, const char *fallback);
 /*
  * Reads the whole trace at path into m (initialized by the caller).
  * Returns 0, or -1 with err filled when the trace cannot be opened.

@@ -440,25 +440,32 @@ static void link_calls_to_interfaces(struct report *r)
 static bool ended_in_explained_crash(const struct model *m)
 {
     return !m->saw_end && m->bugcheck.seq && m->bugcheck_explained && m->bugcheck.seq == m->last_seq &&
-           !m->dropped && !m->damage;
+           !m->dropped && !m->damage && !m->cut_short;
 }
 
 static void completeness(const struct model *m, struct report *r)
 {
     char cbuf[24];
-    if ((m->saw_end && !m->dropped && !m->end_dropped && !m->damage) || ended_in_explained_crash(m))
+    if ((m->saw_end && !m->dropped && !m->end_dropped && !m->damage && !m->cut_short) ||
+        ended_in_explained_crash(m))
         return;
     r->incomplete = true;
     struct finding *f = report_add_global(r, F_TRACE_INCOMPLETE);
     if (m->damage)
         finding_subject(f, "the trace is damaged: %s", m->damage);
+    else if (m->cut_short)
+        finding_subject(f, "%s", m->cut_short);
     else if (!m->saw_end)
         finding_subject(f, "the trace ends without its end record (the process crashed or was killed)");
     else
         finding_subject(f, "%" PRIu64 " events were dropped by the tracer",
                         m->dropped > m->end_dropped ? m->dropped : m->end_dropped);
-    if (m->dropped && (m->damage || !m->saw_end))
-        finding_note(f, "%" PRIu64 " events were dropped by the tracer", m->dropped);
+    if (m->cut_short && m->damage)
+        finding_note(f, "%s", m->cut_short);
+    if (m->cut_short && !m->saw_end)
+        finding_note(f, "the end record did not fit either: the run's end is not in the trace");
+    if ((m->dropped || m->end_dropped) && (m->damage || !m->saw_end || m->cut_short))
+        finding_note(f, "%" PRIu64 " events were dropped by the tracer", m->dropped > m->end_dropped ? m->dropped : m->end_dropped);
     if (m->bugcheck.seq) {
         finding_note(f, "the simulation stopped with bug check 0x%" PRIx64 " %s", m->bugcheck_code,
                      nt_bugcheck_name(m->bugcheck_code, cbuf));

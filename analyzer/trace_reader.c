@@ -226,6 +226,7 @@ static int validate_header(struct trace_reader *r, const struct obt_file_header 
     r->header.start_realtime_ns = h->start_realtime_ns;
     r->header.start_clock_ns = h->start_clock_ns;
     r->header.cmdline_len = h->cmdline_len;
+    r->header.space_errno = h->space_errno;
     return 0;
 }
 

@@ -36,6 +36,7 @@ struct tr_header {
     uint64_t start_realtime_ns;
     uint64_t start_clock_ns;
     uint32_t cmdline_len;
+    uint32_t space_errno; /* with OBT_FILE_OUT_OF_SPACE: why the file system refused more space */
     const char *cmdline;
 };
 

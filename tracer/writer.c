@@ -14,6 +14,14 @@
  * them) and resumes when fewer are; its chunks are then populated by the
  * writers that claim them. Stores into a MAP_SHARED file mapping are in the page cache the
  * moment they are made: a SIGKILL, abort or crash cannot lose them.
+ *
+ * A store into a file page the file system cannot back (disk full, quota)
+ * raises SIGBUS, which would kill the traced program. So no chunk is
+ * written before its pages are backed: the populate call reports the
+ * refusal instead of faulting, and a file-size limit (RLIMIT_FSIZE, whose
+ * excess raises SIGXFSZ) is checked before the file grows. The first
+ * refusal marks the header OBT_FILE_OUT_OF_SPACE and every later claim
+ * fails at once: the program runs on, its events are counted dropped.
  */
 #include "writer.h"
 
@@ -22,6 +30,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -120,6 +129,79 @@ static uint64_t segment_offset(const struct obt_writer *w, uint64_t seg)
     return OBT_HEADER_SIZE + seg * segment_bytes(w);
 }
 
+/*
+ * Marks the trace cut short by the file system (OBT_FILE_OUT_OF_SPACE and
+ * the errno in the mapped header); the first refusal is the one kept.
+ */
+static void writer_out_of_space(struct obt_writer *w, int err)
+{
+    struct obt_file_header *h = (struct obt_file_header *)w->header;
+
+    if (atomic_exchange(&w->out_of_space, 1))
+        return;
+    __atomic_store_n(&h->space_errno, (uint32_t)err, __ATOMIC_RELAXED);
+    __atomic_fetch_or(&h->flags, (uint16_t)OBT_FILE_OUT_OF_SPACE, __ATOMIC_RELEASE);
+}
+
+/* The file size RLIMIT_FSIZE allows (growing past it raises SIGXFSZ); UINT64_MAX without a limit. */
+static uint64_t file_size_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        return (uint64_t)rl.rlim_cur;
+    return UINT64_MAX;
+}
+
+/* 0 when chunk k lies within the file-size limit, else EFBIG. */
+static int chunk_allowed(const struct obt_writer *w, uint64_t k)
+{
+    return OBT_HEADER_SIZE + (k + 1) * (uint64_t)w->chunk_size <= w->file_limit ? 0 : EFBIG;
+}
+
+/*
+ * Grows the file to end bytes, or to the file-size limit when that is less
+ * (the chunks past it are refused at their claim), under grow_lock. 0, or
+ * the errno of the refusal.
+ */
+static int file_grow(struct obt_writer *w, uint64_t end)
+{
+    if (end > w->file_limit)
+        end = w->file_limit;
+    if (end <= w->file_size)
+        return 0;
+    if (ftruncate(w->fd, (off_t)end) != 0)
+        return errno;
+    w->file_size = end;
+    return 0;
+}
+
+/*
+ * Gives the len file bytes at off, mapped at addr, their pages before
+ * anything is stored there, so no store can fault for want of space. 0, or
+ * the errno of the refusal. MADV_POPULATE_WRITE fails with EFAULT where a
+ * store would raise SIGBUS; fallocate then names the reason (and reserves
+ * the blocks on kernels without that madvise). Without either, the pages
+ * are used as they are.
+ */
+static int pages_back(int fd, void *addr, uint64_t off, uint32_t len)
+{
+    int populate = madvise(addr, len, MADV_POPULATE_WRITE) == 0 ? 0 : errno;
+
+    if (!populate || populate == ENOMEM || populate == EINTR)
+        return 0; /* populated, or a store faults as the program's own would */
+    if (fallocate(fd, 0, (off_t)off, (off_t)len) != 0)
+        return errno == EOPNOTSUPP && populate == EINVAL ? 0 : errno;
+    if (populate == EINVAL)
+        return 0; /* no MADV_POPULATE_WRITE: the blocks are reserved */
+    return madvise(addr, len, MADV_POPULATE_WRITE) == 0 ? 0 : ENOSPC;
+}
+
+/* pages_back for chunk k, mapped at c. */
+static int chunk_back(struct obt_writer *w, char *c, uint64_t k)
+{
+    return pages_back(w->fd, c, OBT_HEADER_SIZE + k * w->chunk_size, w->chunk_size);
+}
+
 /* Maps segment seg, growing the file to cover it. Returns the mapping or NULL. */
 static char *segment_map(struct obt_writer *w, uint64_t seg)
 {
@@ -134,11 +216,10 @@ static char *segment_map(struct obt_writer *w, uint64_t seg)
     m = atomic_load_explicit(&w->segments[seg], memory_order_relaxed);
     if (!m) {
         uint64_t end = segment_offset(w, seg + 1);
-        if (end > w->file_size) {
-            if (ftruncate(w->fd, (off_t)end) == 0)
-                w->file_size = end;
-        }
-        if (end <= w->file_size) {
+        int err = file_grow(w, end);
+        if (err)
+            writer_out_of_space(w, err);
+        else {
             void *p = mmap(NULL, segment_bytes(w), PROT_READ | PROT_WRITE, MAP_SHARED, w->fd,
                            (off_t)segment_offset(w, seg));
             if (p != MAP_FAILED) {
@@ -200,6 +281,7 @@ int obt_writer_init(struct obt_writer *w, const char *path, uint32_t chunk_size,
     atomic_store(&w->epoch, 1);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     w->cpus = cpus > 0 ? (uint32_t)cpus : 1;
+    w->file_limit = file_size_limit();
     w->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (w->fd < 0)
         return -errno;
@@ -215,6 +297,10 @@ int obt_writer_init(struct obt_writer *w, const char *path, uint32_t chunk_size,
     w->header = mmap(NULL, OBT_HEADER_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, w->fd, 0);
     if (w->header == MAP_FAILED) {
         w->header = NULL;
+        goto fail;
+    }
+    if ((err = pages_back(w->fd, w->header, 0, OBT_HEADER_SIZE))) {
+        errno = err;
         goto fail;
     }
     header_fill(w, info);
@@ -241,11 +327,16 @@ static void helper_populate(struct obt_writer *w)
 {
     uint64_t target = atomic_load(&w->next_chunk) + OBT_PREFAULT_AHEAD;
     uint64_t k;
-    while ((k = atomic_load(&w->prefaulted)) < target && !atomic_load(&w->finished)) {
+    while ((k = atomic_load(&w->prefaulted)) < target && !atomic_load(&w->finished) &&
+           !atomic_load(&w->out_of_space)) {
         char *c = chunk_address(w, k);
         if (!c)
             break;
-        madvise(c, w->chunk_size, MADV_POPULATE_WRITE);
+        int err = chunk_allowed(w, k);
+        if (err || (err = chunk_back(w, c, k))) {
+            writer_out_of_space(w, err);
+            break;
+        }
         atomic_store(&w->prefaulted, k + 1);
     }
 }
@@ -354,20 +445,25 @@ static inline void writer_note_active(struct obt_writer *w, struct obt_tbuf *tb)
 /* Claims a fresh chunk for tb with the given bases. 0 on success. */
 static int tbuf_claim(struct obt_writer *w, struct obt_tbuf *tb, uint64_t base_seq, uint64_t base_ns)
 {
-    uint64_t k = atomic_fetch_add_explicit(&w->next_chunk, 1, memory_order_relaxed);
-    uint64_t seg = k / OBT_SEGMENT_CHUNKS;
-    char *m = segment_map(w, seg);
     struct obt_chunk_header ch;
-    char *c;
+    uint64_t k;
+    char *m, *c;
+    int err;
 
-    if (!m) {
-        tb->chunk = NULL;
+    tb->chunk = NULL;
+    if (atomic_load_explicit(&w->out_of_space, memory_order_relaxed))
         return -1;
-    }
+    k = atomic_fetch_add_explicit(&w->next_chunk, 1, memory_order_relaxed);
+    m = segment_map(w, k / OBT_SEGMENT_CHUNKS);
+    if (!m)
+        return -1;
     c = m + (k % OBT_SEGMENT_CHUNKS) * w->chunk_size;
     writer_note_active(w, tb);
-    if (k >= atomic_load_explicit(&w->prefaulted, memory_order_relaxed))
-        madvise(c, w->chunk_size, MADV_POPULATE_WRITE);
+    if ((err = chunk_allowed(w, k)) ||
+        (k >= atomic_load_explicit(&w->prefaulted, memory_order_relaxed) && (err = chunk_back(w, c, k)))) {
+        writer_out_of_space(w, err);
+        return -1;
+    }
     if (__builtin_expect(atomic_load_explicit(&w->helper_state, memory_order_relaxed) == 0, 0))
         helper_start(w);
     else if (k + OBT_PREFAULT_AHEAD / 2 >= atomic_load_explicit(&w->prefaulted, memory_order_relaxed) &&
@@ -475,8 +571,11 @@ void obt_writer_finish(struct obt_writer *w, struct obt_tbuf *tb)
     pthread_mutex_lock(&w->helper_lock); /* the helper is not populating past the end now */
     pthread_cond_signal(&w->helper_wake);
     pthread_mutex_lock(&w->grow_lock);
-    if (ftruncate(w->fd, (off_t)(OBT_HEADER_SIZE + claimed * w->chunk_size)) == 0)
-        w->file_size = OBT_HEADER_SIZE + claimed * w->chunk_size;
+    uint64_t used = OBT_HEADER_SIZE + claimed * w->chunk_size;
+    if (used > w->file_size)
+        used = w->file_size; /* claims refused past the end hold nothing */
+    if (ftruncate(w->fd, (off_t)used) == 0)
+        w->file_size = used;
     pthread_mutex_unlock(&w->grow_lock);
     pthread_mutex_unlock(&w->helper_lock);
 }

@@ -43,7 +43,9 @@ struct obt_writer {
     _Atomic uint64_t dropped;
     _Atomic uint64_t failures;
     _Atomic int finished;
+    _Atomic int out_of_space;       /* the file system refused space: no more claims (OBT_FILE_OUT_OF_SPACE) */
     uint64_t file_size;             /* bytes covered by ftruncate, under grow_lock */
+    uint64_t file_limit;            /* RLIMIT_FSIZE when the writer was made: the file never grows past it */
     pthread_mutex_t grow_lock;
     /* The pre-fault helper keeps the chunks ahead of the claims populated. */
     _Atomic uint64_t prefaulted;    /* chunks [0, prefaulted) are populated */

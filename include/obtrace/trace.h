@@ -47,11 +47,17 @@ struct obt_file_header {
     uint64_t start_realtime_ns; /* CLOCK_REALTIME at start */
     uint64_t start_clock_ns;    /* the trace clock at start; event times are on this clock */
     uint32_t cmdline_len;     /* bytes of cmdline that follow, NUL-separated arguments */
-    uint32_t reserved;
+    uint32_t space_errno;     /* with OBT_FILE_OUT_OF_SPACE: the errno the file system refused space with */
     /* char cmdline[cmdline_len]; within the header page */
 };
 
 #define OBT_FILE_FORKED 0x0001 /* written by a child after fork */
+/*
+ * Set in the mapped header while the process runs: the file system refused
+ * the trace more space (disk full, quota, file-size limit). No record was
+ * written past that point; the events from then on are lost, not damaged.
+ */
+#define OBT_FILE_OUT_OF_SPACE 0x0002
 
 /* ---- chunks ------------------------------------------------------- */
 
