@@ -17,9 +17,10 @@ lib=$(realpath "$O/lib/libobtrace.so" 2>/dev/null)
 
 fail() { echo "FAIL: $*"; for f in "$tmp"/err*; do [ -f "$f" ] && sed 's/^/  /' "$f"; done; exit 1; }
 
-# traced_run TRACE: the tracee under the tracer with only OBTRACE_* set; its exit status.
+# traced_run TRACE: the tracee under the tracer with only OBTRACE_* set (after the ASan runtime
+# under sanitizers, see tests/run.sh); its exit status.
 traced_run() {
-    LD_PRELOAD="$lib" OBTRACE_OUTPUT="$1" "$tracee" refs 100000 >"$tmp/out" 2>"$tmp/err.run"
+    LD_PRELOAD="${OBTRACE_TEST_PRELOAD_PREFIX:+$OBTRACE_TEST_PRELOAD_PREFIX:}$lib" OBTRACE_OUTPUT="$1" "$tracee" refs 100000 >"$tmp/out" 2>"$tmp/err.run"
 }
 
 # expect_cut_short TRACE ERRNO_TEXT: exit 2 from report, the reason named, the first events kept.
