@@ -59,7 +59,10 @@
       "cancel timers, work items and callbacks, and revoke interfaces before the image can unload")         \
     X(F_RELOAD_FAILED, "reload-failed", 16,                                                                 \
       "loading the image failed: the previous instance is still mapped, or DriverEntry failed (linked to why)", \
-      "fix the causes that keep the previous instance mapped (listed with it)")
+      "fix the causes that keep the previous instance mapped (listed with it)")                              \
+    X(F_CYCLE_LEAK, "cycle-leak", 17,                                                                       \
+      "two or more load/unload cycles of the image each left references, handles, pool or links behind",   \
+      "release in DriverUnload what each load takes, so every cycle ends with nothing outstanding")
 
 #define F_ENUM_(e, id, rank, meaning, fix) e,
 enum finding_id { FINDINGS(F_ENUM_) F_COUNT };

@@ -28,6 +28,8 @@
  */
 #include "model.h"
 
+#include "cycles.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -1202,6 +1204,7 @@ static void on_image_unload(struct model *m, const struct object *o, const struc
     struct module *mod = module_for_event(m, o, ev);
     if (mod && !mod->unload_seq) {
         mod->unload_seq = ev->seq;
+        cycles_note_unload(m, mod);
         check_pool_at_unload(m, mod);
     }
 }
@@ -1511,6 +1514,14 @@ const struct host_action *model_action_at(const struct model *m, uint64_t seq)
             hi = mid;
     }
     return lo ? &m->actions[lo - 1] : NULL;
+}
+
+char *model_mark_label(const struct model *m, const struct host_action *a, char *buf, size_t len)
+{
+    const char *where = model_string(m, a->where), *what = model_string(m, a->what);
+    const char *slash = where ? strrchr(where, '/') : NULL;
+    snprintf(buf, len, "%s  %s", slash ? slash + 1 : where ? where : "?", what ? what : "");
+    return buf;
 }
 
 /* The latest action recorded on thread tid, NULL when none. */
@@ -1972,8 +1983,10 @@ static void apply_module_unload(struct model *m, const struct tr_module_unload *
     if (!mod || mod->unload_seq)
         return;
     mod->unload_seq = seq ? seq : 1;
-    if (mod->is_driver)
+    if (mod->is_driver) {
+        cycles_note_unload(m, mod);
         check_pool_at_unload(m, mod);
+    }
 }
 
 void model_apply(struct model *m, const struct tr_record *rec)
@@ -2108,6 +2121,7 @@ void model_release(struct model *m)
     }
     free(m->incidents);
     free(m->ifaces);
+    free(m->cycles);
     free(m->actions);
     free(m->threads);
     free(m->damage);

@@ -22,6 +22,8 @@
 #include "idmap.h"
 #include "trace_reader.h"
 
+struct cycle;
+
 #define TAG_DEFAULT 0x746c6644u /* 'Dflt' as written by untagged calls */
 #define DERIVED_STACK_BASE 0xF0000000u /* ids of stacks the model derives; a trace's ids stay below */
 
@@ -277,6 +279,8 @@ struct model {
     size_t nincidents, capincidents, incidents_lost;
     struct iface *ifaces;
     size_t nifaces, capifaces;
+    struct cycle *cycles;      /* load/unload cycles of driver images, in unload order (cycles.h) */
+    size_t ncycles, capcycles;
     struct host_action *actions;    /* in seq order */
     size_t nactions, capactions;
     struct object *freed_ring; /* recently freed objects (names, last release) */
@@ -359,6 +363,12 @@ const struct module *model_stack_driver(const struct model *m, uint32_t stack, u
 
 /* The host action under way at seq (the last one announced before it), or NULL. */
 const struct host_action *model_action_at(const struct model *m, uint64_t seq);
+
+/*
+ * A mark's label as reports show it: "scenario.ntsim:14  stop drv" (the
+ * file's base name, the line, the action). Into buf[len]; returns buf.
+ */
+char *model_mark_label(const struct model *m, const struct host_action *a, char *buf, size_t len);
 
 /* True when tag is an explicit tag (not 0 and not 'Dflt'). */
 bool model_tag_is_explicit(uint32_t tag);

@@ -8,6 +8,8 @@
 
 #include "render.h"
 
+#include "cycles.h"
+
 #define MAX_FRAMES 128
 
 static json_object *jstr(const char *s)
@@ -92,6 +94,32 @@ static json_object *finding_json(const struct finding *f, struct symbolizer *sym
     return o;
 }
 
+static json_object *leftovers_json(const struct leftovers *l)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "references", json_object_new_int64(l->refs));
+    json_object_object_add(o, "handles", json_object_new_int64(l->handles));
+    json_object_object_add(o, "pool", json_object_new_int64(l->pool));
+    json_object_object_add(o, "links", json_object_new_int64(l->links));
+    return o;
+}
+
+/* Every load/unload cycle of every driver image, in unload order: what each left and what was outstanding. */
+static json_object *cycles_json(const struct model *m)
+{
+    json_object *list = json_object_new_array();
+    for (size_t i = 0; i < m->ncycles; i++) {
+        const struct cycle *c = &m->cycles[i];
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "image", jstr(model_module_basename(model_module(m, c->instance))));
+        json_object_object_add(o, "cycle", json_object_new_int64(c->number));
+        json_object_object_add(o, "left", leftovers_json(&c->left));
+        json_object_object_add(o, "outstanding", leftovers_json(&c->total));
+        json_object_array_add(list, o);
+    }
+    return list;
+}
+
 void render_json(FILE *out, const struct report *r, const struct model *m, struct symbolizer *sym)
 {
     json_object *root = json_object_new_object();
@@ -122,6 +150,8 @@ void render_json(FILE *out, const struct report *r, const struct model *m, struc
     for (size_t k = 0; k < r->nglobal; k++)
         json_object_array_add(global, finding_json(&r->global[k], sym, m));
     json_object_object_add(root, "findings", global);
+    if (cycles_repeated(m))
+        json_object_object_add(root, "cycles", cycles_json(m));
     json_object_object_add(root, "suppressed", json_object_new_int64((int64_t)r->nsuppressed));
     json_object_object_add(root, "baselined", json_object_new_int64((int64_t)r->nbaselined));
     fputs(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |

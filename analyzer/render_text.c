@@ -248,8 +248,7 @@ static enum action_kind action_line(struct symbolizer *sym, const struct model *
     if (a->stack) /* a request labels only what the kernel did: the host's own frames say more */
         return n && !frames[first].framework ? ACTION_NONE
                : request_line(sym, m, a, seq, line, len) ? ACTION_REQUEST : ACTION_NONE;
-    const char *where = model_string(m, a->where), *what = model_string(m, a->what);
-    snprintf(line, len, "%s  %s", base_name(where ? where : "?"), what ? what : "");
+    model_mark_label(m, a, line, len);
     return ACTION_MARK;
 }
 

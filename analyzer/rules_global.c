@@ -13,6 +13,8 @@
 
 #include "ntnames.h"
 #include "rules.h"
+
+#include "cycles.h"
 #include "xalloc.h"
 
 /* ---- shared helpers -------------------------------------------------------------------------------- */
@@ -491,6 +493,7 @@ void rules_run(const struct model *m, struct report *r)
     object_list_collect(m, &live);
     rules_images(m, &live, r);
     rules_global(m, &live, r);
+    rules_cycles(m, r);
     free(live.items);
     r->events = m->events;
     report_sort(r);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cycles.h"
 #include "model.h"
 #include "ntnames.h"
 #include "obt_test.h"
@@ -808,6 +809,38 @@ static void scn_late_release_live(struct scn *s)
     finish(s, true);
 }
 
+/*
+ * Three start/stop cycles of drv.so (instances 2, 4, 7). Cycles 1 and 3
+ * reference the kernel's \Callback\X and never release it; cycle 3 also
+ * leaves a pool block. Cycle 2 is clean. (A reference on an object other
+ * than a device, file or driver is no leaked-reference: only the cycles
+ * show it.)
+ */
+static void scn_cycle_leak(struct scn *s)
+{
+    static const uint32_t inst[3] = { 2, 4, 7 };
+    begin(s);
+    synth_object(s->t, 70, OBT_OBJ_OTHER, 0xd000, 0, 0, "\\Callback\\X");
+    SYNTH_EV(s->t, .op = OBT_OP_OBJ_CREATE, .obj_type = OBT_OBJ_OTHER, .object = 70, .count = 1,
+             .stack = stk(s, NTSIM_LO + 0xe00, NTSIM_LO + 0xe40));
+    for (int k = 0; k < 3; k++) {
+        uint32_t drv = 20 + (uint32_t)k;
+        load_driver(s, inst[k], drv, DRV_LO, "/x/drv.so", "\\Driver\\drv", DRV_LO + 0x10);
+        if (k != 1)
+            ref(s, 70, OBT_OBJ_OTHER, k == 0 ? 2 : 3, stk(s, DRV_LO + 0x280, DRV_LO + 0x2c0), 0);
+        if (k == 2) {
+            synth_object(s->t, 60, OBT_OBJ_POOL, 0xc000, 0, 0, "");
+            SYNTH_EV(s->t, .op = OBT_OP_POOL_ALLOC, .obj_type = OBT_OBJ_POOL, .object = 60, .tag = 'Leak', .arg = 64,
+                     .module = inst[k], .stack = stk(s, DRV_LO + 0xd00, DRV_LO + 0xd40));
+        }
+        service(s, OBT_OP_SERVICE_STOP, "drv", 0);
+        driver_unload(s, drv, inst[k]);
+        deref(s, drv, OBT_OBJ_DRIVER, 1, stk(s, NTSIM_LO + 0x360, NTSIM_LO + 0x370), 0);
+        driver_gone(s, drv, inst[k]);
+    }
+    finish(s, true);
+}
+
 struct scenario {
     const char *name;
     void (*build)(struct scn *);
@@ -850,6 +883,7 @@ static const struct scenario scenarios[] = {
     { "workitem_reused", scn_workitem_reused, { F_LEAKED_REFERENCE }, 1, 1 },
     { "workitem_drop_recorded_late", scn_workitem_drop_recorded_late, { 0 }, 0, 0 },
     { "late_release_live", scn_late_release_live, { F_UNLOAD_NOT_REQUESTED }, 1, 1 },
+    { "cycle_leak", scn_cycle_leak, { F_POOL_LEAK, F_CYCLE_LEAK }, 2, 1 },
 };
 #define NSCENARIOS ((int)(sizeof(scenarios) / sizeof(scenarios[0])))
 
@@ -1243,6 +1277,35 @@ START_TEST(late_release_keeps_the_last_count)
 }
 END_TEST
 
+/* Each unload ends a cycle: what it left, what was outstanding of the image, and the finding's exact words. */
+START_TEST(cycles_count_what_each_left)
+{
+    struct model m;
+    struct report r;
+    analyze(scenario_named("cycle_leak"), &m, &r);
+    ck_assert_uint_eq(m.ncycles, 3);
+    const struct leftovers left[3] = { { .refs = 1 }, { 0 }, { .refs = 1, .pool = 1 } };
+    const struct leftovers total[3] = { { .refs = 1 }, { .refs = 1 }, { .refs = 2, .pool = 1 } };
+    for (int k = 0; k < 3; k++) {
+        ck_assert_uint_eq(m.cycles[k].number, (uint32_t)k + 1);
+        ck_assert_mem_eq(&m.cycles[k].left, &left[k], sizeof(left[k]));
+        ck_assert_mem_eq(&m.cycles[k].total, &total[k], sizeof(total[k]));
+    }
+    ck_assert_uint_eq(m.cycles[0].first_object, 70);
+    ck_assert(cycles_repeated(&m));
+    const struct finding *f = find(&r, F_CYCLE_LEAK);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_str_eq(f->subject, "2 of the 3 load/unload cycles of drv.so left something behind: 2 references, "
+                                 "1 pool block outstanding after the last, first in cycle 1");
+    ck_assert_uint_eq(f->nnotes, 4);
+    ck_assert_str_eq(f->notes[1], "cycle 2: left nothing (1 reference outstanding)");
+    ck_assert_uint_eq(f->nsites, 1);
+    ck_assert_uint_eq(f->object, 70);
+    report_release(&r);
+    model_release(&m);
+}
+END_TEST
+
 START_TEST(nt_codes_by_name)
 {
     char buf[32];
@@ -1262,6 +1325,7 @@ int main(void)
     tcase_add_loop_test(tc, scenario_yields_its_findings, 0, NSCENARIOS);
     tcase_add_test(tc, exact_pairing_by_tag);
     tcase_add_test(tc, late_release_keeps_the_last_count);
+    tcase_add_test(tc, cycles_count_what_each_left);
     tcase_add_test(tc, untagged_sites_rank_by_balance);
     tcase_add_test(tc, double_release_names_both_stacks);
     tcase_add_test(tc, framework_references_are_not_leaks);

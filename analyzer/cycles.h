@@ -1,0 +1,61 @@
+/*
+ * cycles.h - load/unload cycles of one image and what each left behind.
+ *
+ * A driver test loads and unloads its driver many times. Every unload of
+ * a driver image's instance ends a cycle; at that moment the model is
+ * asked what the instance leaves behind that nothing can release any more:
+ * references and handles its code took on objects that are still live,
+ * pool it never freed, symbolic links it never deleted. The same count
+ * over every earlier instance of the image says whether the leftovers
+ * accumulate. The rule that reads these (cycle-leak) and the renderers
+ * see the cycles in trace order, one per unloaded instance.
+ */
+#ifndef OBTRACE_CYCLES_H
+#define OBTRACE_CYCLES_H
+
+#include <stdint.h>
+
+#include "model.h"
+#include "report.h"
+
+/* What a cycle left behind, by kind. */
+struct leftovers {
+    uint32_t refs;    /* pointer references on live objects */
+    uint32_t handles; /* kernel handles still open */
+    uint32_t pool;    /* pool blocks never freed */
+    uint32_t links;   /* symbolic links never deleted */
+};
+
+/* One load/unload cycle: a module instance of a driver image, from its load to its unload. */
+struct cycle {
+    uint32_t instance;          /* the module instance */
+    uint32_t number;            /* 1 for the image's first cycle in the trace, 2 for the next ... */
+    uint64_t load_seq, unload_seq; /* its DriverEntry's return (else the module record), its unload */
+    struct leftovers left;      /* left behind by this instance */
+    struct leftovers total;     /* still outstanding at its unload, left by this and every earlier instance */
+    struct event_ref first;     /* the event that took the first thing this instance left behind */
+    uint32_t first_object;      /* what it was taken on (0 for pool and links) */
+};
+
+/*
+ * Records the cycle that mod's unload ends (called by the model when the
+ * unload is seen, before the unload's own bookkeeping retires anything).
+ * Only driver images have cycles.
+ */
+void cycles_note_unload(struct model *m, const struct module *mod);
+
+/* Total count of a cycle's leftovers of every kind. */
+uint32_t leftovers_sum(const struct leftovers *l);
+
+/*
+ * The cycle-leak rule: for each image whose instances were unloaded at
+ * least twice and left something behind in two or more of those cycles,
+ * a global finding that lists every cycle's leftovers and whether they
+ * grow, with the site of the first.
+ */
+void rules_cycles(const struct model *m, struct report *r);
+
+/* True when some image went through two load/unload cycles or more (renderers list the cycles then). */
+bool cycles_repeated(const struct model *m);
+
+#endif /* OBTRACE_CYCLES_H */
