@@ -1,10 +1,11 @@
 /*
  * rules.h - turns the model of a whole trace into a report: for each
  * driver image still mapped at the end (or whose reload failed) the chain
- * of causes (rules_image.c), then what stands on its own: double releases,
- * calls into unmapped images, pool leaks, references unloaded images left
- * on live objects, interfaces that outlived their exporter, and whether
- * the trace is complete (rules_global.c).
+ * of causes (rules_image.c and the files rules_chain.h lists), then what
+ * stands on its own: double releases, calls into unmapped images, pool
+ * leaks, references unloaded images left on live objects, interfaces that
+ * outlived their exporter, whether the trace is complete (rules_global.c),
+ * and load/unload cycles that leave something behind (cycles.c).
  */
 #ifndef OBTRACE_RULES_H
 #define OBTRACE_RULES_H

@@ -467,7 +467,8 @@ static void completeness(const struct model *m, struct report *r)
     if (m->cut_short && !m->saw_end)
         finding_note(f, "the end record did not fit either: the run's end is not in the trace");
     if ((m->dropped || m->end_dropped) && (m->damage || !m->saw_end || m->cut_short))
-        finding_note(f, "%" PRIu64 " events were dropped by the tracer", m->dropped > m->end_dropped ? m->dropped : m->end_dropped);
+        finding_note(f, "%" PRIu64 " events were dropped by the tracer",
+                     m->dropped > m->end_dropped ? m->dropped : m->end_dropped);
     if (m->bugcheck.seq) {
         finding_note(f, "the simulation stopped with bug check 0x%" PRIx64 " %s", m->bugcheck_code,
                      nt_bugcheck_name(m->bugcheck_code, cbuf));
