@@ -2,8 +2,9 @@
  * cycles.c - load/unload cycles of driver images and the cycle-leak rule
  * (see cycles.h).
  *
- * At each unload of a driver image's instance the live objects are walked
- * once: every outstanding reference or handle whose taker (the first
+ * At each unload of a driver image's instance (for references and handles:
+ * once the call that unloaded it has returned, cycles_settle) the live
+ * objects are walked once: every outstanding reference or handle whose taker (the first
  * driver frame of the stack that took it) is an instance of the same
  * image counts for the image's running total, and for this cycle when
  * the taker is the instance that is going. Pool blocks and symbolic links
@@ -95,23 +96,75 @@ static uint32_t cycles_before(const struct model *m, const struct module *mod, u
     return n;
 }
 
-void cycles_note_unload(struct model *m, const struct module *mod)
+/* The refs and handles part of a cycle: a walk of the live objects. */
+static void count_cycle_refs(const struct model *m, struct cycle *c)
+{
+    const struct module *mod = model_module(m, c->instance);
+    for (size_t i = 0; mod && i < m->objects.cap; i++) {
+        const struct object *o = m->objects.keys[i] ? m->objects.values[i] : NULL;
+        if (o && o->type != OBT_OBJ_POOL)
+            count_refs(m, mod, o, c);
+    }
+    c->refs_pending = false;
+}
+
+void cycles_flush(struct model *m)
+{
+    if (m->ncycles && m->cycles[m->ncycles - 1].refs_pending)
+        count_cycle_refs(m, &m->cycles[m->ncycles - 1]);
+}
+
+/* The operations that return from a call enclosing an unload (the unload happens in their last release). */
+static bool unwinds_release(uint16_t op)
+{
+    switch (op) {
+    case OBT_OP_OBJ_DEREF:
+    case OBT_OP_DEV_OPEN_DEREF:
+    case OBT_OP_HANDLE_CLOSE:
+    case OBT_OP_DEV_DELETE:
+    case OBT_OP_DEV_DETACH:
+    case OBT_OP_SERVICE_STOP:
+    case OBT_OP_WORKITEM_RUN:
+    case OBT_OP_WORKITEM_FREE:
+    case OBT_OP_IRP_COMPLETE:
+    case OBT_OP_IRP_FREE:
+    case OBT_OP_PNP_IRP_DONE:
+    case OBT_OP_NOTIFY_UNREGISTER:
+    case OBT_OP_DEVNODE_STATE:
+    case OBT_OP_WDF_DEREF:
+    case OBT_OP_WDF_DELETE:
+    case OBT_OP_WDF_DESTROY:
+        return true;
+    default:
+        return false;
+    }
+}
+
+void cycles_settle(struct model *m, const struct tr_event *ev)
+{
+    if (!m->ncycles)
+        return;
+    struct cycle *c = &m->cycles[m->ncycles - 1];
+    if (!c->refs_pending)
+        return;
+    if (c->settle_tid == OBT_CYCLE_ANY_THREAD || (ev->tid == c->settle_tid && !unwinds_release(ev->op)))
+        count_cycle_refs(m, c);
+}
+
+void cycles_note_unload(struct model *m, const struct module *mod, uint32_t tid)
 {
     if (!mod->is_driver)
         return;
+    cycles_flush(m);
     uint32_t pool_before;
     /* the load is dated by DriverEntry's return: the module record itself may be written a little later */
     struct cycle c = { .instance = mod->instance, .load_seq = mod->entry_seq ? mod->entry_seq : mod->load_seq,
-                       .unload_seq = mod->unload_seq };
+                       .unload_seq = mod->unload_seq, .settle_tid = tid, .refs_pending = true };
     c.number = cycles_before(m, mod, &pool_before) + 1;
     for (size_t i = 0; i < m->objects.cap; i++) {
         const struct object *o = m->objects.keys[i] ? m->objects.values[i] : NULL;
-        if (!o)
-            continue;
-        if (o->type == OBT_OBJ_POOL)
+        if (o && o->type == OBT_OBJ_POOL)
             count_pool(mod, o, &c);
-        else
-            count_refs(m, mod, o, &c);
     }
     c.total.pool = pool_before + c.left.pool;
     count_links(m, mod, &c);

@@ -13,6 +13,7 @@
 #ifndef OBTRACE_CYCLES_H
 #define OBTRACE_CYCLES_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "model.h"
@@ -35,14 +36,33 @@ struct cycle {
     struct leftovers total;     /* still outstanding at its unload, left by this and every earlier instance */
     struct event_ref first;     /* the event that took the first thing this instance left behind */
     uint32_t first_object;      /* what it was taken on (0 for pool and links) */
+    uint32_t settle_tid;        /* while refs_pending: the unloading thread */
+    bool refs_pending;          /* references and handles not counted yet (cycles_settle) */
 };
 
 /*
  * Records the cycle that mod's unload ends (called by the model when the
  * unload is seen, before the unload's own bookkeeping retires anything).
- * Only driver images have cycles.
+ * Only driver images have cycles. Pool and links are counted at once; the
+ * references and handles only once the call that unloaded the image has
+ * returned: the unload happens inside a dereference whose record (written
+ * when the call returns) comes after the unload's, so the thread's
+ * dereference records that follow still belong before it. tid is the
+ * unloading thread (OBT_CYCLE_ANY_THREAD: count at the next record).
  */
-void cycles_note_unload(struct model *m, const struct module *mod);
+#define OBT_CYCLE_ANY_THREAD UINT32_MAX
+void cycles_note_unload(struct model *m, const struct module *mod, uint32_t tid);
+
+/*
+ * Counts the references and handles of a cycle still waiting for its
+ * unloading call to return, when ev shows it has: ev is about to be
+ * applied, from the unloading thread, and is not the release of an
+ * enclosing call. Called by the model before every event.
+ */
+void cycles_settle(struct model *m, const struct tr_event *ev);
+
+/* Counts a waiting cycle now (a new load, or the end of the trace). */
+void cycles_flush(struct model *m);
 
 /* Total count of a cycle's leftovers of every kind. */
 uint32_t leftovers_sum(const struct leftovers *l);

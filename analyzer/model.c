@@ -440,6 +440,7 @@ static void dispatch_driver_ops(struct model *m, struct object *o, const struct 
 
 static void apply_event(struct model *m, const struct tr_event *ev)
 {
+    cycles_settle(m, ev);
     m->events++;
     m->last_seq = ev->seq;
     struct thread_state *t = thread_of(m, ev->tid);
@@ -612,6 +613,7 @@ static void apply_stack(struct model *m, const struct tr_stack *r)
 
 static void apply_module_load(struct model *m, const struct tr_module_load *r, uint64_t seq)
 {
+    cycles_flush(m);
     xgrow(&m->modules, &m->capmodules, m->nmodules + 1, sizeof(*m->modules));
     struct module *mod = &m->modules[m->nmodules++];
     memset(mod, 0, sizeof(*mod));
@@ -635,7 +637,7 @@ static void apply_module_unload(struct model *m, const struct tr_module_unload *
         return;
     mod->unload_seq = seq ? seq : 1;
     if (mod->is_driver) {
-        cycles_note_unload(m, mod);
+        cycles_note_unload(m, mod, OBT_CYCLE_ANY_THREAD);
         check_pool_at_unload(m, mod);
     }
 }
@@ -711,6 +713,7 @@ int model_load_until(struct model *m, const char *path, uint64_t until, char *er
     while (trace_reader_next(r, &rec))
         if (record_before(&rec, until))
             model_apply(m, &rec);
+    cycles_flush(m);
     model_set_damage(m, trace_reader_damage(r));
     trace_reader_free(r);
     return 0;

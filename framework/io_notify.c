@@ -424,6 +424,28 @@ static IOP_DEVICE_INTERFACE *IopFindInterfaceLocked(const char *LinkName)
     return NULL;
 }
 
+/* The pool tag of strings the I/O manager hands to drivers. */
+#define IOP_STRING_POOL_TAG 'gtSI' /* "IStg" */
+
+/*
+ * Hands Text to a driver as a UNICODE_STRING in paged pool, as Windows
+ * does: the driver frees it with RtlFreeUnicodeString (or ExFreePool), and
+ * a string it never frees is a pool block charged to it.
+ */
+static NTSTATUS IopReturnPoolString(const char *Text, PUNICODE_STRING String)
+{
+    UNICODE_STRING wide;
+    if (!RtlpUtf8ToUnicode(Text, &wide))
+        return STATUS_INSUFFICIENT_RESOURCES;
+    String->Buffer = ExAllocatePoolWithTag(PagedPool, wide.MaximumLength, IOP_STRING_POOL_TAG);
+    if (String->Buffer)
+        memcpy(String->Buffer, wide.Buffer, wide.MaximumLength);
+    String->Length = String->Buffer ? wide.Length : 0;
+    String->MaximumLength = String->Buffer ? wide.MaximumLength : 0;
+    RtlpFreeUnicode(&wide);
+    return String->Buffer ? STATUS_SUCCESS : STATUS_INSUFFICIENT_RESOURCES;
+}
+
 NTSTATUS IoRegisterDeviceInterface(PDEVICE_OBJECT PhysicalDeviceObject, const GUID *InterfaceClassGuid,
                                    PUNICODE_STRING ReferenceString, PUNICODE_STRING SymbolicLinkName)
 {
@@ -444,9 +466,9 @@ NTSTATUS IoRegisterDeviceInterface(PDEVICE_OBJECT PhysicalDeviceObject, const GU
     }
     i->Pdo = PhysicalDeviceObject;
     pthread_mutex_unlock(&IopNotifyLock);
-    BOOLEAN ok = RtlpUtf8ToUnicode(link, SymbolicLinkName); /* freed by the caller with RtlFreeUnicodeString */
+    NTSTATUS status = IopReturnPoolString(link, SymbolicLinkName);
     free(link);
-    return ok ? STATUS_SUCCESS : STATUS_INSUFFICIENT_RESOURCES;
+    return status;
 }
 
 /* Creates or deletes the link object and tells the class's registrants. */

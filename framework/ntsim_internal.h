@@ -455,6 +455,9 @@ typedef struct _IOP_DEVICE_STATE {
     PVOID PnpContext;             /* free slot for the PnP manager (devnode bookkeeping) */
     LIST_ENTRY AllDevicesLink;    /* on the list of every device not yet freed (NtsimFindDeviceByExtensionAddress) */
     ULONG ExtensionSize;          /* bytes of DeviceExtension */
+    DEVICE_POWER_STATE DevicePower; /* PoSetPowerState's last device state (Unspecified: never set, D0) */
+    SYSTEM_POWER_STATE SystemPower; /* PoSetPowerState's last system state */
+    BOOLEAN WmiRegistered;        /* IoWMIRegistrationControl(REGISTER) not yet undone */
 } IOP_DEVICE_STATE, *PIOP_DEVICE_STATE;
 
 #define IopGetDeviceState(DeviceObject) ((PIOP_DEVICE_STATE)(DeviceObject)->DeviceObjectExtension)

@@ -141,6 +141,25 @@ static NTSTATUS PipRootDispatchPnp(PDEVICE_OBJECT DeviceObject, PIRP Irp)
 }
 
 /*
+ * The root bus as the power policy's last stop: it has no hardware to
+ * power, so every power IRP that reaches a root PDO succeeds, and a set
+ * power records the new state (as a bus driver does with PoSetPowerState).
+ */
+static NTSTATUS PipRootDispatchPower(PDEVICE_OBJECT DeviceObject, PIRP Irp)
+{
+    PIO_STACK_LOCATION sp = IoGetCurrentIrpStackLocation(Irp);
+    NTSTATUS status = STATUS_SUCCESS;
+    if (sp->MinorFunction == IRP_MN_SET_POWER)
+        PoSetPowerState(DeviceObject, sp->Parameters.Power.Type, sp->Parameters.Power.State);
+    else if (sp->MinorFunction == IRP_MN_WAIT_WAKE)
+        status = STATUS_NOT_SUPPORTED; /* no root device can wake the machine */
+    PoStartNextPowerIrp(Irp);
+    Irp->IoStatus.Status = status;
+    IofCompleteRequest(Irp, IO_NO_INCREMENT);
+    return status;
+}
+
+/*
  * An open that reaches the bare PDO (no function driver above it: a raw
  * device, or a stack already removed while the opener was resolving an
  * interface link) succeeds only for a started raw devnode; otherwise there
@@ -183,6 +202,7 @@ VOID PipCreateRootDriver(void)
     for (int i = 0; i <= IRP_MJ_MAXIMUM_FUNCTION; i++)
         driver->MajorFunction[i] = IopInvalidDeviceRequest;
     driver->MajorFunction[IRP_MJ_PNP] = PipRootDispatchPnp;
+    driver->MajorFunction[IRP_MJ_POWER] = PipRootDispatchPower;
     driver->MajorFunction[IRP_MJ_CREATE] = PipRootDispatchCreateClose;
     driver->MajorFunction[IRP_MJ_CLOSE] = PipRootDispatchCreateClose;
     driver->MajorFunction[IRP_MJ_CLEANUP] = PipRootDispatchCreateClose;

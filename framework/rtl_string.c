@@ -229,7 +229,8 @@ VOID RtlFreeUnicodeString(PUNICODE_STRING UnicodeString)
 {
     if (!UnicodeString)
         return;
-    free(UnicodeString->Buffer);
+    if (UnicodeString->Buffer)
+        ExFreePool(UnicodeString->Buffer); /* strings the system hands out are pool blocks, as on Windows */
     UnicodeString->Buffer = NULL;
     UnicodeString->Length = UnicodeString->MaximumLength = 0;
 }

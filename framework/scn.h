@@ -124,6 +124,8 @@ struct _SCN_RUN {
     X("enable", ScnAction, ScnDoEnable, "INSTANCE [expect STATUS]", "enables a disabled INSTANCE again") \
     X("eject", ScnAction, ScnDoEject, "INSTANCE [expect STATUS]",                                      \
       "ejects INSTANCE (CM_Request_Device_Eject): query-remove, remove, IRP_MN_EJECT")                  \
+    X("power", ScnAction, ScnDoPower, "POWERSTATE [expect STATUS]",                                   \
+      "moves the machine to sleep (S3), hibernate (S4) or wake (S0): system power IRPs to every stack") \
     X("notify-handle", ScnAction, ScnDoNotifyHandle, "NAME BEHAVIOUR [expect STATUS]",                               \
       "registers handle NAME for device notifications; on query-remove it will close|keep|veto")
 
@@ -140,6 +142,7 @@ struct _SCN_RUN {
     X("TEXT", ScnParseWord, NULL, NULL)                                                               \
     X("BEHAVIOUR", ScnParseNotifyBehaviour, NULL, NULL)                                               \
     X("DNSTATE", ScnParseDevnodeState, NULL, NULL)                                                    \
+    X("POWERSTATE", ScnParsePowerState, NULL, NULL)                                                   \
     X("VETOTYPE", ScnParseVetoType, NULL, NULL)
 
 /* ---- the tables ------------------------------------------------------ */

@@ -46,6 +46,25 @@ BOOLEAN ScnParseNotifyBehaviour(SCN_PARSER *Parser, const char *Token, BOOLEAN D
     return ScnParseError(Parser, "unknown behaviour '%s' (one of: close keep veto)", Token);
 }
 
+/* The power verb's words and the system states they name. */
+static const struct {
+    const char *Word;
+    SYSTEM_POWER_STATE State;
+} ScnPowerWords[] = { { "sleep", PowerSystemSleeping3 }, { "hibernate", PowerSystemHibernate },
+                      { "wake", PowerSystemWorking } };
+
+BOOLEAN ScnParsePowerState(SCN_PARSER *Parser, const char *Token, BOOLEAN Defines, SCN_VALUE *Value)
+{
+    (void)Defines;
+    for (ULONG i = 0; i < RTL_NUMBER_OF(ScnPowerWords); i++) {
+        if (!strcmp(Token, ScnPowerWords[i].Word)) {
+            Value->Number = ScnPowerWords[i].State;
+            return TRUE;
+        }
+    }
+    return ScnParseError(Parser, "unknown power state '%s' (one of: sleep hibernate wake)", Token);
+}
+
 BOOLEAN ScnParseDevnodeState(SCN_PARSER *Parser, const char *Token, BOOLEAN Defines, SCN_VALUE *Value)
 {
     (void)Defines;
@@ -146,6 +165,12 @@ VOID ScnDoEject(SCN_RUN *Run, const SCN_ACTION *Action, SCN_OUTCOME *Outcome)
     NTSTATUS status = NtsimEjectDevice(ScnArgument(Action, "INSTANCE", 0)->Text, &veto);
     ScnSetPnpStatus(Outcome, status);
     ScnDescribeVeto(status, &veto, Outcome);
+}
+
+VOID ScnDoPower(SCN_RUN *Run, const SCN_ACTION *Action, SCN_OUTCOME *Outcome)
+{
+    (void)Run;
+    ScnSetPnpStatus(Outcome, NtsimSetSystemPowerState((SYSTEM_POWER_STATE)ScnArgument(Action, "POWERSTATE", 0)->Number));
 }
 
 /* The application closes its handle (on the PnP thread, while the host waits for the removal). */

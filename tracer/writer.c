@@ -159,14 +159,16 @@ static int chunk_allowed(const struct obt_writer *w, uint64_t k)
 }
 
 /*
- * Grows the file to end bytes, or to the file-size limit when that is less
- * (the chunks past it are refused at their claim), under grow_lock. 0, or
+ * Grows the file to end bytes, or to the last whole chunk within the
+ * file-size limit when that is less (the chunks past it are refused at
+ * their claim), under grow_lock. 0, or
  * the errno of the refusal.
  */
 static int file_grow(struct obt_writer *w, uint64_t end)
 {
-    if (end > w->file_limit)
-        end = w->file_limit;
+    if (end > w->file_limit) /* whole chunks only: a reader takes a part of one for a cut file */
+        end = w->file_limit < OBT_HEADER_SIZE ? OBT_HEADER_SIZE
+            : OBT_HEADER_SIZE + (w->file_limit - OBT_HEADER_SIZE) / w->chunk_size * w->chunk_size;
     if (end <= w->file_size)
         return 0;
     if (ftruncate(w->fd, (off_t)end) != 0)

@@ -259,6 +259,18 @@ NTSIM_API NTSTATUS NtsimEnableDevice(const char *InstanceId);
 /* CM_Request_Device_Eject: query-remove, remove, IRP_MN_EJECT; veto as for disable. */
 NTSIM_API NTSTATUS NtsimEjectDevice(const char *InstanceId, PNTSIM_VETO Veto);
 /*
+ * Moves the machine to system power state State, as the power manager
+ * does: for a sleep state (PowerSystemSleeping1..Hibernate) every started
+ * devnode's stack gets IRP_MN_QUERY_POWER, children before parents, then
+ * IRP_MN_SET_POWER; for PowerSystemWorking only IRP_MN_SET_POWER, parents
+ * first. Each IRP is sent to the top of the stack and waited for (the
+ * drivers request their device power IRPs meanwhile). A failed query
+ * vetoes the transition: the devices already queried get SET_POWER for
+ * PowerSystemWorking and the query's status is returned.
+ * STATUS_INVALID_PARAMETER for another state.
+ */
+NTSIM_API NTSTATUS NtsimSetSystemPowerState(SYSTEM_POWER_STATE State);
+/*
  * Waits until nothing queued is left to run: system worker threads (work
  * items, deferred deletes) and the PnP manager (IoInvalidateDeviceRelations,
  * REMOVE owed after the last close) are both idle. Returns early, after the

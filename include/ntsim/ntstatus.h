@@ -53,6 +53,7 @@ typedef int NTSTATUS;
     X(STATUS_DELETE_PENDING,                 0xC0000056)        \
     X(STATUS_PRIVILEGE_NOT_HELD,             0xC0000061)        \
     X(STATUS_INVALID_IMAGE_FORMAT,           0xC000007B)        \
+    X(STATUS_INTEGER_OVERFLOW,               0xC0000095)        \
     X(STATUS_INSUFFICIENT_RESOURCES,         0xC000009A)        \
     X(STATUS_DEVICE_NOT_CONNECTED,           0xC000009D)        \
     X(STATUS_DEVICE_NOT_READY,               0xC00000A3)        \
@@ -60,6 +61,7 @@ typedef int NTSTATUS;
     X(STATUS_NOT_SUPPORTED,                  0xC00000BB)        \
     X(STATUS_DEVICE_DOES_NOT_EXIST,          0xC00000C0)        \
     X(STATUS_INTERNAL_ERROR,                 0xC00000E5)        \
+    X(STATUS_INVALID_PARAMETER_2,            0xC00000F0)        \
     X(STATUS_IMAGE_ALREADY_LOADED,           0xC000010E)        \
     X(STATUS_CANCELLED,                      0xC0000120)        \
     X(STATUS_FILE_CLOSED,                    0xC0000128)        \
@@ -67,9 +69,16 @@ typedef int NTSTATUS;
     X(STATUS_INVALID_DEVICE_STATE,           0xC0000184)        \
     X(STATUS_INVALID_BUFFER_SIZE,            0xC0000206)        \
     X(STATUS_NOT_FOUND,                      0xC0000225)        \
+    X(STATUS_WMI_GUID_NOT_FOUND,             0xC0000295)        \
+    X(STATUS_WMI_INSTANCE_NOT_FOUND,         0xC0000296)        \
+    X(STATUS_WMI_ITEMID_NOT_FOUND,           0xC0000297)        \
     X(STATUS_DRIVER_ENTRYPOINT_NOT_FOUND,    0xC0000263)        \
     X(STATUS_DRIVER_UNABLE_TO_LOAD,          0xC000026C)        \
     X(STATUS_DEVICE_REMOVED,                 0xC00002B6)        \
+    X(STATUS_WMI_READ_ONLY,                  0xC00002C6)        \
+    X(STATUS_WMI_SET_FAILURE,                0xC00002C7)        \
+    X(STATUS_POWER_STATE_INVALID,            0xC00002D3)        \
+    X(STATUS_WMI_NOT_SUPPORTED,              0xC00002DD)        \
     X(STATUS_INVALID_DEVICE_OBJECT_PARAMETER, 0xC0000369)
 
 /* The constants are enumerators, so a debugger and a switch both see them. */

@@ -43,165 +43,7 @@ extern "C" {
 #define CALLBACK
 #define EXTERN_C extern
 
-/* ------------------------------------------------------------------ */
-/* SAL annotations: accepted and ignored                               */
-/* ------------------------------------------------------------------ */
-
-#define IN
-#define OUT
-#define OPTIONAL
-#define _In_
-#define _In_opt_
-#define _Out_
-#define _Out_opt_
-#define _Inout_
-#define _Inout_opt_
-#define _In_z_
-#define _In_reads_(x)
-#define _In_reads_bytes_(x)
-#define _In_reads_bytes_opt_(x)
-#define _Out_writes_(x)
-#define _Out_writes_bytes_(x)
-#define _Out_writes_bytes_opt_(x)
-#define _Outptr_
-#define _Outptr_result_maybenull_
-#define _Outptr_opt_
-#define _Must_inspect_result_
-#define _Check_return_
-#define _Success_(x)
-#define _When_(a, b)
-#define _At_(a, b)
-#define _Pre_notnull_
-#define _Post_invalid_
-#define _Ret_maybenull_
-#define _Post_writable_byte_size_(x)
-#define _Use_decl_annotations_
-#define _Function_class_(x)
-#define _Dispatch_type_(x)
-#define _IRQL_requires_(x)
-#define _IRQL_requires_max_(x)
-#define _IRQL_requires_min_(x)
-#define _IRQL_requires_same_
-#define _IRQL_raises_(x)
-#define _IRQL_saves_
-#define _IRQL_restores_
-#define _IRQL_always_function_min_(x)
-#define _IRQL_always_function_max_(x)
-#define _Requires_lock_held_(x)
-#define _Requires_lock_not_held_(x)
-#define _Acquires_lock_(x)
-#define _Releases_lock_(x)
-#define _Analysis_assume_(x)
-#define __drv_aliasesMem
-#define __drv_freesMem(x)
-#define __drv_allocatesMem(x)
-#define __drv_dispatchType(x)
-#define __drv_maxIRQL(x)
-#define __drv_requiresIRQL(x)
-#define __drv_when(a, b)
-#define _Kernel_float_saved_
-#define _Kernel_float_restored_
-#define _Kernel_requires_resource_held_(x)
-#define _Kernel_clear_do_init_(x)
-#define _Reserved_
-#define _Field_size_(x)
-#define _Field_size_bytes_(x)
-#define _Field_size_bytes_part_(x, y)
-#define _Struct_size_bytes_(x)
-#define _Null_terminated_
-#define _Maybenull_
-#define _Interlocked_operand_
-/* More annotations found in WDK-documented driver code (sal.h, driverspecs.h): ignored too. */
-#define _In_opt_z_
-#define _Inout_z_
-#define _Inout_updates_(x)
-#define _Inout_updates_opt_(x)
-#define _Inout_updates_bytes_(x)
-#define _Inout_updates_bytes_opt_(x)
-#define _In_reads_opt_(x)
-#define _Out_writes_opt_(x)
-#define _Out_writes_all_(x)
-#define _Out_writes_bytes_all_(x)
-#define _Out_writes_to_(x, y)
-#define _Out_writes_bytes_to_(x, y)
-#define _Out_writes_bytes_to_opt_(x, y)
-#define _Outptr_result_buffer_(x)
-#define _Outptr_result_bytebuffer_(x)
-#define _Outptr_opt_result_maybenull_
-#define _Outptr_result_nullonfailure_
-#define _Frees_ptr_
-#define _Frees_ptr_opt_
-#define _Pre_satisfies_(x)
-#define _Post_satisfies_(x)
-#define _Pre_valid_
-#define _Post_valid_
-#define _Valid_
-#define _Pre_maybenull_
-#define _Post_maybenull_
-#define _Post_ptr_invalid_
-#define _Notnull_
-#define _Ret_notnull_
-#define _Ret_z_
-#define _In_range_(lb, ub)
-#define _Out_range_(lb, ub)
-#define _Ret_range_(lb, ub)
-#define _Deref_out_range_(lb, ub)
-#define _Field_range_(lb, ub)
-#define _Printf_format_string_
-#define _Return_type_success_(x)
-#define _Strict_type_match_
-#define _Literal_
-#define _Notliteral_
-#define _Points_to_data_
-#define _Interlocked_
-#define _Guarded_by_(lock)
-#define _Write_guarded_by_(lock)
-#define _Has_lock_kind_(kind)
-#define _Requires_exclusive_lock_held_(x)
-#define _Requires_shared_lock_held_(x)
-#define _Acquires_exclusive_lock_(x)
-#define _Acquires_shared_lock_(x)
-#define _Releases_exclusive_lock_(x)
-#define _Releases_shared_lock_(x)
-#define _Post_same_lock_(a, b)
-#define _Analysis_assume_lock_held_(x)
-#define _Analysis_assume_lock_not_held_(x)
-#define _Analysis_assume_lock_acquired_(x)
-#define _Analysis_assume_lock_released_(x)
-#define _No_competing_thread_
-#define _Benign_race_begin_
-#define _Benign_race_end_
-#define _IRQL_saves_global_(kind, param)
-#define _IRQL_restores_global_(kind, param)
-#define _IRQL_uses_cancel_
-#define _IRQL_is_cancel_
-#define _Kernel_requires_resource_not_held_(x)
-#define _Kernel_acquires_resource_(x)
-#define _Kernel_releases_resource_(x)
-#define _Kernel_float_used_
-#define __drv_useCancelIRQL
-#define __drv_savesIRQLGlobal(kind, param)
-#define __drv_restoresIRQLGlobal(kind, param)
-#define __drv_setsIRQL(x)
-#define __drv_raisesIRQL(x)
-#define __drv_minIRQL(x)
-#define __drv_sameIRQL
-#define __drv_functionClass(x)
-#define __drv_completionType(x)
-#define __drv_isObjectPointer
-#define __drv_strictTypeMatch(x)
-#define __drv_at(a, b)
-#define __drv_arg(a, b)
-#define __drv_inTry
-#define __drv_clearDoInit(x)
-#define __drv_acquiresResource(x)
-#define __drv_releasesResource(x)
-#define __drv_mustHold(x)
-#define __drv_neverHold(x)
-#define __drv_acquiresCancelSpinLock
-#define __drv_releasesCancelSpinLock
-#define __drv_mustHoldCancelSpinLock
-#define __drv_neverHoldCancelSpinLock
+#include "sal.h"
 
 /* ------------------------------------------------------------------ */
 /* Basic types                                                         */
@@ -237,6 +79,100 @@ typedef LONG KPRIORITY;
 typedef ULONG LOGICAL;
 typedef ULONG64 POOL_FLAGS;
 typedef ULONG CLONG;
+typedef int8_t INT8, *PINT8;
+typedef int16_t INT16, *PINT16;
+typedef int32_t INT32, *PINT32;
+typedef int64_t INT64, *PINT64;
+typedef uint8_t UINT8, *PUINT8;
+typedef uint16_t UINT16, *PUINT16;
+typedef uint32_t UINT32, *PUINT32;
+typedef uint64_t UINT64, *PUINT64;
+typedef CCHAR *PCCHAR;
+typedef ULONG_PTR *PKAFFINITY;
+
+#define UNICODE_NULL ((WCHAR)0)
+#define ANSI_NULL ((CHAR)0)
+#define MAXUCHAR 0xff
+#define MAXUSHORT 0xffff
+#define MAXULONG 0xffffffffUL
+#define MAXLONG 0x7fffffffL
+#define MINLONG (~MAXLONG)
+
+/*
+ * The kernel C runtime's wide-string routines work on 16-bit WCHAR, not
+ * on the host's 32-bit wchar_t: a driver's wcslen(L"...") must count
+ * UTF-16 code units. The names are mapped to these inline versions, so
+ * include <wchar.h> (if at all) before this header.
+ */
+static inline SIZE_T NtsimWcslen(PCWSTR s) { SIZE_T n = 0; while (s[n]) n++; return n; }
+static inline SIZE_T NtsimWcsnlen(PCWSTR s, SIZE_T max) { SIZE_T n = 0; while (n < max && s[n]) n++; return n; }
+static inline int NtsimWcsncmp(PCWSTR a, PCWSTR b, SIZE_T n)
+{
+    for (; n; n--, a++, b++)
+        if (*a != *b || !*a)
+            return (int)*a - (int)*b;
+    return 0;
+}
+static inline int NtsimWcscmp(PCWSTR a, PCWSTR b) { return NtsimWcsncmp(a, b, (SIZE_T)-1); }
+static inline WCHAR NtsimTowlower(WCHAR c) { return c >= 'A' && c <= 'Z' ? (WCHAR)(c + 32) : c; }
+static inline int NtsimWcsnicmp(PCWSTR a, PCWSTR b, SIZE_T n)
+{
+    for (; n; n--, a++, b++)
+        if (NtsimTowlower(*a) != NtsimTowlower(*b) || !*a)
+            return (int)NtsimTowlower(*a) - (int)NtsimTowlower(*b);
+    return 0;
+}
+static inline int NtsimWcsicmp(PCWSTR a, PCWSTR b) { return NtsimWcsnicmp(a, b, (SIZE_T)-1); }
+static inline PWSTR NtsimWcscpy(PWSTR d, PCWSTR s) { PWSTR r = d; while ((*d++ = *s++)) {} return r; }
+static inline PWSTR NtsimWcsncpy(PWSTR d, PCWSTR s, SIZE_T n)
+{
+    SIZE_T i = 0;
+    for (; i < n && s[i]; i++)
+        d[i] = s[i];
+    for (; i < n; i++)
+        d[i] = 0;
+    return d;
+}
+static inline PWSTR NtsimWcscat(PWSTR d, PCWSTR s) { NtsimWcscpy(d + NtsimWcslen(d), s); return d; }
+static inline PWSTR NtsimWcschr(PCWSTR s, WCHAR c)
+{
+    for (;; s++) {
+        if (*s == c)
+            return (PWSTR)s;
+        if (!*s)
+            return NULL;
+    }
+}
+static inline PWSTR NtsimWcsrchr(PCWSTR s, WCHAR c)
+{
+    PCWSTR found = NULL;
+    for (;; s++) {
+        if (*s == c)
+            found = s;
+        if (!*s)
+            return (PWSTR)found;
+    }
+}
+static inline PWSTR NtsimWcsstr(PCWSTR s, PCWSTR sub)
+{
+    SIZE_T n = NtsimWcslen(sub);
+    for (; *s; s++)
+        if (!NtsimWcsncmp(s, sub, n))
+            return (PWSTR)s;
+    return n ? NULL : (PWSTR)s;
+}
+#define wcslen NtsimWcslen
+#define wcsnlen NtsimWcsnlen
+#define wcscmp NtsimWcscmp
+#define wcsncmp NtsimWcsncmp
+#define _wcsicmp NtsimWcsicmp
+#define _wcsnicmp NtsimWcsnicmp
+#define wcscpy NtsimWcscpy
+#define wcsncpy NtsimWcsncpy
+#define wcscat NtsimWcscat
+#define wcschr NtsimWcschr
+#define wcsrchr NtsimWcsrchr
+#define wcsstr NtsimWcsstr
 
 #ifndef TRUE
 #define TRUE 1
@@ -290,6 +226,7 @@ typedef enum _MODE { KernelMode, UserMode, MaximumMode } MODE;
 #define RtlFillMemory(Destination, Length, Fill) memset((Destination), (Fill), (Length))
 #define RtlCopyMemory(Destination, Source, Length) memcpy((Destination), (Source), (Length))
 #define RtlMoveMemory(Destination, Source, Length) memmove((Destination), (Source), (Length))
+#define RtlCopyBytes RtlCopyMemory
 #define RtlEqualMemory(Destination, Source, Length) (!memcmp((Destination), (Source), (Length)))
 
 /* Number of leading bytes of Source1 and Source2 that match. */
@@ -384,9 +321,15 @@ typedef struct _GUID {
 typedef const GUID *LPCGUID, *PCGUID;
 typedef GUID CLSID;
 
+/*
+ * With INITGUID, DEFINE_GUID defines the GUID. The WDK marks the
+ * definition selectany so that every file of a driver may instantiate the
+ * same GUIDs; a weak definition is gcc's equivalent.
+ */
+#define DECLSPEC_SELECTANY __attribute__((weak))
 #ifdef INITGUID
 #define DEFINE_GUID(name, l, w1, w2, b1, b2, b3, b4, b5, b6, b7, b8) \
-    const GUID name = { l, w1, w2, { b1, b2, b3, b4, b5, b6, b7, b8 } }
+    const GUID DECLSPEC_SELECTANY name = { l, w1, w2, { b1, b2, b3, b4, b5, b6, b7, b8 } }
 #else
 #define DEFINE_GUID(name, l, w1, w2, b1, b2, b3, b4, b5, b6, b7, b8) extern const GUID name
 #endif
@@ -617,7 +560,7 @@ FORCEINLINE PVOID InterlockedCompareExchangePointer(PVOID volatile *Destination,
 #define DEVICE_TYPE_FROM_CTL_CODE(ctrlCode) (((ULONG)(ctrlCode) & 0xffff0000) >> 16)
 #define METHOD_FROM_CTL_CODE(ctrlCode) ((ULONG)((ctrlCode) & 3))
 
-typedef ULONG DEVICE_TYPE;
+#define DEVICE_TYPE ULONG /* a macro, as in the WDK */
 #define FILE_DEVICE_BEEP 0x00000001
 #define FILE_DEVICE_CD_ROM 0x00000002
 #define FILE_DEVICE_CONTROLLER 0x00000004
@@ -1052,6 +995,7 @@ NTSYSAPI NTSTATUS ZwClose(HANDLE Handle);
 #define IRP_MN_QUERY_BUS_INFORMATION 0x15
 #define IRP_MN_DEVICE_USAGE_NOTIFICATION 0x16
 #define IRP_MN_SURPRISE_REMOVAL 0x17
+#define IRP_MN_QUERY_LEGACY_BUS_INFORMATION 0x18
 #define IRP_MN_DEVICE_ENUMERATED 0x19
 
 #define IRP_MN_WAIT_WAKE 0x00
@@ -1366,8 +1310,144 @@ typedef ULONG PNP_DEVICE_STATE, *PPNP_DEVICE_STATE;
 #define PNP_DEVICE_NOT_DISABLEABLE 0x00000020
 #define PNP_DEVICE_DISCONNECTED 0x00000040
 
-typedef struct _CM_RESOURCE_LIST *PCM_RESOURCE_LIST;
-typedef struct _IO_RESOURCE_REQUIREMENTS_LIST *PIO_RESOURCE_REQUIREMENTS_LIST;
+/*
+ * Hardware resources. The simulation assigns none: IRP_MN_START_DEVICE
+ * carries NULL resource lists, and IRP_MN_QUERY_RESOURCES /
+ * IRP_MN_QUERY_RESOURCE_REQUIREMENTS are not sent. The structures are here
+ * so a driver that parses or builds them compiles (WDK layout, x64).
+ */
+typedef enum _INTERFACE_TYPE {
+    InterfaceTypeUndefined = -1,
+    Internal = 0,
+    Isa,
+    Eisa,
+    MicroChannel,
+    TurboChannel,
+    PCIBus,
+    VMEBus,
+    NuBus,
+    PCMCIABus,
+    CBus,
+    MPIBus,
+    MPSABus,
+    ProcessorInternal,
+    InternalPowerBus,
+    PNPISABus,
+    PNPBus,
+    Vmcs,
+    ACPIBus,
+    MaximumInterfaceType
+} INTERFACE_TYPE, *PINTERFACE_TYPE;
+
+typedef LARGE_INTEGER PHYSICAL_ADDRESS, *PPHYSICAL_ADDRESS;
+
+#define CmResourceTypeNull 0
+#define CmResourceTypePort 1
+#define CmResourceTypeInterrupt 2
+#define CmResourceTypeMemory 3
+#define CmResourceTypeDma 4
+#define CmResourceTypeDeviceSpecific 5
+#define CmResourceTypeBusNumber 6
+
+typedef enum _CM_SHARE_DISPOSITION {
+    CmResourceShareUndetermined = 0,
+    CmResourceShareDeviceExclusive,
+    CmResourceShareDriverExclusive,
+    CmResourceShareShared
+} CM_SHARE_DISPOSITION;
+
+#define CM_RESOURCE_PORT_MEMORY 0x0000
+#define CM_RESOURCE_PORT_IO 0x0001
+#define CM_RESOURCE_INTERRUPT_LEVEL_SENSITIVE 0x0000
+#define CM_RESOURCE_INTERRUPT_LATCHED 0x0001
+#define CM_RESOURCE_MEMORY_READ_WRITE 0x0000
+
+#pragma pack(push, 4)
+typedef struct _CM_PARTIAL_RESOURCE_DESCRIPTOR {
+    UCHAR Type;
+    UCHAR ShareDisposition;
+    USHORT Flags;
+    union {
+        struct { PHYSICAL_ADDRESS Start; ULONG Length; } Generic;
+        struct { PHYSICAL_ADDRESS Start; ULONG Length; } Port;
+        struct { ULONG Level; ULONG Vector; KAFFINITY Affinity; } Interrupt;
+        struct { PHYSICAL_ADDRESS Start; ULONG Length; } Memory;
+        struct { ULONG Channel; ULONG Port; ULONG Reserved1; } Dma;
+        struct { ULONG Start; ULONG Length; ULONG Reserved; } BusNumber;
+        struct { ULONG DataSize; ULONG Reserved1; ULONG Reserved2; } DeviceSpecificData;
+    } u;
+} CM_PARTIAL_RESOURCE_DESCRIPTOR, *PCM_PARTIAL_RESOURCE_DESCRIPTOR;
+#pragma pack(pop)
+
+typedef struct _CM_PARTIAL_RESOURCE_LIST {
+    USHORT Version;
+    USHORT Revision;
+    ULONG Count;
+    CM_PARTIAL_RESOURCE_DESCRIPTOR PartialDescriptors[1];
+} CM_PARTIAL_RESOURCE_LIST, *PCM_PARTIAL_RESOURCE_LIST;
+
+typedef struct _CM_FULL_RESOURCE_DESCRIPTOR {
+    INTERFACE_TYPE InterfaceType;
+    ULONG BusNumber;
+    CM_PARTIAL_RESOURCE_LIST PartialResourceList;
+} CM_FULL_RESOURCE_DESCRIPTOR, *PCM_FULL_RESOURCE_DESCRIPTOR;
+
+typedef struct _CM_RESOURCE_LIST {
+    ULONG Count;
+    CM_FULL_RESOURCE_DESCRIPTOR List[1];
+} CM_RESOURCE_LIST, *PCM_RESOURCE_LIST;
+
+#define IO_RESOURCE_PREFERRED 0x01
+#define IO_RESOURCE_DEFAULT 0x02
+#define IO_RESOURCE_ALTERNATIVE 0x08
+
+typedef struct _IO_RESOURCE_DESCRIPTOR {
+    UCHAR Option;
+    UCHAR Type;
+    UCHAR ShareDisposition;
+    UCHAR Spare1;
+    USHORT Flags;
+    USHORT Spare2;
+    union {
+        struct { ULONG Length; ULONG Alignment; PHYSICAL_ADDRESS MinimumAddress; PHYSICAL_ADDRESS MaximumAddress; } Port;
+        struct { ULONG Length; ULONG Alignment; PHYSICAL_ADDRESS MinimumAddress; PHYSICAL_ADDRESS MaximumAddress; } Memory;
+        struct { ULONG MinimumVector; ULONG MaximumVector; } Interrupt;
+        struct { ULONG MinimumChannel; ULONG MaximumChannel; } Dma;
+        struct { ULONG Length; ULONG Alignment; PHYSICAL_ADDRESS MinimumAddress; PHYSICAL_ADDRESS MaximumAddress; } Generic;
+        struct { ULONG Length; ULONG MinBusNumber; ULONG MaxBusNumber; ULONG Reserved; } BusNumber;
+    } u;
+} IO_RESOURCE_DESCRIPTOR, *PIO_RESOURCE_DESCRIPTOR;
+
+typedef struct _IO_RESOURCE_LIST {
+    USHORT Version;
+    USHORT Revision;
+    ULONG Count;
+    IO_RESOURCE_DESCRIPTOR Descriptors[1];
+} IO_RESOURCE_LIST, *PIO_RESOURCE_LIST;
+
+typedef struct _IO_RESOURCE_REQUIREMENTS_LIST {
+    ULONG ListSize;
+    INTERFACE_TYPE InterfaceType;
+    ULONG BusNumber;
+    ULONG SlotNumber;
+    ULONG Reserved[3];
+    ULONG AlternativeLists;
+    IO_RESOURCE_LIST List[1];
+} IO_RESOURCE_REQUIREMENTS_LIST, *PIO_RESOURCE_REQUIREMENTS_LIST;
+
+/* IRP_MN_QUERY_BUS_INFORMATION's answer, allocated from paged pool by the bus driver. */
+typedef struct _PNP_BUS_INFORMATION {
+    GUID BusTypeGuid;
+    INTERFACE_TYPE LegacyBusType;
+    ULONG BusNumber;
+} PNP_BUS_INFORMATION, *PPNP_BUS_INFORMATION;
+
+/* IRP_MN_QUERY_LEGACY_BUS_INFORMATION's answer. */
+typedef struct _LEGACY_BUS_INFORMATION {
+    GUID BusTypeGuid;
+    INTERFACE_TYPE LegacyBusType;
+    ULONG BusNumber;
+} LEGACY_BUS_INFORMATION, *PLEGACY_BUS_INFORMATION;
 
 typedef enum _SYSTEM_POWER_STATE {
     PowerSystemUnspecified = 0,
@@ -1391,7 +1471,18 @@ typedef enum _POWER_STATE_TYPE { SystemPowerState = 0, DevicePowerState } POWER_
 typedef union _POWER_STATE {
     SYSTEM_POWER_STATE SystemState;
     DEVICE_POWER_STATE DeviceState;
-} POWER_STATE;
+} POWER_STATE, *PPOWER_STATE;
+/* Why a system power IRP was sent (Parameters.Power.ShutdownType). */
+typedef enum _POWER_ACTION {
+    PowerActionNone = 0,
+    PowerActionReserved,
+    PowerActionSleep,
+    PowerActionHibernate,
+    PowerActionShutdown,
+    PowerActionShutdownReset,
+    PowerActionShutdownOff,
+    PowerActionWarmEject
+} POWER_ACTION, *PPOWER_ACTION;
 
 /* ------------------------------------------------------------------ */
 /* IRP and IO_STACK_LOCATION                                           */
@@ -1465,8 +1556,17 @@ typedef struct _IO_STACK_LOCATION {
             ULONG SystemContext;
             POWER_STATE_TYPE Type;
             POWER_STATE State;
-            ULONG ShutdownType;
+            POWER_ACTION ShutdownType;
         } Power;
+        struct {
+            SYSTEM_POWER_STATE PowerState;
+        } WaitWake;
+        struct {
+            ULONG_PTR ProviderId;
+            PVOID DataPath;
+            ULONG BufferSize;
+            PVOID Buffer;
+        } WMI;
         struct {
             PVOID Argument1;
             PVOID Argument2;
@@ -1990,6 +2090,151 @@ NTKERNELAPI VOID ExReleaseRundownProtectionEx(PEX_RUNDOWN_REF RunRef, ULONG Coun
 NTKERNELAPI VOID ExWaitForRundownProtectionRelease(PEX_RUNDOWN_REF RunRef);
 /* Marks the run-down completed. */
 NTKERNELAPI VOID ExRundownCompleted(PEX_RUNDOWN_REF RunRef);
+
+/* ------------------------------------------------------------------ */
+/* Power management (po_power.c)                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Power IRPs travel down a device stack like any IRP. As on Windows Vista
+ * and later, PoCallDriver is IoCallDriver for them and PoStartNextPowerIrp
+ * has nothing left to do; both are exported and traced all the same, so a
+ * driver written for earlier systems runs unchanged.
+ */
+typedef VOID REQUEST_POWER_COMPLETE(PDEVICE_OBJECT DeviceObject, UCHAR MinorFunction, POWER_STATE PowerState,
+                                    PVOID Context, PIO_STATUS_BLOCK IoStatus);
+typedef REQUEST_POWER_COMPLETE *PREQUEST_POWER_COMPLETE;
+
+/* Passes a power IRP to DeviceObject (IoCallDriver); returns what the driver returned. */
+NTKERNELAPI NTSTATUS PoCallDriver(PDEVICE_OBJECT DeviceObject, PIRP Irp);
+/* Tells the power manager the driver may take the next power IRP; no effect since Vista. */
+NTKERNELAPI VOID PoStartNextPowerIrp(PIRP Irp);
+/*
+ * Records the device's (or system's) power state Type/State for
+ * DeviceObject and returns the previous one (PowerDeviceD0 for a device
+ * never set: devices start in D0).
+ */
+NTKERNELAPI POWER_STATE PoSetPowerState(PDEVICE_OBJECT DeviceObject, POWER_STATE_TYPE Type, POWER_STATE State);
+/*
+ * Allocates a power IRP (IRP_MN_SET_POWER, IRP_MN_QUERY_POWER or
+ * IRP_MN_WAIT_WAKE, device power type) and sends it to the top of the
+ * stack DeviceObject (a PDO) belongs to. When the IRP completes,
+ * CompletionFunction (if any) runs with its status and the IRP is freed.
+ * *Irp (optional) receives the IRP. STATUS_PENDING once sent;
+ * STATUS_INVALID_PARAMETER_2 for another minor function.
+ */
+NTKERNELAPI NTSTATUS PoRequestPowerIrp(PDEVICE_OBJECT DeviceObject, UCHAR MinorFunction, POWER_STATE PowerState,
+                                       PREQUEST_POWER_COMPLETE CompletionFunction, PVOID Context, PIRP *Irp);
+
+/* ------------------------------------------------------------------ */
+/* WMI (io_wmi.c, wmilib.h)                                            */
+/* ------------------------------------------------------------------ */
+
+#define IRP_MN_QUERY_ALL_DATA 0x00
+#define IRP_MN_QUERY_SINGLE_INSTANCE 0x01
+#define IRP_MN_CHANGE_SINGLE_INSTANCE 0x02
+#define IRP_MN_CHANGE_SINGLE_ITEM 0x03
+#define IRP_MN_ENABLE_EVENTS 0x04
+#define IRP_MN_DISABLE_EVENTS 0x05
+#define IRP_MN_ENABLE_COLLECTION 0x06
+#define IRP_MN_DISABLE_COLLECTION 0x07
+#define IRP_MN_REGINFO 0x08
+#define IRP_MN_EXECUTE_METHOD 0x09
+#define IRP_MN_REGINFO_EX 0x0b
+
+#define WMIREG_ACTION_REGISTER 1
+#define WMIREG_ACTION_DEREGISTER 2
+#define WMIREG_ACTION_REREGISTER 3
+#define WMIREG_ACTION_UPDATE_GUIDS 4
+#define WMIREG_ACTION_BLOCK_IRPS 5
+
+/* A WMI event consumer's callback (IoWMISetNotificationCallback, which the simulation does not export). */
+typedef VOID FWMI_NOTIFICATION_CALLBACK(PVOID Wnode, PVOID Context);
+typedef FWMI_NOTIFICATION_CALLBACK *WMI_NOTIFICATION_CALLBACK;
+
+/*
+ * Registers (or deregisters ...) DeviceObject as a WMI data provider. The
+ * simulation has no WMI consumers: it keeps the registration, sends no
+ * IRP_MN_REGINFO, and the call is traced so a registration still present
+ * when the device is deleted can be reported. STATUS_INVALID_PARAMETER
+ * for an unknown Action or a deregistration that was never registered.
+ */
+NTKERNELAPI NTSTATUS IoWMIRegistrationControl(PDEVICE_OBJECT DeviceObject, ULONG Action);
+/* The WMI provider id of DeviceObject (what WNODE_HEADER.ProviderId of its events carries). */
+NTKERNELAPI ULONG IoWMIDeviceObjectToProviderId(PDEVICE_OBJECT DeviceObject);
+/*
+ * Delivers a WNODE_EVENT_ITEM-style event (a WNODE_HEADER first). With no
+ * consumer nothing receives it; on success the system frees the buffer, as
+ * documented, so it must come from nonpaged pool.
+ */
+NTKERNELAPI NTSTATUS IoWMIWriteEvent(PVOID WnodeEventItem);
+
+/* ------------------------------------------------------------------ */
+/* Device properties and system routines                               */
+/* ------------------------------------------------------------------ */
+
+typedef enum {
+    DevicePropertyDeviceDescription = 0x0,
+    DevicePropertyHardwareID = 0x1,
+    DevicePropertyCompatibleIDs = 0x2,
+    DevicePropertyBootConfiguration = 0x3,
+    DevicePropertyBootConfigurationTranslated = 0x4,
+    DevicePropertyClassName = 0x5,
+    DevicePropertyClassGuid = 0x6,
+    DevicePropertyDriverKeyName = 0x7,
+    DevicePropertyManufacturer = 0x8,
+    DevicePropertyFriendlyName = 0x9,
+    DevicePropertyLocationInformation = 0xa,
+    DevicePropertyPhysicalDeviceObjectName = 0xb,
+    DevicePropertyBusTypeGuid = 0xc,
+    DevicePropertyLegacyBusType = 0xd,
+    DevicePropertyBusNumber = 0xe,
+    DevicePropertyEnumeratorName = 0xf,
+    DevicePropertyAddress = 0x10,
+    DevicePropertyUINumber = 0x11,
+    DevicePropertyInstallState = 0x12,
+    DevicePropertyRemovalPolicy = 0x13,
+    DevicePropertyResourceRequirements = 0x14,
+    DevicePropertyAllocatedResources = 0x15,
+    DevicePropertyContainerID = 0x16
+} DEVICE_REGISTRY_PROPERTY;
+
+/*
+ * Reads a Plug and Play property of the device whose stack DeviceObject
+ * (a PDO) is the bottom of. Answered: DeviceDescription (the hardware id
+ * the host described the device with, as no INF names it), HardwareID
+ * (REG_MULTI_SZ), PhysicalDeviceObjectName, EnumeratorName ("ROOT" or the
+ * parent's enumerator), LegacyBusType, BusNumber (0). The others are not
+ * set for a simulated device: STATUS_OBJECT_NAME_NOT_FOUND, as for a device
+ * whose INF left them out. *ResultLength is the size needed (bytes, with
+ * terminators); STATUS_BUFFER_TOO_SMALL when BufferLength is short.
+ * STATUS_INVALID_DEVICE_REQUEST when DeviceObject is not a PDO the PnP
+ * manager knows.
+ */
+NTKERNELAPI NTSTATUS IoGetDeviceProperty(PDEVICE_OBJECT DeviceObject, DEVICE_REGISTRY_PROPERTY DeviceProperty,
+                                         ULONG BufferLength, PVOID PropertyBuffer, PULONG ResultLength);
+/*
+ * The address of the kernel routine named SystemRoutineName: a routine
+ * libntsim exports, or NULL when the simulated kernel does not have it (a
+ * driver then takes its "not available on this system" path, as it would
+ * on an older Windows).
+ */
+NTKERNELAPI PVOID MmGetSystemRoutineAddress(PUNICODE_STRING SystemRoutineName);
+
+/* Windows versions a driver may ask about; the simulated kernel is Windows 7 (NT 6.1, WDM 1.30). */
+#define NTDDI_WIN2K 0x05000000
+#define NTDDI_WINXP 0x05010000
+#define NTDDI_WINXPSP2 0x05010200
+#define NTDDI_WS03 0x05020000
+#define NTDDI_VISTA 0x06000000
+#define NTDDI_WIN7 0x06010000
+#ifndef NTDDI_VERSION
+#define NTDDI_VERSION NTDDI_WIN7
+#endif
+/* TRUE when the kernel is at least the given WDM version (1.30 here: Windows 7). */
+NTKERNELAPI BOOLEAN IoIsWdmVersionAvailable(UCHAR MajorVersion, UCHAR MinorVersion);
+/* TRUE when the kernel is at least the NTDDI version (NTDDI_WIN7 here). */
+NTSYSAPI BOOLEAN RtlIsNtDdiVersionAvailable(ULONG Version);
 
 #ifdef __cplusplus
 }

@@ -40,8 +40,12 @@ scenario() {
 touch "$tmp/drv.so"
 
 scenario unknown_verb "# a comment" "install svc drv.so" "instal svc drv.so"
-expect_error 2 "$tmp/unknown_verb.ntsim:3: unknown verb 'instal' (verbs: install start stop open close ioctl sleep wait-idle hardware plug unplug disable enable eject notify-handle expect)" \
+expect_error 2 "$tmp/unknown_verb.ntsim:3: unknown verb 'instal' (verbs: install start stop open close ioctl sleep wait-idle hardware plug unplug disable enable eject power notify-handle expect)" \
     -- "$tmp/unknown_verb.ntsim"
+
+scenario unknown_power_state "power doze"
+expect_error 2 "$tmp/unknown_power_state.ntsim:1: unknown power state 'doze' (one of: sleep hibernate wake)" \
+    -- "$tmp/unknown_power_state.ntsim"
 
 scenario missing_argument "install svc drv.so" "start"
 expect_error 2 "$tmp/missing_argument.ntsim:2: missing SERVICE (usage: start SERVICE [expect STATUS])" \

@@ -841,6 +841,35 @@ static void scn_cycle_leak(struct scn *s)
     finish(s, true);
 }
 
+/*
+ * The unload happens inside the dereference that frees the last object of
+ * the driver, and that dereference is recorded when its call returns:
+ * after the unload. The thread's releases that follow the unload are
+ * still the unloading call's; its first other event closes the cycle.
+ */
+static void scn_unload_inside_release(struct scn *s)
+{
+    begin(s);
+    synth_object(s->t, 70, OBT_OBJ_OTHER, 0xd000, 0, 0, "\\Callback\\X");
+    SYNTH_EV(s->t, .op = OBT_OP_OBJ_CREATE, .obj_type = OBT_OBJ_OTHER, .object = 70, .count = 1,
+             .stack = stk(s, NTSIM_LO + 0xe00, NTSIM_LO + 0xe40));
+    for (int k = 0; k < 2; k++) {
+        uint32_t inst = 2 + 2 * (uint32_t)k, drv = 20 + (uint32_t)k;
+        load_driver(s, inst, drv, DRV_LO, "/x/drv.so", "\\Driver\\drv", DRV_LO + 0x10);
+        ref(s, 70, OBT_OBJ_OTHER, 2, stk(s, DRV_LO + 0x280, DRV_LO + 0x2c0), 'Cyc1');
+        service(s, OBT_OP_SERVICE_STOP, "drv", 0);
+        driver_unload(s, drv, inst);
+        uint32_t st = stk(s, NTSIM_LO + 0x340, NTSIM_LO + 0x350);
+        SYNTH_EV(s->t, .op = OBT_OP_IMAGE_UNLOAD, .module = inst, .flags = OBT_EV_STATUS, .stack = st);
+        deref(s, drv, OBT_OBJ_DRIVER, 0, st, 0);
+        if (k == 1) /* the thread does something else first: the reference was left */
+            service(s, OBT_OP_SERVICE_START, "drv", 0);
+        deref(s, 70, OBT_OBJ_OTHER, 1, stk(s, NTSIM_LO + 0x360, NTSIM_LO + 0x370), 'Cyc1');
+        synth_module_unload(s->t, inst);
+    }
+    finish(s, true);
+}
+
 struct scenario {
     const char *name;
     void (*build)(struct scn *);
@@ -884,6 +913,7 @@ static const struct scenario scenarios[] = {
     { "workitem_drop_recorded_late", scn_workitem_drop_recorded_late, { 0 }, 0, 0 },
     { "late_release_live", scn_late_release_live, { F_UNLOAD_NOT_REQUESTED }, 1, 1 },
     { "cycle_leak", scn_cycle_leak, { F_POOL_LEAK, F_CYCLE_LEAK }, 2, 1 },
+    { "unload_inside_release", scn_unload_inside_release, { 0 }, 0, 0 },
 };
 #define NSCENARIOS ((int)(sizeof(scenarios) / sizeof(scenarios[0])))
 
@@ -1277,6 +1307,19 @@ START_TEST(late_release_keeps_the_last_count)
 }
 END_TEST
 
+START_TEST(cycle_counts_after_the_unloading_call_returns)
+{
+    struct model m;
+    struct report r;
+    analyze(scenario_named("unload_inside_release"), &m, &r);
+    ck_assert_uint_eq(m.ncycles, 2);
+    ck_assert_uint_eq(m.cycles[0].left.refs, 0);
+    ck_assert_uint_eq(m.cycles[1].left.refs, 1);
+    report_release(&r);
+    model_release(&m);
+}
+END_TEST
+
 /* Each unload ends a cycle: what it left, what was outstanding of the image, and the finding's exact words. */
 START_TEST(cycles_count_what_each_left)
 {
@@ -1326,6 +1369,7 @@ int main(void)
     tcase_add_test(tc, exact_pairing_by_tag);
     tcase_add_test(tc, late_release_keeps_the_last_count);
     tcase_add_test(tc, cycles_count_what_each_left);
+    tcase_add_test(tc, cycle_counts_after_the_unloading_call_returns);
     tcase_add_test(tc, untagged_sites_rank_by_balance);
     tcase_add_test(tc, double_release_names_both_stacks);
     tcase_add_test(tc, framework_references_are_not_leaks);

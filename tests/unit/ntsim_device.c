@@ -272,9 +272,8 @@ START_TEST(secure_device_and_extensions)
     TtStart("tdlegacy", "tdrv_legacy");
     PDRIVER_OBJECT driver = LegacyDriver();
     UNICODE_STRING name = RTL_CONSTANT_STRING(L"\\Device\\TtSecure");
-    UNICODE_STRING sddl = RTL_CONSTANT_STRING(SDDL_DEVOBJ_SYS_ALL_ADM_ALL);
     PDEVICE_OBJECT device;
-    ck_assert_int_eq(IoCreateDeviceSecure(driver, 0, &name, FILE_DEVICE_UNKNOWN, 0, FALSE, &sddl, NULL, &device),
+    ck_assert_int_eq(IoCreateDeviceSecure(driver, 0, &name, FILE_DEVICE_UNKNOWN, 0, FALSE, &SDDL_DEVOBJ_SYS_ALL_ADM_ALL, NULL, &device),
                      STATUS_SUCCESS);
     TtAssertCounts(device, 2, 0, 0);
     static int key;
