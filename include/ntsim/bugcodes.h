@@ -23,6 +23,7 @@
     X(PNP_DETECTED_FATAL_ERROR, 0x000000CA)                            \
     X(DRIVER_UNLOADED_WITHOUT_CANCELLING_PENDING_OPERATIONS, 0x000000CE) \
     X(MANUALLY_INITIATED_CRASH, 0x000000E2)                            \
+    X(WDF_VIOLATION, 0x0000010D)                                       \
     X(INVALID_RUNDOWN_PROTECTION_FLAGS, 0x0000016C)
 
 #define NTSIM_BUGCHECK_ENUM_(name, code) name = code,
