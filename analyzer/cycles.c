@@ -3,7 +3,8 @@
  * (see cycles.h).
  *
  * At each unload of a driver image's instance (for references and handles:
- * once the call that unloaded it has returned, cycles_settle) the live
+ * once the call that unloaded it has returned, cycles_settle; the module
+ * records' seq hints bound that moment from both sides) the live
  * objects are walked once: every outstanding reference or handle whose taker (the first
  * driver frame of the stack that took it) is an instance of the same
  * image counts for the image's running total, and for this cycle when
@@ -140,18 +141,52 @@ static bool unwinds_release(uint16_t op)
     }
 }
 
+/* The cycle still waiting for its unloading call to return, if any. */
+static struct cycle *waiting_cycle(struct model *m)
+{
+    struct cycle *c = m->ncycles ? &m->cycles[m->ncycles - 1] : NULL;
+    return c && c->refs_pending ? c : NULL;
+}
+
+/* Whether ev is the IMAGE_UNLOAD of the unload a module record noted (its thread is the unloading one). */
+static bool names_unloading_thread(const struct cycle *c, const struct tr_event *ev)
+{
+    if (ev->op != OBT_OP_IMAGE_UNLOAD || c->settle_tid != OBT_CYCLE_ANY_THREAD || ev->seq < c->settle_from)
+        return false;
+    return !(ev->flags & OBT_EV_MODULE) || ev->module == c->instance;
+}
+
+/* Whether ev, about to be applied, comes after the return of c's unloading call. */
+static bool after_unloading_call(const struct cycle *c, const struct tr_event *ev)
+{
+    if (c->settle_by && ev->seq >= c->settle_by)
+        return true;
+    if (ev->seq < c->settle_from || ev->op == OBT_OP_IMAGE_UNLOAD)
+        return false;
+    if (c->settle_tid == OBT_CYCLE_ANY_THREAD)
+        return false;
+    return ev->tid == c->settle_tid && !unwinds_release(ev->op);
+}
+
 void cycles_settle(struct model *m, const struct tr_event *ev)
 {
-    if (!m->ncycles)
+    struct cycle *c = waiting_cycle(m);
+    if (!c)
         return;
-    struct cycle *c = &m->cycles[m->ncycles - 1];
-    if (!c->refs_pending)
-        return;
-    if (c->settle_tid == OBT_CYCLE_ANY_THREAD || (ev->tid == c->settle_tid && !unwinds_release(ev->op)))
+    if (names_unloading_thread(c, ev))
+        c->settle_tid = ev->tid;
+    if (after_unloading_call(c, ev))
         count_cycle_refs(m, c);
 }
 
-void cycles_note_unload(struct model *m, const struct module *mod, uint32_t tid)
+void cycles_settle_by(struct model *m, uint64_t seq)
+{
+    struct cycle *c = waiting_cycle(m);
+    if (c && (!c->settle_by || seq < c->settle_by))
+        c->settle_by = seq;
+}
+
+void cycles_note_unload(struct model *m, const struct module *mod, uint32_t tid, uint64_t from)
 {
     if (!mod->is_driver)
         return;
@@ -159,7 +194,8 @@ void cycles_note_unload(struct model *m, const struct module *mod, uint32_t tid)
     uint32_t pool_before;
     /* the load is dated by DriverEntry's return: the module record itself may be written a little later */
     struct cycle c = { .instance = mod->instance, .load_seq = mod->entry_seq ? mod->entry_seq : mod->load_seq,
-                       .unload_seq = mod->unload_seq, .settle_tid = tid, .refs_pending = true };
+                       .unload_seq = mod->unload_seq, .settle_tid = tid, .settle_from = from,
+                       .refs_pending = true };
     c.number = cycles_before(m, mod, &pool_before) + 1;
     for (size_t i = 0; i < m->objects.cap; i++) {
         const struct object *o = m->objects.keys[i] ? m->objects.values[i] : NULL;

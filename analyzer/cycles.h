@@ -37,6 +37,8 @@ struct cycle {
     struct event_ref first;     /* the event that took the first thing this instance left behind */
     uint32_t first_object;      /* what it was taken on (0 for pool and links) */
     uint32_t settle_tid;        /* while refs_pending: the unloading thread */
+    uint64_t settle_from;       /* while refs_pending: not counted before the event of this seq */
+    uint64_t settle_by;         /* while refs_pending: counted at the event of this seq at the latest (0: none) */
     bool refs_pending;          /* references and handles not counted yet (cycles_settle) */
 };
 
@@ -48,10 +50,21 @@ struct cycle {
  * returned: the unload happens inside a dereference whose record (written
  * when the call returns) comes after the unload's, so the thread's
  * dereference records that follow still belong before it. tid is the
- * unloading thread (OBT_CYCLE_ANY_THREAD: count at the next record).
+ * unloading thread (OBT_CYCLE_ANY_THREAD: not known yet; the image's next
+ * IMAGE_UNLOAD event names it, or a later load, unload or the end of the
+ * trace counts the cycle); from is the first event
+ * seq at which the unload had happened (a module record is read where its
+ * writer's stream was, which can be before events issued earlier; 0: now).
  */
 #define OBT_CYCLE_ANY_THREAD UINT32_MAX
-void cycles_note_unload(struct model *m, const struct module *mod, uint32_t tid);
+void cycles_note_unload(struct model *m, const struct module *mod, uint32_t tid, uint64_t from);
+
+/*
+ * Something (a new mapping) was observed when the next event seq was seq:
+ * the waiting cycle's unloading call had returned by then, so it is
+ * counted at the first event of that seq or later at the latest.
+ */
+void cycles_settle_by(struct model *m, uint64_t seq);
 
 /*
  * Counts the references and handles of a cycle still waiting for its
@@ -61,7 +74,7 @@ void cycles_note_unload(struct model *m, const struct module *mod, uint32_t tid)
  */
 void cycles_settle(struct model *m, const struct tr_event *ev);
 
-/* Counts a waiting cycle now (a new load, or the end of the trace). */
+/* Counts a waiting cycle now (another unload, or the end of the trace). */
 void cycles_flush(struct model *m);
 
 /* Total count of a cycle's leftovers of every kind. */

@@ -162,6 +162,7 @@ void object_retire(struct model *m, struct object *o)
     if (slot->id) {
         idmap_remove(&m->freed_index, slot->id);
         free(slot->name);
+        wdf_info_free(slot->wdf);
     }
     object_free_contents(o);
     *slot = *o;
@@ -347,6 +348,8 @@ static bool release_recorded_late(const struct object *o, const struct tr_event 
 static void on_freed_object(struct model *m, const struct tr_event *ev, struct ring_ev *slot)
 {
     struct object *f = (struct object *)model_freed_object(m, ev->object);
+    if (f->wdf && on_wdf_late(m, f, ev))
+        return;
     if (release_recorded_late(f, ev)) {
         ref_release(m, f, ev, slot);
         return;
@@ -556,6 +559,17 @@ static void apply_event(struct model *m, const struct tr_event *ev)
         if (o) on_lock_wait(m, o, ev);
         break;
     case OBT_OP_INTERFACE_QUERY: if (o) on_interface(m, o, ev); break;
+    case OBT_OP_WDF_CREATE:
+    case OBT_OP_WDF_REF:
+    case OBT_OP_WDF_DEREF:
+    case OBT_OP_WDF_DELETE:
+    case OBT_OP_WDF_CLEANUP:
+    case OBT_OP_WDF_DESTROY:
+    case OBT_OP_WDF_IOTARGET_OPEN:
+    case OBT_OP_WDF_IOTARGET_CLOSE:
+        if (o)
+            on_wdf_event(m, o, ev);
+        break;
     case OBT_OP_PNP_EVENT:
         if (o && o->type == OBT_OBJ_DEVICE)
             on_pnp_irp_sent(m, o, ev);
@@ -611,9 +625,20 @@ static void apply_stack(struct model *m, const struct tr_stack *r)
     idmap_put(&m->stacks, r->id, s);
 }
 
+/* The event seq whose low 32 bits a module record's seq_hint holds: the one nearest the last event applied. */
+static uint64_t seq_of_hint(const struct model *m, uint32_t hint)
+{
+    uint64_t seq = (m->last_seq & ~(uint64_t)UINT32_MAX) | hint;
+    if (seq + (UINT64_C(1) << 31) < m->last_seq)
+        seq += UINT64_C(1) << 32;
+    else if (seq > m->last_seq + (UINT64_C(1) << 31) && seq >= (UINT64_C(1) << 32))
+        seq -= UINT64_C(1) << 32;
+    return seq;
+}
+
 static void apply_module_load(struct model *m, const struct tr_module_load *r, uint64_t seq)
 {
-    cycles_flush(m);
+    cycles_settle_by(m, seq_of_hint(m, r->seq_hint));
     xgrow(&m->modules, &m->capmodules, m->nmodules + 1, sizeof(*m->modules));
     struct module *mod = &m->modules[m->nmodules++];
     memset(mod, 0, sizeof(*mod));
@@ -637,7 +662,7 @@ static void apply_module_unload(struct model *m, const struct tr_module_unload *
         return;
     mod->unload_seq = seq ? seq : 1;
     if (mod->is_driver) {
-        cycles_note_unload(m, mod, OBT_CYCLE_ANY_THREAD);
+        cycles_note_unload(m, mod, OBT_CYCLE_ANY_THREAD, seq_of_hint(m, r->seq_hint));
         check_pool_at_unload(m, mod);
     }
 }
@@ -740,6 +765,7 @@ static void free_object(void *v, void *ctx)
     (void)ctx;
     struct object *o = v;
     object_free_contents(o);
+    wdf_info_free(o->wdf);
     free(o->name);
     free(o);
 }
@@ -759,8 +785,11 @@ void model_release(struct model *m)
     idmap_release(&m->stacks);
     idmap_release(&m->strings);
     idmap_release(&m->freed_index);
-    for (size_t i = 0; m->freed_ring && i < FREED_RING; i++)
+    for (size_t i = 0; m->freed_ring && i < FREED_RING; i++) {
         free(m->freed_ring[i].name);
+        wdf_info_free(m->freed_ring[i].wdf);
+    }
+    free(m->wdf_mistags);
     free(m->freed_ring);
     free(m->links);
     for (size_t i = 0; i < m->ndrivers; i++)

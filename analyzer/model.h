@@ -23,6 +23,8 @@
 #include "trace_reader.h"
 
 struct cycle;
+struct wdf_info;
+struct wdf_mistag;
 
 #define TAG_DEFAULT 0x746c6644u /* 'Dflt' as written by untagged calls */
 #define DERIVED_STACK_BASE 0xF0000000u /* ids of stacks the model derives; a trace's ids stay below */
@@ -138,6 +140,7 @@ struct object {
     struct event_ref surprise;       /* devices and PDOs: IRP_MN_SURPRISE_REMOVAL sent to the stack */
     uint32_t added_for;      /* devices: the PDO whose AddDevice created it (created while its devnode was being
                                 initialized, on the PnP manager's thread), 0 = none */
+    struct wdf_info *wdf;    /* KMDF objects (model_wdf.h), NULL for others; kept when the object is retired */
 };
 
 /* One write of DriverUnload (IopNoteDriverUnloadWrite). */
@@ -292,6 +295,8 @@ struct model {
     size_t closes_pos;
     struct symlink *links;     /* symbolic links created and not deleted */
     size_t nlinks, caplinks;
+    struct wdf_mistag *wdf_mistags; /* KMDF dereferences of a tag never referenced (model_wdf.h) */
+    size_t nwdf_mistags, capwdf_mistags;
     /* completeness */
     bool saw_end;
     uint64_t end_events, end_dropped, end_failures;

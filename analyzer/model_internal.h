@@ -5,7 +5,8 @@
  * model is model.c (the replay of records), model_ledger.c (outstanding
  * references and how releases are paired with them), model_objects.c
  * (object lifetime events), model_modules.c (drivers, images, links) and
- * model_incidents.c (what the stream showed directly).
+ * model_incidents.c (what the stream showed directly), model_wdf.c (KMDF
+ * objects).
  */
 #ifndef OBTRACE_MODEL_INTERNAL_H
 #define OBTRACE_MODEL_INTERNAL_H
@@ -125,5 +126,13 @@ void check_pool_at_unload(struct model *m, const struct module *mod);
 void on_pool_alloc(struct model *m, struct object *p, const struct tr_event *ev);
 void on_bugcheck(struct model *m, struct object *o, const struct tr_event *ev);
 void on_interface(struct model *m, struct object *target, const struct tr_event *ev);
+
+/* ---- model_wdf.c: KMDF objects */
+/* Applies a WDF_* event to the live object o (retired at its WDF_DESTROY). */
+void on_wdf_event(struct model *m, struct object *o, const struct tr_event *ev);
+/* A WDF dereference or deletion recorded after the destruction it caused: applied to the retired f; FALSE for others. */
+bool on_wdf_late(struct model *m, struct object *f, const struct tr_event *ev);
+/* Frees a KMDF object's state (NULL is fine). */
+void wdf_info_free(struct wdf_info *w);
 
 #endif /* OBTRACE_MODEL_INTERNAL_H */

@@ -171,7 +171,7 @@ void on_image_unload(struct model *m, const struct object *o, const struct tr_ev
     struct module *mod = module_for_event(m, o, ev);
     if (mod && !mod->unload_seq) {
         mod->unload_seq = ev->seq;
-        cycles_note_unload(m, mod, ev->tid);
+        cycles_note_unload(m, mod, ev->tid, 0);
         check_pool_at_unload(m, mod);
     }
 }

@@ -38,10 +38,25 @@ NTSTATUS IoWMIRegistrationControl(PDEVICE_OBJECT DeviceObject, ULONG Action)
     }
 }
 
+/*
+ * 32-bit Windows answers the device object's address. A 64-bit address cut
+ * to 32 bits can repeat between two live devices, so each device gets the
+ * next number of a counter instead, once: unique and stable, as the
+ * callers comparing ids (WmiSystemControl) need.
+ */
 ULONG IoWMIDeviceObjectToProviderId(PDEVICE_OBJECT DeviceObject)
 {
-    /* Windows uses the device object's address truncated to 32 bits; so do we. */
-    return (ULONG)(ULONG_PTR)DeviceObject;
+    static ULONG next_id = 0x1000;
+    if (!IopIsDeviceObject(DeviceObject))
+        return 0;
+    PIOP_DEVICE_STATE state = IopGetDeviceState(DeviceObject);
+    ULONG id = __atomic_load_n(&state->WmiProviderId, __ATOMIC_ACQUIRE);
+    if (id)
+        return id;
+    ULONG fresh = __atomic_add_fetch(&next_id, 1, __ATOMIC_RELAXED), none = 0;
+    if (__atomic_compare_exchange_n(&state->WmiProviderId, &none, fresh, FALSE, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        return fresh;
+    return none;
 }
 
 NTSTATUS IoWMIWriteEvent(PVOID WnodeEventItem)

@@ -458,6 +458,7 @@ typedef struct _IOP_DEVICE_STATE {
     DEVICE_POWER_STATE DevicePower; /* PoSetPowerState's last device state (Unspecified: never set, D0) */
     SYSTEM_POWER_STATE SystemPower; /* PoSetPowerState's last system state */
     BOOLEAN WmiRegistered;        /* IoWMIRegistrationControl(REGISTER) not yet undone */
+    ULONG WmiProviderId;          /* IoWMIDeviceObjectToProviderId's answer, given at its first call (atomic) */
 } IOP_DEVICE_STATE, *PIOP_DEVICE_STATE;
 
 #define IopGetDeviceState(DeviceObject) ((PIOP_DEVICE_STATE)(DeviceObject)->DeviceObjectExtension)

@@ -162,7 +162,7 @@ static NTSTATUS WdfpRemoveDevice(PWDFP_OBJECT Object, WDFP_DEVICE *Device, PIRP 
     Irp->IoStatus.Status = STATUS_SUCCESS;
     NTSTATUS status = WdfpPassDown(Device, Irp);
     IoDetachDevice(Device->Lower);
-    WdfpDeleteObject(Object); /* IoDeleteDevice in the device's cleanup; the DEVICE_OBJECT lives until destroy */
+    WdfpDeleteObject(Object, FX_DELETE_BY_FRAMEWORK); /* IoDeleteDevice in the device's cleanup; the DEVICE_OBJECT lives until destroy */
     return status;
 }
 
@@ -278,7 +278,7 @@ static VOID WdfpDriverUnload(PDRIVER_OBJECT DriverObject)
     WDFP_DRIVER *body = WdfpDriverBody(driver);
     if (body->Config.EvtDriverUnload)
         body->Config.EvtDriverUnload((WDFDRIVER)driver);
-    WdfpDeleteObject(driver);
+    WdfpDeleteObject(driver, FX_DELETE_BY_FRAMEWORK);
 }
 
 static VOID WdfpReleaseDriver(PWDFP_OBJECT Driver)
@@ -308,6 +308,7 @@ NTSTATUS WdfDriverCreate(PDRIVER_OBJECT DriverObject, PCUNICODE_STRING RegistryP
     object->Release = WdfpReleaseDriver;
     WDFP_DRIVER *body = WdfpDriverBody(object);
     body->Wdm = DriverObject;
+    object->Wdm = DriverObject;
     body->Config = *DriverConfig;
     body->Image = IopGetDriverState(DriverObject)->Image;
     pthread_mutex_lock(&WdfpLock);
@@ -320,6 +321,7 @@ NTSTATUS WdfDriverCreate(PDRIVER_OBJECT DriverObject, PCUNICODE_STRING RegistryP
     if (!(DriverConfig->DriverInitFlags & WdfDriverInitNonPnpDriver))
         DriverObject->DriverExtension->AddDevice = WdfpAddDevice;
     DriverObject->DriverUnload = WdfpDriverUnload;
+    FxObjectCreated(object);
     if (Driver)
         *Driver = (WDFDRIVER)object;
     return STATUS_SUCCESS;
@@ -470,6 +472,8 @@ NTSTATUS WdfDeviceCreate(PWDFDEVICE_INIT *DeviceInit, PWDF_OBJECT_ATTRIBUTES Dev
     object->FrameworkOwned = !init->Control;
     ObReferenceObject(wdm);
     device->Wdm = wdm;
+    object->Wdm = wdm;
+    object->TraceFlags = (init->Control ? NTSIM_WDF_CONTROL_DEVICE : 0) | (init->Filter ? NTSIM_WDF_FILTER : 0);
     device->Control = init->Control;
     device->Filter = init->Filter;
     device->Pdo = init->Pdo;
@@ -484,6 +488,7 @@ NTSTATUS WdfDeviceCreate(PWDFDEVICE_INIT *DeviceInit, PWDF_OBJECT_ATTRIBUTES Dev
         wdm->Flags |= device->Lower->Flags & (DO_POWER_PAGABLE | DO_BUFFERED_IO | DO_DIRECT_IO);
         wdm->Flags &= ~DO_DEVICE_INITIALIZING; /* the framework does it once EvtDriverDeviceAdd returns */
     }
+    FxObjectCreated(object);
     if (init->Control)
         WdfDeviceInitFree(init); /* a PnP init is freed by the framework when EvtDriverDeviceAdd returns */
     *DeviceInit = NULL;

@@ -55,6 +55,8 @@ struct _WDFP_OBJECT {
     PFN_WDF_OBJECT_CONTEXT_CLEANUP Cleanup;
     PFN_WDF_OBJECT_CONTEXT_DESTROY Destroy;
     WDFP_RELEASE *Release;        /* the kind's release, may be NULL */
+    PVOID Wdm;                    /* the WDM object underneath (NtsimQueryWdfObject), set by the kind */
+    ULONG TraceFlags;             /* NTSIM_WDF_* */
     PCWDF_OBJECT_CONTEXT_TYPE_INFO ContextType;
     PVOID Context;                /* zeroed, after the kind's body */
     /* the kind's body, then the context, follow */
@@ -76,9 +78,13 @@ NTSIM_HIDDEN PWDFP_OBJECT WdfpCreateObject(WDFP_KIND Kind, size_t BodySize, PWDF
 #define WdfpBody(Object, Type) ((Type *)((PWDFP_OBJECT)(Object) + 1))
 /* The object behind Handle, bug-checking WDF_VIOLATION when it is none or not of Kind (WdfpKindCount: any). */
 NTSIM_HIDDEN PWDFP_OBJECT WdfpObjectFromHandle(PVOID Handle, WDFP_KIND Kind);
-/* Deletes Object and its subtree as WdfObjectDelete does, for the framework (its own objects included). */
-NTSIM_HIDDEN VOID WdfpDeleteObject(PWDFP_OBJECT Object);
-/* One untagged reference taken or dropped by the framework itself. */
+/*
+ * Deletes Object and its subtree as WdfObjectDelete does (Why: FX_DELETE_*
+ * of the object itself; its children go FX_DELETE_WITH_PARENT), for the
+ * framework too (its own objects included).
+ */
+NTSIM_HIDDEN VOID WdfpDeleteObject(PWDFP_OBJECT Object, ULONG Why);
+/* One untagged reference taken or dropped by the framework itself (through the exported calls). */
 NTSIM_HIDDEN VOID WdfpReference(PWDFP_OBJECT Object);
 NTSIM_HIDDEN VOID WdfpDereference(PWDFP_OBJECT Object);
 /* The nearest WDFDEVICE at or above Object, or NULL. */

@@ -51,6 +51,7 @@ NTSTATUS WdfIoQueueCreate(WDFDEVICE Device, PWDF_IO_QUEUE_CONFIG Config, PWDF_OB
         queue->FrameworkOwned = TRUE;
         WdfpSetDefaultQueue(device, queue);
     }
+    FxObjectCreated(queue);
     if (Queue)
         *Queue = (WDFQUEUE)queue;
     return STATUS_SUCCESS;
@@ -123,6 +124,8 @@ BOOLEAN WdfpPresentToQueue(PWDFP_OBJECT Device, PIRP Irp)
     }
     request->FrameworkOwned = TRUE;
     WdfpBody(request, WDFP_REQUEST)->Irp = Irp;
+    request->Wdm = Irp;
+    FxObjectCreated(request);
     IoMarkIrpPending(Irp);
     WdfpCallQueue(queue, (WDFREQUEST)request, stack);
     return TRUE;
@@ -143,7 +146,7 @@ static VOID WdfpRequestDone(WDFREQUEST Request)
 {
     PWDFP_OBJECT o = (PWDFP_OBJECT)Request;
     WdfpBody(o, WDFP_REQUEST)->Completed = TRUE;
-    WdfpDeleteObject(o);
+    WdfpDeleteObject(o, FX_DELETE_BY_FRAMEWORK);
 }
 
 VOID WdfRequestCompleteWithInformation(WDFREQUEST Request, NTSTATUS Status, ULONG_PTR Information)
@@ -269,19 +272,30 @@ BOOLEAN WdfRequestSend(WDFREQUEST Request, WDFIOTARGET Target, PWDF_REQUEST_SEND
 
 /* ---- I/O targets ---------------------------------------------------------------- */
 
-static VOID WdfpCloseTarget(WDFP_IOTARGET *Target)
+VOID FxCloseIoTarget(PVOID IoTarget, ULONG Why)
 {
-    if (Target->Local || !Target->FileObject)
+    (void)Why; /* for the tracer */
+    PWDFP_OBJECT o = IoTarget;
+    WDFP_IOTARGET *target = WdfpBody(o, WDFP_IOTARGET);
+    if (target->Local || !target->FileObject)
         return;
-    PFILE_OBJECT file = Target->FileObject;
-    Target->FileObject = NULL;
-    Target->TargetDevice = NULL;
+    PFILE_OBJECT file = target->FileObject;
+    target->FileObject = NULL;
+    target->TargetDevice = NULL;
+    o->Wdm = NULL;
     ObDereferenceObject(file);
+}
+
+/* Whether the target holds a file object (FxCloseIoTarget has something to close). */
+static BOOLEAN WdfpTargetOpen(PWDFP_OBJECT Object)
+{
+    return WdfpBody(Object, WDFP_IOTARGET)->FileObject != NULL;
 }
 
 static VOID WdfpReleaseTarget(PWDFP_OBJECT Object)
 {
-    WdfpCloseTarget(WdfpBody(Object, WDFP_IOTARGET));
+    if (WdfpTargetOpen(Object))
+        FxCloseIoTarget(Object, FX_CLOSE_DELETED);
 }
 
 /* Deleting a target closes it (its cleanup, before anything else can still send to it). */
@@ -290,7 +304,8 @@ static VOID WdfpTargetCleanup(WDFOBJECT Object)
     WDFP_IOTARGET *target = WdfpBody((PWDFP_OBJECT)Object, WDFP_IOTARGET);
     if (target->DriverCleanup)
         target->DriverCleanup(Object);
-    WdfpCloseTarget(target);
+    if (WdfpTargetOpen((PWDFP_OBJECT)Object))
+        FxCloseIoTarget(Object, FX_CLOSE_DELETED);
 }
 
 NTSTATUS WdfIoTargetCreate(WDFDEVICE Device, PWDF_OBJECT_ATTRIBUTES IoTargetAttributes, WDFIOTARGET *IoTarget)
@@ -304,6 +319,8 @@ NTSTATUS WdfIoTargetCreate(WDFDEVICE Device, PWDF_OBJECT_ATTRIBUTES IoTargetAttr
     WdfpBody(target, WDFP_IOTARGET)->DriverCleanup = target->Cleanup;
     target->Cleanup = WdfpTargetCleanup;
     target->Release = WdfpReleaseTarget;
+    target->TraceFlags = NTSIM_WDF_REMOTE_TARGET;
+    FxObjectCreated(target);
     if (IoTarget)
         *IoTarget = (WDFIOTARGET)target;
     return STATUS_SUCCESS;
@@ -318,13 +335,18 @@ NTSTATUS WdfIoTargetOpen(WDFIOTARGET IoTarget, PWDF_IO_TARGET_OPEN_PARAMS OpenPa
         return STATUS_NOT_SUPPORTED;
     if (t->Local || t->FileObject)
         return STATUS_INVALID_DEVICE_STATE;
-    return IoGetDeviceObjectPointer(&OpenParams->TargetDeviceName, OpenParams->DesiredAccess, &t->FileObject,
-                                    &t->TargetDevice);
+    NTSTATUS status = IoGetDeviceObjectPointer(&OpenParams->TargetDeviceName, OpenParams->DesiredAccess,
+                                               &t->FileObject, &t->TargetDevice);
+    if (NT_SUCCESS(status))
+        ((PWDFP_OBJECT)IoTarget)->Wdm = t->FileObject;
+    return status;
 }
 
 VOID WdfIoTargetClose(WDFIOTARGET IoTarget)
 {
-    WdfpCloseTarget(WdfpBody(WdfpObjectFromHandle(IoTarget, WdfpKindIoTarget), WDFP_IOTARGET));
+    PWDFP_OBJECT o = WdfpObjectFromHandle(IoTarget, WdfpKindIoTarget);
+    if (WdfpTargetOpen(o))
+        FxCloseIoTarget(o, FX_CLOSE_BY_DRIVER);
 }
 
 PDEVICE_OBJECT WdfIoTargetWdmGetTargetDeviceObject(WDFIOTARGET IoTarget)
@@ -351,6 +373,7 @@ WDFIOTARGET WdfDeviceGetIoTarget(WDFDEVICE Device)
         target->FrameworkOwned = TRUE;
         WdfpBody(target, WDFP_IOTARGET)->Local = TRUE;
         WdfpBody(target, WDFP_IOTARGET)->TargetDevice = lower;
+        FxObjectCreated(target);
         *slot = target;
     }
     return (WDFIOTARGET)*slot;

@@ -60,18 +60,20 @@ NTSTATUS WdfMemoryCreate(PWDF_OBJECT_ATTRIBUTES Attributes, POOL_TYPE PoolType, 
         *Buffer = NULL;
     if (!Memory || BufferSize == 0)
         return STATUS_INVALID_PARAMETER;
+    PVOID buffer = ExAllocatePoolWithTag(PoolType, BufferSize, PoolTag ? PoolTag : 'FDW ');
+    if (!buffer)
+        return STATUS_INSUFFICIENT_RESOURCES;
     PWDFP_OBJECT o = WdfpCreateObject(WdfpKindMemory, sizeof(WDFP_MEMORY),
                                       WdfpDefaultParent(Attributes, __builtin_return_address(0)), Attributes, TRUE);
-    if (!o)
-        return STATUS_INSUFFICIENT_RESOURCES;
-    WDFP_MEMORY *m = WdfpBody(o, WDFP_MEMORY);
-    m->Buffer = ExAllocatePoolWithTag(PoolType, BufferSize, PoolTag ? PoolTag : 'FDW ');
-    if (!m->Buffer) {
-        WdfpDeleteObject(o);
+    if (!o) {
+        ExFreePool(buffer);
         return STATUS_INSUFFICIENT_RESOURCES;
     }
+    WDFP_MEMORY *m = WdfpBody(o, WDFP_MEMORY);
+    m->Buffer = buffer;
     m->Size = BufferSize;
     o->Release = WdfpReleaseMemory;
+    FxObjectCreated(o);
     *Memory = (WDFMEMORY)o;
     if (Buffer)
         *Buffer = m->Buffer;
@@ -96,6 +98,7 @@ NTSTATUS WdfSpinLockCreate(PWDF_OBJECT_ATTRIBUTES SpinLockAttributes, WDFSPINLOC
     if (!o)
         return STATUS_INSUFFICIENT_RESOURCES;
     KeInitializeSpinLock(&WdfpBody(o, WDFP_SPINLOCK)->Lock);
+    FxObjectCreated(o);
     *SpinLock = (WDFSPINLOCK)o;
     return STATUS_SUCCESS;
 }
@@ -122,6 +125,7 @@ NTSTATUS WdfWaitLockCreate(PWDF_OBJECT_ATTRIBUTES LockAttributes, WDFWAITLOCK *L
     if (!o)
         return STATUS_INSUFFICIENT_RESOURCES;
     KeInitializeEvent(&WdfpBody(o, WDFP_WAITLOCK)->Event, SynchronizationEvent, TRUE);
+    FxObjectCreated(o);
     *Lock = (WDFWAITLOCK)o;
     return STATUS_SUCCESS;
 }
@@ -186,6 +190,7 @@ NTSTATUS WdfWorkItemCreate(PWDF_WORKITEM_CONFIG Config, PWDF_OBJECT_ATTRIBUTES A
     w->IoItem = io;
     KeInitializeEvent(&w->Idle, NotificationEvent, TRUE);
     o->Release = WdfpReleaseWorkItem;
+    FxObjectCreated(o);
     *WorkItem = (WDFWORKITEM)o;
     return STATUS_SUCCESS;
 }

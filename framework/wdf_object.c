@@ -10,6 +10,13 @@
  * device lets its DEVICE_OBJECT go, memory its pool), EvtDestroyCallback,
  * the memory. A child holds one reference on its parent, so a child kept
  * alive by a leaked reference keeps its parent, up to the device, alive.
+ *
+ * Each step of an object's life goes through an exported entry point
+ * (ntsim_kernel.h: FxObjectCreated, FxCallCleanup, FxReleaseCreation,
+ * FxDestroyObject; the framework's own references through
+ * WdfObjectReferenceActual / DereferenceActual with no tag), so a tracer
+ * sees them all with their stacks. Live objects are kept in a map: a stale
+ * handle is a bug check, never a read of freed memory.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +24,7 @@
 #include "wdf_internal.h"
 
 pthread_mutex_t WdfpLock = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+static RTL_PTR_MAP WdfpLiveObjects = RTL_PTR_MAP_INIT; /* (WdfpLock) every object not yet destroyed */
 
 /* WDF_VIOLATION parameter 1 values the simulation uses. */
 #define WDFP_BAD_HANDLE 0x1
@@ -59,6 +67,13 @@ PWDFP_OBJECT WdfpCreateObject(WDFP_KIND Kind, size_t BodySize, PWDFP_OBJECT Pare
     o->Context = type ? (char *)o + head : NULL;
     InitializeListHead(&o->Children);
     InitializeListHead(&o->SiblingLink);
+    pthread_mutex_lock(&WdfpLock);
+    BOOLEAN live = RtlpPtrMapInsert(&WdfpLiveObjects, o, o);
+    pthread_mutex_unlock(&WdfpLock);
+    if (!live) {
+        free(o);
+        return NULL;
+    }
     if (Parent) {
         WdfpReference(Parent);
         pthread_mutex_lock(&WdfpLock);
@@ -69,10 +84,19 @@ PWDFP_OBJECT WdfpCreateObject(WDFP_KIND Kind, size_t BodySize, PWDFP_OBJECT Pare
     return o;
 }
 
+/* The live object of Handle, or NULL. */
+static PWDFP_OBJECT WdfpLiveObject(PVOID Handle)
+{
+    pthread_mutex_lock(&WdfpLock);
+    PWDFP_OBJECT o = Handle ? RtlpPtrMapLookup(&WdfpLiveObjects, Handle, NULL) : NULL;
+    pthread_mutex_unlock(&WdfpLock);
+    return o;
+}
+
 PWDFP_OBJECT WdfpObjectFromHandle(PVOID Handle, WDFP_KIND Kind)
 {
-    PWDFP_OBJECT o = Handle;
-    if (!o || o->Magic != WDFP_MAGIC || (Kind != WdfpKindCount && o->Kind != Kind))
+    PWDFP_OBJECT o = WdfpLiveObject(Handle);
+    if (!o || (Kind != WdfpKindCount && o->Kind != Kind))
         KeBugCheckEx(WDF_VIOLATION, WDFP_BAD_HANDLE, (ULONG_PTR)Handle, Kind, 0);
     return o;
 }
@@ -86,7 +110,22 @@ PWDFP_OBJECT WdfpDeviceOf(PWDFP_OBJECT Object)
     return Object;
 }
 
-/* The last reference went: the kind's release, EvtDestroyCallback, the memory, and the parent's reference. */
+VOID FxDestroyObject(PVOID Object, PVOID Destroy)
+{
+    PWDFP_OBJECT o = Object;
+    if (o->Release)
+        o->Release(o);
+    if (Destroy)
+        ((PFN_WDF_OBJECT_CONTEXT_DESTROY)Destroy)((WDFOBJECT)o);
+    pthread_mutex_lock(&WdfpLock);
+    RtlpPtrMapRemove(&WdfpLiveObjects, o);
+    pthread_mutex_unlock(&WdfpLock);
+    o->Magic = 0;
+    free(o->Tags);
+    free(o);
+}
+
+/* The last reference went: off its parent, FxDestroyObject, then the parent's reference. */
 static VOID WdfpDestroy(PWDFP_OBJECT Object)
 {
     pthread_mutex_lock(&WdfpLock);
@@ -94,29 +133,30 @@ static VOID WdfpDestroy(PWDFP_OBJECT Object)
     RemoveEntryList(&Object->SiblingLink);
     Object->Parent = NULL;
     pthread_mutex_unlock(&WdfpLock);
-    if (Object->Release)
-        Object->Release(Object);
-    if (Object->Destroy)
-        Object->Destroy((WDFOBJECT)Object);
-    Object->Magic = 0;
-    free(Object->Tags);
-    free(Object);
+    FxDestroyObject(Object, (PVOID)Object->Destroy);
     if (parent)
         WdfpDereference(parent);
 }
 
-VOID WdfpReference(PWDFP_OBJECT Object)
-{
-    __atomic_add_fetch(&Object->References, 1, __ATOMIC_RELAXED);
-}
-
-VOID WdfpDereference(PWDFP_OBJECT Object)
+/* Drops one reference, destroying the object at the last; returns the references left. */
+static LONG WdfpDropReference(PWDFP_OBJECT Object)
 {
     LONG after = __atomic_sub_fetch(&Object->References, 1, __ATOMIC_ACQ_REL);
     if (after < 0)
         KeBugCheckEx(WDF_VIOLATION, WDFP_DEREF_BELOW_ZERO, (ULONG_PTR)Object, 0, 0);
     if (after == 0)
         WdfpDestroy(Object);
+    return after;
+}
+
+VOID WdfpReference(PWDFP_OBJECT Object)
+{
+    WdfObjectReferenceActual((WDFOBJECT)Object, NULL, 0, NULL);
+}
+
+VOID WdfpDereference(PWDFP_OBJECT Object)
+{
+    WdfObjectDereferenceActual((WDFOBJECT)Object, NULL, 0, NULL);
 }
 
 /* The first child of Object for which Pick is true, or NULL (WdfpLock held). */
@@ -157,13 +197,24 @@ static BOOLEAN WdfpCleanupTree(PWDFP_OBJECT Object)
             break;
         WdfpCleanupTree(child);
     }
-    if (Object->Cleanup)
-        Object->Cleanup((WDFOBJECT)Object);
+    FxCallCleanup(Object, (PVOID)Object->Cleanup);
     return TRUE;
 }
 
+VOID FxCallCleanup(PVOID Object, PVOID Cleanup)
+{
+    if (Cleanup)
+        ((PFN_WDF_OBJECT_CONTEXT_CLEANUP)Cleanup)((WDFOBJECT)Object);
+}
+
+LONG FxReleaseCreation(PVOID Object, ULONG Why)
+{
+    (void)Why; /* for the tracer */
+    return WdfpDropReference(Object);
+}
+
 /* Phase 2: the creation's references go, children first; objects nobody else holds are destroyed. */
-static VOID WdfpReleaseTree(PWDFP_OBJECT Object)
+static VOID WdfpReleaseTree(PWDFP_OBJECT Object, ULONG Why)
 {
     for (;;) {
         pthread_mutex_lock(&WdfpLock);
@@ -171,20 +222,49 @@ static VOID WdfpReleaseTree(PWDFP_OBJECT Object)
         pthread_mutex_unlock(&WdfpLock);
         if (!child)
             break;
-        WdfpReleaseTree(child);
+        WdfpReleaseTree(child, FX_DELETE_WITH_PARENT);
     }
     pthread_mutex_lock(&WdfpLock);
     BOOLEAN release = !Object->CreationReleased;
     Object->CreationReleased = TRUE;
     pthread_mutex_unlock(&WdfpLock);
     if (release)
-        WdfpDereference(Object);
+        FxReleaseCreation(Object, Why);
 }
 
-VOID WdfpDeleteObject(PWDFP_OBJECT Object)
+VOID WdfpDeleteObject(PWDFP_OBJECT Object, ULONG Why)
 {
     if (WdfpCleanupTree(Object))
-        WdfpReleaseTree(Object);
+        WdfpReleaseTree(Object, Why);
+}
+
+VOID FxObjectCreated(PVOID Object)
+{
+    (void)Object; /* for the tracer: the object can be asked about now */
+}
+
+/* The DRIVER_OBJECT of the WDFDRIVER above Object, or NULL (WdfpLock held). */
+static PVOID WdfpDriverObjectLocked(PWDFP_OBJECT Object)
+{
+    while (Object && Object->Kind != WdfpKindDriver)
+        Object = Object->Parent;
+    return Object ? Object->Wdm : NULL;
+}
+
+NTSTATUS NtsimQueryWdfObject(PVOID Object, PNTSIM_WDF_OBJECT_INFO Info)
+{
+    if (!Info)
+        return STATUS_INVALID_PARAMETER;
+    pthread_mutex_lock(&WdfpLock);
+    PWDFP_OBJECT o = Object ? RtlpPtrMapLookup(&WdfpLiveObjects, Object, NULL) : NULL;
+    if (o)
+        *Info = (NTSIM_WDF_OBJECT_INFO){
+            .KindName = WdfpKindName(o->Kind), .Flags = o->TraceFlags, .Parent = o->Parent, .WdmObject = o->Wdm,
+            .DriverObject = WdfpDriverObjectLocked(o), .References = __atomic_load_n(&o->References, __ATOMIC_RELAXED),
+            .Deleted = o->Deleted,
+        };
+    pthread_mutex_unlock(&WdfpLock);
+    return o ? STATUS_SUCCESS : STATUS_INVALID_PARAMETER;
 }
 
 /* Adds Delta to Tag's count; returns the count before (WdfpLock held). */
@@ -222,6 +302,7 @@ NTSTATUS WdfObjectCreate(PWDF_OBJECT_ATTRIBUTES Attributes, WDFOBJECT *Object)
     PWDFP_OBJECT o = WdfpCreateObject(WdfpKindObject, 0, parent, Attributes, TRUE);
     if (!o)
         return STATUS_INSUFFICIENT_RESOURCES;
+    FxObjectCreated(o);
     *Object = (WDFOBJECT)o;
     return STATUS_SUCCESS;
 }
@@ -231,7 +312,7 @@ VOID WdfObjectDelete(WDFOBJECT Object)
     PWDFP_OBJECT o = WdfpObjectFromHandle(Object, WdfpKindCount);
     if (o->FrameworkOwned)
         KeBugCheckEx(WDF_VIOLATION, WDFP_DELETE_NOT_OWNED, (ULONG_PTR)Object, o->Kind, 0);
-    WdfpDeleteObject(o);
+    WdfpDeleteObject(o, FX_DELETE_BY_DRIVER);
 }
 
 VOID WdfObjectReferenceActual(WDFOBJECT Handle, PVOID Tag, LONG Line, PCHAR File)
@@ -241,7 +322,7 @@ VOID WdfObjectReferenceActual(WDFOBJECT Handle, PVOID Tag, LONG Line, PCHAR File
     pthread_mutex_lock(&WdfpLock);
     WdfpAdjustTagLocked(o, Tag, 1);
     pthread_mutex_unlock(&WdfpLock);
-    WdfpReference(o);
+    __atomic_add_fetch(&o->References, 1, __ATOMIC_RELAXED);
 }
 
 VOID WdfObjectDereferenceActual(WDFOBJECT Handle, PVOID Tag, LONG Line, PCHAR File)
@@ -255,7 +336,7 @@ VOID WdfObjectDereferenceActual(WDFOBJECT Handle, PVOID Tag, LONG Line, PCHAR Fi
         WdfpAdjustTagLocked(o, NULL, -1);
     }
     pthread_mutex_unlock(&WdfpLock);
-    WdfpDereference(o);
+    WdfpDropReference(o);
 }
 
 WDFOBJECT WdfObjectGetParentObject(WDFOBJECT Object)

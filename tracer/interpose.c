@@ -18,8 +18,10 @@
 
 #include "interpose_hooks_irp.h"
 #include "interpose_hooks_pnp.h"
+#include "interpose_hooks_wdf.h"
 #include "ntsim.h"
 #include "ntsim_kernel.h"
+#include "wdf.h"
 #include "interpose_fields.h"
 #include "tracer.h"
 #include "wdmsec.h"

@@ -262,4 +262,21 @@
       (ULONG Count, PVOID Object[], WAIT_TYPE WaitType, KWAIT_REASON WaitReason, KPROCESSOR_MODE WaitMode,      \
        BOOLEAN Alertable, PLARGE_INTEGER Timeout, PKWAIT_BLOCK WaitBlockArray),                                 \
       (Count, Object, WaitType, WaitReason, WaitMode, Alertable, Timeout, WaitBlockArray), OBT_OP_WAIT_BEGIN,   \
-      obt_pnp_pre_wait_multiple, obt_pnp_post_wait_multiple)
+      obt_pnp_pre_wait_multiple, obt_pnp_post_wait_multiple)                                                    \
+    /* KMDF objects */                                                                                          \
+    V(VOID, FxObjectCreated, (PVOID Object), (Object), OBT_OP_WDF_CREATE, obt_pnp_pre_none,                    \
+      obt_wdf_post_created)                                                                                     \
+    V(VOID, WdfObjectReferenceActual, (WDFOBJECT Handle, PVOID Tag, LONG Line, PCHAR File),                    \
+      (Handle, Tag, Line, File), OBT_OP_WDF_REF, obt_wdf_pre_object, obt_wdf_post_reference)                    \
+    V(VOID, WdfObjectDereferenceActual, (WDFOBJECT Handle, PVOID Tag, LONG Line, PCHAR File),                  \
+      (Handle, Tag, Line, File), OBT_OP_WDF_DEREF, obt_wdf_pre_object, obt_wdf_post_reference)                  \
+    V(VOID, FxCallCleanup, (PVOID Object, PVOID Cleanup), (Object, Cleanup), OBT_OP_WDF_CLEANUP,              \
+      obt_wdf_pre_cleanup, obt_wdf_post_none)                                                                   \
+    R(LONG, FxReleaseCreation, (PVOID Object, ULONG Why), (Object, Why), OBT_OP_WDF_DELETE, obt_wdf_pre_object, \
+      obt_wdf_post_delete)                                                                                      \
+    V(VOID, FxDestroyObject, (PVOID Object, PVOID Destroy), (Object, Destroy), OBT_OP_WDF_DESTROY,            \
+      obt_wdf_pre_object, obt_wdf_post_destroy)                                                                 \
+    R(NTSTATUS, WdfIoTargetOpen, (WDFIOTARGET IoTarget, PWDF_IO_TARGET_OPEN_PARAMS OpenParams),               \
+      (IoTarget, OpenParams), OBT_OP_WDF_IOTARGET_OPEN, obt_wdf_pre_object, obt_wdf_post_target_open)           \
+    V(VOID, FxCloseIoTarget, (PVOID IoTarget, ULONG Why), (IoTarget, Why), OBT_OP_WDF_IOTARGET_CLOSE,         \
+      obt_wdf_pre_target_close, obt_wdf_post_target_close)

@@ -477,6 +477,19 @@ static int sim_query(const void *addr, NTSIM_OBJECT_INFO *info)
     return q((PVOID)addr, info) == STATUS_SUCCESS ? 0 : -1;
 }
 
+int obt_sim_describe(const void *addr, NTSIM_OBJECT_INFO *info)
+{
+    return sim_query(addr, info);
+}
+
+int obt_wdf_describe(const void *addr, NTSIM_WDF_OBJECT_INFO *info)
+{
+    NTSTATUS (*q)(PVOID, PNTSIM_WDF_OBJECT_INFO) = (NTSTATUS(*)(PVOID, PNTSIM_WDF_OBJECT_INFO))obt_g.query_wdf;
+    if (!q || !addr)
+        return -1;
+    return q((PVOID)addr, info) == STATUS_SUCCESS ? 0 : -1;
+}
+
 int obt_object_counts(const void *addr, int64_t *pointer, int64_t *handle, uint64_t *sim_id_out)
 {
     NTSIM_OBJECT_INFO info;
@@ -650,22 +663,34 @@ uint64_t obt_object_new_named(struct obt_tls *t, const void *addr, uint8_t type,
     return v;
 }
 
-uint64_t obt_object_new_owned(struct obt_tls *t, const void *addr, uint8_t type, const void *owner_device)
+/* A fresh identity for the plain structure at addr owned by the simulation object owner (or NULL) of image_addr. */
+static uint64_t object_new_plain(struct obt_tls *t, const void *addr, uint8_t type, const char *name,
+                                 const void *owner_object, uint64_t image_addr)
 {
     uint32_t owner = 0;
-    uint64_t image_addr = 0;
     if (!addr)
         return 0;
-    if (owner_device) {
-        uint64_t dv = obt_object_lookup(t, owner_device, 0);
-        owner = (OBT_OV_FLAGS(dv) & OBT_OV_FILTERED) ? 0 : OBT_OV_ID(dv);
-        image_addr = driver_code_address(((const DEVICE_OBJECT *)owner_device)->DriverObject);
+    if (owner_object) {
+        uint64_t ov = obt_object_lookup(t, owner_object, 0);
+        owner = (OBT_OV_FLAGS(ov) & OBT_OV_FILTERED) ? 0 : OBT_OV_ID(ov);
     }
     uint32_t id = atomic_fetch_add(&obt_g.next_object_id, 1);
-    uint64_t v = object_write(t, addr, id, type, 0, "", owner, image_addr);
+    uint64_t v = object_write(t, addr, id, type, 0, name, owner, image_addr);
     if (obt_addrmap_set(&obt_g.objects, (uint64_t)(uintptr_t)addr, v))
         atomic_fetch_add(&obt_g.w.failures, 1);
     return v;
+}
+
+uint64_t obt_object_new_owned(struct obt_tls *t, const void *addr, uint8_t type, const void *owner_device)
+{
+    const DEVICE_OBJECT *dev = owner_device;
+    return object_new_plain(t, addr, type, "", dev, dev ? driver_code_address(dev->DriverObject) : 0);
+}
+
+uint64_t obt_object_new_wdf(struct obt_tls *t, const void *addr, const char *name, const void *driver_object)
+{
+    return object_new_plain(t, addr, OBT_OBJ_WDF, name ? name : "", driver_object,
+                            driver_code_address(driver_object));
 }
 
 const void *obt_device_of_extension(const void *addr)
@@ -1056,6 +1081,7 @@ static void tracer_start_locked(void)
         return;
     obt_g.query = query;
     obt_g.find_device = dlsym(RTLD_DEFAULT, "NtsimFindDeviceByExtensionAddress"); /* NULL in an older libntsim */
+    obt_g.query_wdf = dlsym(RTLD_DEFAULT, "NtsimQueryWdfObject");
     obt_g.pid = getpid();
     if (tables_init() || open_trace(0)) {
         atomic_store(&obt_g.state, OBT_OFF);

@@ -53,6 +53,7 @@ struct obt_tracer {
     _Atomic int canary_armed;
     void *query;                /* NtsimQueryObject */
     void *find_device;          /* NtsimFindDeviceByExtensionAddress, NULL when libntsim lacks it */
+    void *query_wdf;            /* NtsimQueryWdfObject, NULL when libntsim lacks it */
 };
 
 extern struct obt_tracer obt_g;
@@ -215,6 +216,18 @@ uint64_t obt_object_new_named(struct obt_tls *t, const void *addr, uint8_t type,
  * record with owner = the device's id and image = its driver's image.
  */
 uint64_t obt_object_new_owned(struct obt_tls *t, const void *addr, uint8_t type, const void *owner_device);
+/*
+ * A KMDF object just created at addr (its handle): fresh id, OBJECT record
+ * of type WdfObject with name, owner = driver_object's id and image = its
+ * image (driver_object may be NULL).
+ */
+uint64_t obt_object_new_wdf(struct obt_tls *t, const void *addr, const char *name, const void *driver_object);
+/* Describes the simulation object at addr (NtsimQueryObject): 0, or -1 when it is none. */
+struct _NTSIM_OBJECT_INFO;
+struct _NTSIM_WDF_OBJECT_INFO;
+int obt_sim_describe(const void *addr, struct _NTSIM_OBJECT_INFO *info);
+/* Describes the live KMDF object of handle addr (NtsimQueryWdfObject): 0, or -1 when it is none. */
+int obt_wdf_describe(const void *addr, struct _NTSIM_WDF_OBJECT_INFO *info);
 /* The device whose extension contains addr (NtsimFindDeviceByExtensionAddress), or NULL. */
 const void *obt_device_of_extension(const void *addr);
 /* The obt_obj_type of a POBJECT_TYPE the simulation exports (IoDeviceObjectType ...), 0 if unknown. */

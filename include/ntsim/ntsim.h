@@ -202,6 +202,29 @@ NTSIM_API NTSTATUS NtsimQueryObject(PVOID Object, PNTSIM_OBJECT_INFO Info);
  * the device whose extension holds an IO_REMOVE_LOCK.
  */
 NTSIM_API PVOID NtsimFindDeviceByExtensionAddress(PVOID Address);
+/* What the simulation knows of a live KMDF object (NtsimQueryWdfObject). */
+typedef struct _NTSIM_WDF_OBJECT_INFO {
+    const char *KindName;      /* the WDK handle type: "WDFDEVICE", "WDFIOTARGET", ... */
+    ULONG Flags;               /* NTSIM_WDF_* */
+    PVOID Parent;              /* the parent's handle, NULL for a WDFDRIVER */
+    PVOID WdmObject;           /* underneath: WDFDRIVER its DRIVER_OBJECT, WDFDEVICE its DEVICE_OBJECT,
+                                  an open WDFIOTARGET its FILE_OBJECT, a WDFREQUEST its IRP; else NULL */
+    PVOID DriverObject;        /* the DRIVER_OBJECT of the WDFDRIVER the object descends from (NULL if none) */
+    LONG References;           /* the reference count, the creation's included until deletion */
+    BOOLEAN Deleted;           /* deletion began (WdfObjectDelete or the framework's) */
+} NTSIM_WDF_OBJECT_INFO, *PNTSIM_WDF_OBJECT_INFO;
+
+#define NTSIM_WDF_CONTROL_DEVICE 0x1 /* WDFDEVICE made from WdfControlDeviceInitAllocate */
+#define NTSIM_WDF_FILTER 0x2         /* WDFDEVICE of WdfFdoInitSetFilter */
+#define NTSIM_WDF_PDO 0x4            /* WDFDEVICE of a PDO */
+#define NTSIM_WDF_REMOTE_TARGET 0x8  /* WDFIOTARGET of WdfIoTargetCreate */
+
+/*
+ * Describes the live KMDF object of handle Object; STATUS_INVALID_PARAMETER
+ * when Object is no live KMDF object. Takes no reference, records nothing:
+ * safe to call from a tracer.
+ */
+NTSIM_API NTSTATUS NtsimQueryWdfObject(PVOID Object, PNTSIM_WDF_OBJECT_INFO Info);
 /* Looks up a live object by NT path (links followed); no reference taken. NULL if absent. */
 NTSIM_API PVOID NtsimLookupObject(const char *Path);
 

@@ -175,6 +175,42 @@ NTKERNELAPI VOID IopNoteInterfaceHandedOut(PDEVICE_OBJECT DeviceObject, PDEVICE_
                                            const GUID *InterfaceType, PINTERFACE Interface, NTSTATUS Status,
                                            BOOLEAN NoOpReferences, PIRP Irp);
 
+/* ---- KMDF objects (wdf_object.c) ------------------------------------ */
+
+/* Why a KMDF object's creation reference goes (FxReleaseCreation). */
+#define FX_DELETE_BY_DRIVER 0    /* WdfObjectDelete */
+#define FX_DELETE_WITH_PARENT 1  /* its parent's deletion */
+#define FX_DELETE_BY_FRAMEWORK 2 /* the framework's own: device removal, request done, driver unload */
+
+/* Why an I/O target lets its file object go (FxCloseIoTarget). */
+#define FX_CLOSE_BY_DRIVER 1    /* WdfIoTargetClose */
+#define FX_CLOSE_QUERY_REMOVE 2 /* the target device's query-remove */
+#define FX_CLOSE_REMOVE 3       /* the target device's removal */
+#define FX_CLOSE_DELETED 4      /* the target object's deletion */
+
+/*
+ * A KMDF object (Object, a WDF handle) is complete: its kind, parent and
+ * the WDM object underneath can be asked (NtsimQueryWdfObject). Called
+ * once per object by the function that created it, before the handle is
+ * returned to the driver.
+ */
+NTKERNELAPI VOID FxObjectCreated(PVOID Object);
+/*
+ * Drops the creation reference of Object, one object of a deletion (its
+ * EvtCleanupCallback ran); Why is FX_DELETE_*. Returns the references left
+ * (0: the object was destroyed inside the call).
+ */
+NTKERNELAPI LONG FxReleaseCreation(PVOID Object, ULONG Why);
+/* Runs Object's cleanup (Cleanup may be NULL: nothing runs) in the first phase of a deletion. */
+NTKERNELAPI VOID FxCallCleanup(PVOID Object, PVOID Cleanup);
+/* Object's last reference went: its kind's release, EvtDestroyCallback (may be NULL), its memory freed. */
+NTKERNELAPI VOID FxDestroyObject(PVOID Object, PVOID Destroy);
+/*
+ * An open I/O target lets its file object go (Why is FX_CLOSE_*); nothing
+ * happens for a target not open.
+ */
+NTKERNELAPI VOID FxCloseIoTarget(PVOID IoTarget, ULONG Why);
+
 #ifdef __cplusplus
 }
 #endif

@@ -870,6 +870,43 @@ static void scn_unload_inside_release(struct scn *s)
     finish(s, true);
 }
 
+/*
+ * The last release that unloads the image happens on the worker, which
+ * notices the unmapping and writes the MODULE_UNLOAD record into its own
+ * stream: the reader delivers it where that stream was (after the worker's
+ * earlier event), before host events issued meanwhile. The host's events
+ * that follow, and the worker's releases before its IMAGE_UNLOAD's call
+ * returns, are not the end of the unloading call: the reference the worker
+ * releases there was not left behind.
+ */
+static void scn_unload_recorded_early(struct scn *s)
+{
+    begin(s);
+    synth_object(s->t, 70, OBT_OBJ_OTHER, 0xd000, 0, 0, "\\Callback\\X");
+    SYNTH_EV(s->t, .op = OBT_OP_OBJ_CREATE, .obj_type = OBT_OBJ_OTHER, .object = 70, .count = 1,
+             .stack = stk(s, NTSIM_LO + 0xe00, NTSIM_LO + 0xe40));
+    load_driver(s, 2, 20, DRV_LO, "/x/drv.so", "\\Driver\\drv", DRV_LO + 0x10);
+    ref(s, 70, OBT_OBJ_OTHER, 2, stk(s, DRV_LO + 0x280, DRV_LO + 0x2c0), 'Cyc1');
+    service(s, OBT_OP_SERVICE_STOP, "drv", 0);
+    driver_unload(s, 20, 2);
+    synth_thread(s->t, WORKER_TID);
+    ref(s, 20, OBT_OBJ_DRIVER, 2, stk(s, NTSIM_LO + 0xa10, NTSIM_LO + 0xa20), 0);
+    synth_thread(s->t, HOST_TID);
+    SYNTH_EV(s->t, .op = OBT_OP_HOST_ACTION, .string = synth_string(s->t, "scenario.ntsim:9"));
+    synth_thread(s->t, WORKER_TID);
+    synth_module_unload(s->t, 2);
+    synth_thread(s->t, HOST_TID);
+    SYNTH_EV(s->t, .op = OBT_OP_HOST_ACTION, .string = synth_string(s->t, "scenario.ntsim:10"));
+    synth_thread(s->t, WORKER_TID);
+    uint32_t st = stk(s, NTSIM_LO + 0x340, NTSIM_LO + 0x350);
+    SYNTH_EV(s->t, .op = OBT_OP_IMAGE_UNLOAD, .module = 2, .flags = OBT_EV_STATUS, .stack = st);
+    deref(s, 70, OBT_OBJ_OTHER, 1, stk(s, NTSIM_LO + 0x360, NTSIM_LO + 0x370), 'Cyc1');
+    deref(s, 20, OBT_OBJ_DRIVER, 0, st, 0);
+    synth_thread(s->t, HOST_TID);
+    service(s, OBT_OP_SERVICE_START, "other", 0);
+    finish(s, true);
+}
+
 struct scenario {
     const char *name;
     void (*build)(struct scn *);
@@ -912,6 +949,7 @@ static const struct scenario scenarios[] = {
     { "workitem_reused", scn_workitem_reused, { F_LEAKED_REFERENCE }, 1, 1 },
     { "workitem_drop_recorded_late", scn_workitem_drop_recorded_late, { 0 }, 0, 0 },
     { "late_release_live", scn_late_release_live, { F_UNLOAD_NOT_REQUESTED }, 1, 1 },
+    { "unload_recorded_early", scn_unload_recorded_early, { 0 }, 0, 0 },
     { "cycle_leak", scn_cycle_leak, { F_POOL_LEAK, F_CYCLE_LEAK }, 2, 1 },
     { "unload_inside_release", scn_unload_inside_release, { 0 }, 0, 0 },
 };
@@ -1320,6 +1358,20 @@ START_TEST(cycle_counts_after_the_unloading_call_returns)
 }
 END_TEST
 
+/* A module record read before the unloading thread's IMAGE_UNLOAD waits for that thread's call to return. */
+START_TEST(cycle_waits_for_the_thread_a_module_record_names)
+{
+    struct model m;
+    struct report r;
+    analyze(scenario_named("unload_recorded_early"), &m, &r);
+    ck_assert_uint_eq(m.ncycles, 1);
+    ck_assert_uint_eq(m.cycles[0].left.refs, 0);
+    ck_assert_uint_eq(m.cycles[0].total.refs, 0);
+    report_release(&r);
+    model_release(&m);
+}
+END_TEST
+
 /* Each unload ends a cycle: what it left, what was outstanding of the image, and the finding's exact words. */
 START_TEST(cycles_count_what_each_left)
 {
@@ -1370,6 +1422,7 @@ int main(void)
     tcase_add_test(tc, late_release_keeps_the_last_count);
     tcase_add_test(tc, cycles_count_what_each_left);
     tcase_add_test(tc, cycle_counts_after_the_unloading_call_returns);
+    tcase_add_test(tc, cycle_waits_for_the_thread_a_module_record_names);
     tcase_add_test(tc, untagged_sites_rank_by_balance);
     tcase_add_test(tc, double_release_names_both_stacks);
     tcase_add_test(tc, framework_references_are_not_leaks);

@@ -93,6 +93,15 @@ START_TEST(wmi_events_and_sorting)
     ck_assert_int_eq(IoWMIRegistrationControl(device, WMIREG_ACTION_REGISTER), STATUS_SUCCESS);
     ck_assert_int_eq(IoWMIRegistrationControl(device, WMIREG_ACTION_DEREGISTER), STATUS_SUCCESS);
 
+    PDEVICE_OBJECT other;
+    ck_assert_int_eq(IoCreateDevice(driver, 0, NULL, FILE_DEVICE_UNKNOWN, 0, FALSE, &other), STATUS_SUCCESS);
+    ULONG id = IoWMIDeviceObjectToProviderId(device);
+    ck_assert_uint_ne(id, 0);
+    ck_assert_uint_eq(IoWMIDeviceObjectToProviderId(device), id);
+    ck_assert_uint_ne(IoWMIDeviceObjectToProviderId(other), id);
+    ck_assert_uint_eq(IoWMIDeviceObjectToProviderId(NULL), 0);
+    IoDeleteDevice(other);
+
     WMILIB_CONTEXT wmi = { 0 };
     PIRP irp = IoAllocateIrp(1, FALSE);
     IoSetNextIrpStackLocation(irp);
