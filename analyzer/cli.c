@@ -21,6 +21,7 @@
 #include "gate.h"
 #include "graph.h"
 #include "model.h"
+#include "model_wdf.h"
 #include "record.h"
 #include "render.h"
 #include "rules.h"
@@ -413,15 +414,19 @@ static struct tag_balance *tag_slot(struct history *h, uint32_t tag)
     return &h->tags[h->ntags++];
 }
 
-/* +n / -n for operations that change the pointer count, 0 for the others. */
+/* +n / -n for operations that change the pointer count (a KMDF object's reference count), 0 for the others. */
 static int history_delta(const struct tr_event *ev)
 {
     switch (ev->op) {
     case OBT_OP_OBJ_CREATE: return ev->count > 0 ? ev->count : 1;
     case OBT_OP_OBJ_REF:
-    case OBT_OP_HANDLE_OPEN: return 1;
+    case OBT_OP_HANDLE_OPEN:
+    case OBT_OP_WDF_CREATE:
+    case OBT_OP_WDF_REF: return 1;
     case OBT_OP_OBJ_DEREF:
-    case OBT_OP_HANDLE_CLOSE: return -1;
+    case OBT_OP_HANDLE_CLOSE:
+    case OBT_OP_WDF_DEREF:
+    case OBT_OP_WDF_DELETE: return -1; /* WDF_DELETE: the creation's reference goes */
     }
     return 0;
 }
@@ -464,8 +469,9 @@ static void history_footer(const struct history *h, const struct model *m)
 {
     char tagbuf[16];
     const struct object *o = any_object(m, h->matched);
-    printf("\nObject: %s (%s #%u)%s\n", o && o->name[0] ? o->name : "(unnamed)",
-           o ? rules_type_name(o->type) : "Object", h->matched, o && model_object(m, h->matched) ? "" : " (freed)");
+    printf("\nObject: %s%s%s (%s #%u)%s\n", o && o->wdf ? model_wdf_kind_name(o->wdf->kind) : "",
+           o && o->wdf ? " " : "", o && o->name[0] ? o->name : "(unnamed)", o ? rules_type_name(o->type) : "Object",
+           h->matched, o && model_object(m, h->matched) ? "" : " (freed)");
     printf("References: %u, Dereferences %u\n", h->refs, h->derefs);
     for (unsigned i = 0; i < h->ntags; i++) {
         const struct tag_balance *b = &h->tags[i];

@@ -45,6 +45,8 @@ void rules_images(const struct model *m, const struct object_list *live, struct 
 /* The rules not tied to one image's chain: appends to r->global. */
 void rules_global(const struct model *m, const struct object_list *live, struct report *r);
 
+/* KMDF findings not tied to one image's chain (rules_wdf.c): appends to r->global. */
+void rules_wdf_global(const struct model *m, const struct object_list *live, struct report *r);
 /* "Device", "Driver", ... for an object type. */
 const char *rules_type_name(unsigned type);
 

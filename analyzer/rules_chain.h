@@ -4,7 +4,8 @@
  * offers the others. rules_image.c walks the chain and decides the headline;
  * rules_files.c (open file objects), rules_devices.c (devices not freed),
  * rules_refs.c (references and registrations that pin the driver object) and
- * rules_locks.c (remove locks and run-down waits) add the findings.
+ * rules_locks.c (remove locks and run-down waits) add the findings;
+ * rules_wdf.c words in KMDF terms what a KMDF object caused.
  */
 #ifndef OBTRACE_RULES_CHAIN_H
 #define OBTRACE_RULES_CHAIN_H
@@ -50,5 +51,13 @@ const char *lock_wait_call(const struct object *l);
 const char *lock_what(const struct object *l);
 const struct object *lock_wait_stuck(const struct chain *c);
 void report_locks(struct chain *c);
+
+/* ---- rules_wdf.c: KMDF objects behind WDM findings (each TRUE when it reported, in place of the WDM finding) */
+/* The zombie dev is the DEVICE_OBJECT of a deleted WDFDEVICE kept by WDF references: wdf-leaked-reference. */
+bool report_wdf_zombie(struct chain *c, const struct object *dev);
+/* The undeleted dev is a KMDF control device never deleted: wdf-control-device. */
+bool report_wdf_control_device(struct chain *c, const struct object *dev);
+/* The file object on dev is held by an open remote I/O target: wdf-iotarget-open. */
+bool report_wdf_open_target(struct chain *c, const struct object *file, const struct object *dev);
 
 #endif /* OBTRACE_RULES_CHAIN_H */

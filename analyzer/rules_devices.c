@@ -214,6 +214,8 @@ static void report_never_deleted(struct chain *c, const struct object *dev)
         report_remove_not_passed(c, dev, stopper);
         return;
     }
+    if (report_wdf_control_device(c, dev))
+        return;
     const char *before = undeleted_kind(c, dev, &after, &fix);
     struct finding *f = chain_add(c, F_UNDELETED_DEVICE, dev);
     if (dev->is_pdo && dev->removed && !dev->remove_done && !dev->attached_to) { /* REMOVE is stuck above it */

@@ -121,7 +121,7 @@ unsigned report_open_files(struct chain *c, const struct object *dev, const char
         n++;
         if (file->handles > 0)
             open_handle_finding(c, file, dev);
-        else
+        else if (!report_wdf_open_target(c, file, dev))
             file_reference_finding(c, file, dev);
         struct finding *f = &c->v->findings[c->v->nfindings - 1];
         if (blocked)

@@ -494,6 +494,7 @@ void rules_run(const struct model *m, struct report *r)
     object_list_collect(m, &live);
     rules_images(m, &live, r);
     rules_global(m, &live, r);
+    rules_wdf_global(m, &live, r);
     rules_cycles(m, r);
     free(live.items);
     r->events = m->events;

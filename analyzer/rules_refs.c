@@ -35,7 +35,7 @@ void report_zombies(struct chain *c, bool consequence_of_unload)
     (void)consequence_of_unload;
     for (size_t i = 0; i < c->live->n; i++) {
         const struct object *dev = c->live->items[i];
-        if (!is_device_of(dev, c->d) || !dev->is_unlinked || !dev->nrefs)
+        if (!is_device_of(dev, c->d) || !dev->is_unlinked || !dev->nrefs || report_wdf_zombie(c, dev))
             continue;
         struct finding *f = chain_add(c, F_LEAKED_REFERENCE, dev);
         finding_subject(f, "%zu reference%s still held on deleted device %s (a zombie: unlinked, not freed)",

@@ -213,7 +213,8 @@ static NTSTATUS WdfpDispatchPnp(PWDFP_OBJECT Object, WDFP_DEVICE *Device, PIRP I
         Irp->IoStatus.Status = STATUS_SUCCESS;
         break;
     case IRP_MN_QUERY_INTERFACE:
-        WdfpAnswerQueryInterface(Device, Irp);
+        if (WdfpAnswerQueryInterface(Device, Irp)) /* the device that has the interface completes the query */
+            return WdfpComplete(Irp, STATUS_SUCCESS, Irp->IoStatus.Information);
         break;
     default:
         break;

@@ -907,6 +907,120 @@ static void scn_unload_recorded_early(struct scn *s)
     finish(s, true);
 }
 
+/* A KMDF object created at site by the driver (inst): WDF_CREATE with kind | flags, over WDM object wdm (0 = none). */
+static void wdf_create(struct scn *s, uint32_t id, uint32_t parent, uint64_t kind, uint32_t wdm, uint32_t drv,
+                       uint32_t inst, uint64_t site)
+{
+    synth_object(s->t, id, OBT_OBJ_WDF, 0xa000 + id * 0x100, drv, inst, "");
+    SYNTH_EV(s->t, .op = OBT_OP_WDF_CREATE, .obj_type = OBT_OBJ_WDF, .object = id, .count = 1, .obj2 = parent,
+             .arg = kind, .arg2 = wdm, .flags = OBT_EV_STATUS | OBT_EV_ARG | (wdm ? OBT_EV_ARG2 : 0),
+             .stack = inner(s, stk(s, site, site + 0x40)));
+}
+
+/* WDF_REF / WDF_DEREF by the driver at site (its frame first), tag a four-character constant or 0. */
+static void wdf_ref(struct scn *s, uint8_t op, uint32_t id, int count, uint64_t site, uint32_t tag)
+{
+    SYNTH_EV(s->t, .op = op, .obj_type = OBT_OBJ_WDF, .object = id, .count = count, .tag = tag,
+             .stack = stk(s, site, site + 0x40));
+}
+
+/* The framework deletes a KMDF object (cleanup, then its creation reference: count left after). */
+static void wdf_delete(struct scn *s, uint32_t id, uint64_t why, int count)
+{
+    uint32_t st = stk(s, NTSIM_LO + 0xb00, NTSIM_LO + 0xb40);
+    SYNTH_EV(s->t, .op = OBT_OP_WDF_CLEANUP, .obj_type = OBT_OBJ_WDF, .object = id, .count = count + 1,
+             .flags = OBT_EV_ARG | OBT_EV_PRE, .stack = st);
+    SYNTH_EV(s->t, .op = OBT_OP_WDF_DELETE, .obj_type = OBT_OBJ_WDF, .object = id, .count = count, .arg = why,
+             .flags = OBT_EV_ARG, .stack = st);
+    if (!count)
+        SYNTH_EV(s->t, .op = OBT_OP_WDF_DESTROY, .obj_type = OBT_OBJ_WDF, .object = id, .flags = OBT_EV_ARG, .stack = st);
+}
+
+/*
+ * A KMDF function driver: WDFDEVICE 90 over FDO 10 (the WDFDEVICE holds a
+ * reference on it), a tagged WdfObjectReferenceWithTag ('Proc') never
+ * dropped. The removal deletes the WDFDEVICE, which stays referenced and
+ * keeps its DEVICE_OBJECT: a zombie, explained in KMDF words.
+ */
+static void scn_wdf_tag_leak(struct scn *s)
+{
+    begin(s);
+    make_pdo(s, 30);
+    load_driver(s, 2, DRV, DRV_LO, "/x/kmdf.so", "\\Driver\\kmdf", NTSIM_LO + 0x40);
+    create_device(s, 10, DRV, "", DRV_LO + 0x100, 3);
+    ref(s, 10, OBT_OBJ_DEVICE, 2, inner(s, stk(s, DRV_LO + 0x100, DRV_LO + 0x140)), 0);
+    wdf_create(s, 90, 0, OBT_WDF_DEVICE, 10, DRV, 2, DRV_LO + 0x100);
+    attach(s, 10, 30);
+    wdf_ref(s, OBT_OP_WDF_REF, 90, 2, DRV_LO + 0x300, 'corP');
+    pnp_remove(s, 10);
+    SYNTH_EV(s->t, .op = OBT_OP_DEV_DETACH, .obj_type = OBT_OBJ_DEVICE, .object = 30, .obj2 = 10,
+             .stack = stk(s, NTSIM_LO + 0xb10, NTSIM_LO + 0xb40));
+    delete_device(s, 10, DRV, NTSIM_LO + 0xb20, 1, 3);
+    wdf_delete(s, 90, OBT_WDF_DELETE_BY_FRAMEWORK, 1);
+    driver_unload(s, DRV, 2);
+    finish(s, true);
+}
+
+/* A KMDF filter's control device (WDFDEVICE 91 over device 11) nothing deletes: the driver never unloads. */
+static void scn_wdf_control_device(struct scn *s)
+{
+    begin(s);
+    make_pdo(s, 30);
+    load_driver(s, 2, DRV, DRV_LO, "/x/kfilter.so", "\\Driver\\kfilter", NTSIM_LO + 0x40);
+    create_device(s, 10, DRV, "", DRV_LO + 0x100, 3);
+    wdf_create(s, 90, 0, OBT_WDF_DEVICE | OBT_WDF_FILTER, 10, DRV, 2, DRV_LO + 0x100);
+    attach(s, 10, 30);
+    create_device(s, 11, DRV, "\\Device\\KFilterCtl", DRV_LO + 0x180, 4);
+    wdf_create(s, 91, 0, OBT_WDF_DEVICE | OBT_WDF_CONTROL_DEVICE, 11, DRV, 2, DRV_LO + 0x180);
+    pnp_remove(s, 10);
+    SYNTH_EV(s->t, .op = OBT_OP_DEV_DETACH, .obj_type = OBT_OBJ_DEVICE, .object = 30, .obj2 = 10,
+             .stack = stk(s, NTSIM_LO + 0xb10, NTSIM_LO + 0xb40));
+    delete_device(s, 10, DRV, NTSIM_LO + 0xb20, 0, 3);
+    wdf_delete(s, 90, OBT_WDF_DELETE_BY_FRAMEWORK, 0);
+    finish(s, true);
+}
+
+/*
+ * A KMDF client (instance 6) opens a remote I/O target (91) on \Device\Drv:
+ * IoGetDeviceObjectPointer inside WdfIoTargetOpen takes the file object,
+ * and the target is never closed. The stop of drv is deferred on it.
+ */
+static void scn_wdf_iotarget_open(struct scn *s)
+{
+    begin(s);
+    load_driver(s, 2, DRV, DRV_LO, "/x/drv.so", "\\Driver\\drv", DRV_LO + 0x10);
+    create_device(s, 10, DRV, "\\Device\\Drv", DRV_LO + 0x100, 3);
+    load_driver(s, 6, 60, CLI_LO, "/x/kclient.so", "\\Driver\\kclient", NTSIM_LO + 0x40);
+    wdf_create(s, 91, 0, OBT_WDF_IOTARGET | OBT_WDF_REMOTE_TARGET, 0, 60, 6, CLI_LO + 0x180);
+    uint32_t open = stk(s, CLI_LO + 0x200, CLI_LO + 0x240), gdop = inner(s, open);
+    synth_object(s->t, 20, OBT_OBJ_FILE, 0x9000, 0, 0, "");
+    SYNTH_EV(s->t, .op = OBT_OP_OBJ_CREATE, .obj_type = OBT_OBJ_FILE, .object = 20, .count = 1, .stack = inner(s, gdop));
+    SYNTH_EV(s->t, .op = OBT_OP_DEV_OPEN_REF, .obj_type = OBT_OBJ_DEVICE, .object = 10, .count = 1,
+             .stack = inner(s, gdop));
+    uint32_t name = synth_string(s->t, "\\Device\\Drv");
+    SYNTH_EV(s->t, .op = OBT_OP_OBJ_REF, .obj_type = OBT_OBJ_FILE, .object = 20, .count = 1, .stack = gdop, .obj2 = 10,
+             .string = name, .flags = OBT_EV_STATUS | OBT_EV_OBJ2 | OBT_EV_STRING);
+    SYNTH_EV(s->t, .op = OBT_OP_WDF_IOTARGET_OPEN, .obj_type = OBT_OBJ_WDF, .object = 91, .obj2 = 20, .string = name,
+             .flags = OBT_EV_STATUS | OBT_EV_OBJ2 | OBT_EV_STRING, .stack = open);
+    service(s, OBT_OP_SERVICE_STOP, "drv", 0);
+    finish(s, true);
+}
+
+/* A KMDF driver dereferences a general object with a tag it never referenced it with; all else is clean. */
+static void scn_wdf_unknown_tag(struct scn *s)
+{
+    begin(s);
+    load_driver(s, 2, DRV, DRV_LO, "/x/kdrv.so", "\\Driver\\kdrv", NTSIM_LO + 0x40);
+    wdf_create(s, 92, 0, OBT_WDF_OBJECT, 0, DRV, 2, DRV_LO + 0x100);
+    wdf_ref(s, OBT_OP_WDF_REF, 92, 2, DRV_LO + 0x200, 'kroW');
+    wdf_ref(s, OBT_OP_WDF_DEREF, 92, 1, DRV_LO + 0x280, '2krW');
+    wdf_delete(s, 92, OBT_WDF_DELETE_BY_DRIVER, 0);
+    service(s, OBT_OP_SERVICE_STOP, "kdrv", 0);
+    driver_unload(s, DRV, 2);
+    driver_gone(s, DRV, 2);
+    finish(s, true);
+}
+
 struct scenario {
     const char *name;
     void (*build)(struct scn *);
@@ -950,6 +1064,10 @@ static const struct scenario scenarios[] = {
     { "workitem_drop_recorded_late", scn_workitem_drop_recorded_late, { 0 }, 0, 0 },
     { "late_release_live", scn_late_release_live, { F_UNLOAD_NOT_REQUESTED }, 1, 1 },
     { "unload_recorded_early", scn_unload_recorded_early, { 0 }, 0, 0 },
+    { "wdf_tag_leak", scn_wdf_tag_leak, { F_WDF_LEAKED_REFERENCE }, 1, 1 },
+    { "wdf_control_device", scn_wdf_control_device, { F_WDF_CONTROL_DEVICE }, 1, 1 },
+    { "wdf_iotarget_open", scn_wdf_iotarget_open, { F_WDF_IOTARGET_OPEN, F_UNLOAD_DEFERRED }, 2, 1 },
+    { "wdf_unknown_tag", scn_wdf_unknown_tag, { F_WDF_UNKNOWN_TAG }, 1, 1 },
     { "cycle_leak", scn_cycle_leak, { F_POOL_LEAK, F_CYCLE_LEAK }, 2, 1 },
     { "unload_inside_release", scn_unload_inside_release, { 0 }, 0, 0 },
 };
