@@ -180,9 +180,12 @@ bool report_wdf_open_target(struct chain *c, const struct object *file, const st
     add_event_site(f, "opened (WdfIoTargetOpen)", target->wdf->target_open);
     if (client && client->unload_seq)
         finding_note(f, "%s is already unloaded: nothing can close it any more", owner);
-    finding_set_fix(f, "in %s, WdfIoTargetClose the target when done with it, and register "
-                       "EvtIoTargetQueryRemove to close it (WdfIoTargetCloseForQueryRemove) when the device is "
-                       "about to go", owner);
+    if (c->d->pnp)
+        finding_set_fix(f, "in %s, WdfIoTargetClose the target when done with it, and in its EvtIoTargetQueryRemove "
+                           "call WdfIoTargetCloseForQueryRemove when the device is about to go", owner);
+    else
+        finding_set_fix(f, "in %s, WdfIoTargetClose the target when done with it (open it when needed, not for the "
+                           "driver's whole life)", owner);
     return true;
 }
 

@@ -8,12 +8,14 @@
  * I/O target is either a device's local target (the next lower device) or
  * a remote one opened by name, which holds a file object on the target
  * device until it is closed or deleted - and so keeps that device from
- * being removed.
+ * being removed unless the framework closes it on the device's
+ * query-remove (doc/kmdf.md, "Controlling a General I/O Target's State").
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "wdf_internal.h"
+#include "wdmguid.h"
 
 typedef struct _WDFP_QUEUE {
     WDF_IO_QUEUE_CONFIG Config;
@@ -29,6 +31,14 @@ typedef struct _WDFP_IOTARGET {
     PFILE_OBJECT FileObject;      /* remote targets: referenced while open */
     BOOLEAN Local;
     PFN_WDF_OBJECT_CONTEXT_CLEANUP DriverCleanup; /* the driver's EvtCleanupCallback, run first */
+    /* remote targets on a PnP device: the framework's target-device registration and the driver's callbacks */
+    PVOID Notification;
+    UNICODE_STRING Name;          /* the name opened (owned), to reopen after a cancelled removal */
+    ACCESS_MASK Access;
+    BOOLEAN ClosedForQueryRemove;
+    PFN_WDF_IO_TARGET_QUERY_REMOVE QueryRemove;
+    PFN_WDF_IO_TARGET_REMOVE_CANCELED RemoveCanceled;
+    PFN_WDF_IO_TARGET_REMOVE_COMPLETE RemoveComplete;
 } WDFP_IOTARGET;
 
 /* ---- queues ---------------------------------------------------------------------- */
@@ -292,10 +302,79 @@ static BOOLEAN WdfpTargetOpen(PWDFP_OBJECT Object)
     return WdfpBody(Object, WDFP_IOTARGET)->FileObject != NULL;
 }
 
+static VOID WdfpUnwatchTarget(PWDFP_OBJECT Object);
+
+/* Reopens a target the framework closed for a query-remove that was then cancelled. */
+static VOID WdfpReopenTarget(PWDFP_OBJECT Object)
+{
+    WDFP_IOTARGET *t = WdfpBody(Object, WDFP_IOTARGET);
+    if (t->FileObject || !t->Name.Buffer)
+        return;
+    if (NT_SUCCESS(IoGetDeviceObjectPointer(&t->Name, t->Access, &t->FileObject, &t->TargetDevice)))
+        Object->Wdm = t->FileObject;
+}
+
+/* The framework's target-device callback of an open remote target (Context: the target). */
+static NTSTATUS WdfpTargetNotify(PVOID NotificationStructure, PVOID Context)
+{
+    PTARGET_DEVICE_REMOVAL_NOTIFICATION note = NotificationStructure;
+    PWDFP_OBJECT o = Context;
+    WDFP_IOTARGET *t = WdfpBody(o, WDFP_IOTARGET);
+    if (IsEqualGUID(&note->Event, &GUID_TARGET_DEVICE_QUERY_REMOVE)) {
+        if (t->QueryRemove)
+            return t->QueryRemove((WDFIOTARGET)o);
+        WdfIoTargetCloseForQueryRemove((WDFIOTARGET)o);
+    } else if (IsEqualGUID(&note->Event, &GUID_TARGET_DEVICE_REMOVE_CANCELLED)) {
+        if (t->RemoveCanceled)
+            t->RemoveCanceled((WDFIOTARGET)o);
+        else if (t->ClosedForQueryRemove)
+            WdfpReopenTarget(o);
+        t->ClosedForQueryRemove = FALSE;
+    } else if (IsEqualGUID(&note->Event, &GUID_TARGET_DEVICE_REMOVE_COMPLETE)) {
+        if (t->RemoveComplete) {
+            t->RemoveComplete((WDFIOTARGET)o);
+        } else {
+            if (WdfpTargetOpen(o))
+                FxCloseIoTarget(o, FX_CLOSE_REMOVE);
+            WdfpUnwatchTarget(o);
+        }
+    }
+    return STATUS_SUCCESS;
+}
+
+/*
+ * Registers the framework for the target device's notifications, on behalf
+ * of the target's driver. A device outside PnP (a legacy driver's) has
+ * none: the registration fails and nothing is watched.
+ */
+static VOID WdfpWatchTarget(PWDFP_OBJECT Object)
+{
+    WDFP_IOTARGET *t = WdfpBody(Object, WDFP_IOTARGET);
+    PWDFP_OBJECT device = WdfpDeviceOf(Object);
+    PDEVICE_OBJECT wdm = device ? WdfDeviceWdmGetDeviceObject((WDFDEVICE)device) : NULL;
+    if (t->Notification || !wdm)
+        return;
+    if (!NT_SUCCESS(IoRegisterPlugPlayNotification(EventCategoryTargetDeviceChange, 0, t->FileObject,
+                                                   wdm->DriverObject, WdfpTargetNotify, Object, &t->Notification)))
+        t->Notification = NULL;
+}
+
+/* Undoes WdfpWatchTarget (safe from inside the target's own callback). */
+static VOID WdfpUnwatchTarget(PWDFP_OBJECT Object)
+{
+    WDFP_IOTARGET *t = WdfpBody(Object, WDFP_IOTARGET);
+    PVOID entry = t->Notification;
+    t->Notification = NULL;
+    if (entry)
+        IoUnregisterPlugPlayNotificationEx(entry);
+}
+
 static VOID WdfpReleaseTarget(PWDFP_OBJECT Object)
 {
     if (WdfpTargetOpen(Object))
         FxCloseIoTarget(Object, FX_CLOSE_DELETED);
+    WdfpUnwatchTarget(Object);
+    RtlpFreeUnicode(&WdfpBody(Object, WDFP_IOTARGET)->Name);
 }
 
 /* Deleting a target closes it (its cleanup, before anything else can still send to it). */
@@ -306,6 +385,7 @@ static VOID WdfpTargetCleanup(WDFOBJECT Object)
         target->DriverCleanup(Object);
     if (WdfpTargetOpen((PWDFP_OBJECT)Object))
         FxCloseIoTarget(Object, FX_CLOSE_DELETED);
+    WdfpUnwatchTarget((PWDFP_OBJECT)Object);
 }
 
 NTSTATUS WdfIoTargetCreate(WDFDEVICE Device, PWDF_OBJECT_ATTRIBUTES IoTargetAttributes, WDFIOTARGET *IoTarget)
@@ -337,9 +417,30 @@ NTSTATUS WdfIoTargetOpen(WDFIOTARGET IoTarget, PWDF_IO_TARGET_OPEN_PARAMS OpenPa
         return STATUS_INVALID_DEVICE_STATE;
     NTSTATUS status = IoGetDeviceObjectPointer(&OpenParams->TargetDeviceName, OpenParams->DesiredAccess,
                                                &t->FileObject, &t->TargetDevice);
-    if (NT_SUCCESS(status))
-        ((PWDFP_OBJECT)IoTarget)->Wdm = t->FileObject;
-    return status;
+    if (!NT_SUCCESS(status))
+        return status;
+    ((PWDFP_OBJECT)IoTarget)->Wdm = t->FileObject;
+    t->QueryRemove = OpenParams->EvtIoTargetQueryRemove;
+    t->RemoveCanceled = OpenParams->EvtIoTargetRemoveCanceled;
+    t->RemoveComplete = OpenParams->EvtIoTargetRemoveComplete;
+    t->Access = OpenParams->DesiredAccess;
+    t->ClosedForQueryRemove = FALSE;
+    if (!t->Name.Buffer) {
+        char *name = RtlpUnicodeToUtf8(&OpenParams->TargetDeviceName);
+        if (name)
+            RtlpUtf8ToUnicode(name, &t->Name);
+        free(name);
+    }
+    WdfpWatchTarget((PWDFP_OBJECT)IoTarget);
+    return STATUS_SUCCESS;
+}
+
+VOID WdfIoTargetCloseForQueryRemove(WDFIOTARGET IoTarget)
+{
+    PWDFP_OBJECT o = WdfpObjectFromHandle(IoTarget, WdfpKindIoTarget);
+    WdfpBody(o, WDFP_IOTARGET)->ClosedForQueryRemove = TRUE;
+    if (WdfpTargetOpen(o))
+        FxCloseIoTarget(o, FX_CLOSE_QUERY_REMOVE);
 }
 
 VOID WdfIoTargetClose(WDFIOTARGET IoTarget)
@@ -347,6 +448,7 @@ VOID WdfIoTargetClose(WDFIOTARGET IoTarget)
     PWDFP_OBJECT o = WdfpObjectFromHandle(IoTarget, WdfpKindIoTarget);
     if (WdfpTargetOpen(o))
         FxCloseIoTarget(o, FX_CLOSE_BY_DRIVER);
+    WdfpUnwatchTarget(o);
 }
 
 PDEVICE_OBJECT WdfIoTargetWdmGetTargetDeviceObject(WDFIOTARGET IoTarget)

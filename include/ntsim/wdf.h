@@ -471,12 +471,19 @@ typedef enum _WDF_IO_TARGET_OPEN_TYPE {
     WdfIoTargetOpenReopen, WdfIoTargetOpenLocalTargetByFile
 } WDF_IO_TARGET_OPEN_TYPE;
 
+typedef NTSTATUS EVT_WDF_IO_TARGET_QUERY_REMOVE(WDFIOTARGET IoTarget);
+typedef EVT_WDF_IO_TARGET_QUERY_REMOVE *PFN_WDF_IO_TARGET_QUERY_REMOVE;
+typedef VOID EVT_WDF_IO_TARGET_REMOVE_CANCELED(WDFIOTARGET IoTarget);
+typedef EVT_WDF_IO_TARGET_REMOVE_CANCELED *PFN_WDF_IO_TARGET_REMOVE_CANCELED;
+typedef VOID EVT_WDF_IO_TARGET_REMOVE_COMPLETE(WDFIOTARGET IoTarget);
+typedef EVT_WDF_IO_TARGET_REMOVE_COMPLETE *PFN_WDF_IO_TARGET_REMOVE_COMPLETE;
+
 typedef struct _WDF_IO_TARGET_OPEN_PARAMS {
     ULONG Size;
     WDF_IO_TARGET_OPEN_TYPE Type;
-    PVOID EvtIoTargetQueryRemove;
-    PVOID EvtIoTargetRemoveCanceled;
-    PVOID EvtIoTargetRemoveComplete;
+    PFN_WDF_IO_TARGET_QUERY_REMOVE EvtIoTargetQueryRemove;
+    PFN_WDF_IO_TARGET_REMOVE_CANCELED EvtIoTargetRemoveCanceled;
+    PFN_WDF_IO_TARGET_REMOVE_COMPLETE EvtIoTargetRemoveComplete;
     PDEVICE_OBJECT TargetDeviceObject;
     PFILE_OBJECT TargetFileObject;
     UNICODE_STRING TargetDeviceName;
@@ -508,11 +515,20 @@ WDFAPI NTSTATUS WdfIoTargetCreate(WDFDEVICE Device, PWDF_OBJECT_ATTRIBUTES IoTar
 /*
  * Opens the target by name: a file object on the named device
  * (IoGetDeviceObjectPointer), held until WdfIoTargetClose or the target's
- * deletion - an open target keeps the other driver's device from being
- * removed. Only WdfIoTargetOpenByName is simulated (else STATUS_NOT_SUPPORTED).
+ * deletion. For a PnP device the framework registers for its target-device
+ * notifications: on query-remove it calls EvtIoTargetQueryRemove (which
+ * must WdfIoTargetCloseForQueryRemove to let the device go) or, without
+ * one, closes the target itself; on a cancelled removal
+ * EvtIoTargetRemoveCanceled, or it reopens the target; on remove-complete
+ * EvtIoTargetRemoveComplete (which must WdfIoTargetClose), or it closes
+ * the target for good. Only WdfIoTargetOpenByName is simulated (else
+ * STATUS_NOT_SUPPORTED).
  */
 WDFAPI NTSTATUS WdfIoTargetOpen(WDFIOTARGET IoTarget, PWDF_IO_TARGET_OPEN_PARAMS OpenParams);
+/* Closes the target for good: its file object and its notification registration go. */
 WDFAPI VOID WdfIoTargetClose(WDFIOTARGET IoTarget);
+/* Closes the target while its device's removal is pending (from EvtIoTargetQueryRemove): the file object goes. */
+WDFAPI VOID WdfIoTargetCloseForQueryRemove(WDFIOTARGET IoTarget);
 WDFAPI PDEVICE_OBJECT WdfIoTargetWdmGetTargetDeviceObject(WDFIOTARGET IoTarget);
 WDFAPI PFILE_OBJECT WdfIoTargetWdmGetTargetFileObject(WDFIOTARGET IoTarget);
 
