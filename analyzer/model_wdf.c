@@ -83,9 +83,15 @@ static void drop_ref(struct wdf_info *w, long i)
 
 static void note_mistag(struct model *m, const struct object *o, const struct tr_event *ev, uint64_t tag)
 {
+    const struct wdf_info *w = o->wdf;
+    struct wdf_ref meant = { 0 };
+    for (size_t i = w->nrefs; i-- > 0 && !meant.at.seq;)
+        if (w->refs[i].tag)
+            meant = w->refs[i];
     xgrow(&m->wdf_mistags, &m->capwdf_mistags, m->nwdf_mistags + 1, sizeof(*m->wdf_mistags));
     m->wdf_mistags[m->nwdf_mistags++] = (struct wdf_mistag){
         .object = o->id, .tag = tag, .where = (ev->flags & OBT_EV_STRING) ? ev->string : 0, .at = evref(ev),
+        .meant = meant,
     };
 }
 

@@ -61,6 +61,7 @@ struct wdf_mistag {
     uint64_t tag;
     uint32_t where;
     struct event_ref at;
+    struct wdf_ref meant;   /* the newest outstanding tagged reference of the object then (at.seq 0: none) */
 };
 
 /* The KMDF object holding WDM object wdm (a WDFDEVICE its DEVICE_OBJECT, a target its file), live; NULL if none. */

@@ -229,6 +229,12 @@ static void report_mistags(const struct model *m, struct report *r)
         const char *kind = o && o->wdf ? model_wdf_kind_name(o->wdf->kind) : "KMDF object";
         finding_subject(f, "WdfObjectDereferenceWithTag on a %s with a tag no outstanding reference had%s", kind,
                         wdf_tag_is_text(t->tag) ? "" : " (a pointer tag)");
+        if (t->meant.at.seq) {
+            struct site *m2 = finding_add_site(f, "the tagged reference it may have meant: taken at",
+                                               t->meant.at.stack, t->meant.at.seq, t->meant.at.tid);
+            if (m2 && wdf_tag_is_text(t->meant.tag))
+                m2->tag = (uint32_t)t->meant.tag;
+        }
         finding_note(f, "KMDF counted it against an untagged reference; with the KMDF verifier on, the system "
                         "breaks here");
     }
