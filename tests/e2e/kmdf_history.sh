@@ -3,13 +3,17 @@
 # real tracer, finds its WDFDEVICE (the WDF_CREATE of kind 3) in the dump,
 # and checks the whole history and its per-tag balance: the framework's
 # untagged references balance, the driver's 'Proc' reference is over by
-# one, and its line is the WdfObjectReferenceWithTag of the sample. Skips
+# one, and its line is the WdfObjectReferenceWithTag of the sample. Also
+# counts the WDF events of both twins exactly: the five objects (driver,
+# device, queue, two requests) are created, cleaned up and deleted in
+# both; in the leak the WDFDEVICE and the WDFDRIVER it holds are never
+# destroyed, and their two framework dereferences never happen. Skips
 # (77) until the obtrace command, the tracer and the sample are built.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 O=${O:-build}
 [ -x "$O/bin/obtrace" ] && [ -x "$O/bin/ntsim" ] && [ -f "$O/lib/libobtrace.so" ] &&
-    [ -f "$O/samples/kmdf_tag_leak/kmdf_tag_leak.so" ] || exit 77
+    [ -f "$O/samples/kmdf_tag_leak/kmdf_tag_leak.so" ] && [ -f "$O/samples/kmdf_tag_leak_fixed/kmdf_tag_leak_fixed.so" ] || exit 77
 tmp=$(mktemp -d /tmp/obt-kmdf-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
@@ -31,4 +35,16 @@ $want"
 grep -q '^[0-9]* *[0-9]* *+1 *Proc *3 *WDF_REF *kmdf_tag_leak.c:[0-9]*  LeakStartProcessing' "$tmp/h.txt" ||
     fail "no WDF_REF line of the 'Proc' reference: $(cat "$tmp/h.txt")"
 grep -q ' WDF_DELETE ' "$tmp/h.txt" || fail "no WDF_DELETE line"
-echo "PASS: kmdf history of WDFDEVICE #$id"
+# wdf_counts TRACE: "OP COUNT" per WDF op, sorted.
+wdf_counts() {
+    "$O/bin/obtrace" dump "$1" | grep -o 'op=WDF_[A-Z_]*' | sort | uniq -c | awk '{print $2, $1}' | tr '\n' ' '
+}
+got=$(wdf_counts "$tmp/t.obt")
+want="op=WDF_CLEANUP 5 op=WDF_CREATE 5 op=WDF_DELETE 5 op=WDF_DEREF 3 op=WDF_DESTROY 3 op=WDF_REF 5 "
+[ "$got" = "$want" ] || fail "kmdf_tag_leak WDF events: $got, want $want"
+"$O/bin/obtrace" record -o "$tmp/f.obt" -- "$O/bin/ntsim" -L "$O/samples/kmdf_tag_leak_fixed" -L "$O/samples" \
+    samples/kmdf_tag_leak_fixed/scenario.ntsim >"$tmp/rec.log" 2>&1 || fail "recording the twin failed"
+got=$(wdf_counts "$tmp/f.obt")
+want="op=WDF_CLEANUP 5 op=WDF_CREATE 5 op=WDF_DELETE 5 op=WDF_DEREF 5 op=WDF_DESTROY 5 op=WDF_REF 5 "
+[ "$got" = "$want" ] || fail "kmdf_tag_leak_fixed WDF events: $got, want $want"
+echo "PASS: kmdf history of WDFDEVICE #$id, WDF event counts of both twins"
