@@ -159,6 +159,19 @@ static VOID WdfpRequestDone(WDFREQUEST Request)
     WdfpDeleteObject(o, FX_DELETE_BY_FRAMEWORK);
 }
 
+NTSTATUS WdfRequestForwardToIoQueue(WDFREQUEST Request, WDFQUEUE DestinationQueue)
+{
+    WDFP_REQUEST *r = WdfpRequest(Request);
+    PWDFP_OBJECT destination = WdfpObjectFromHandle(DestinationQueue, WdfpKindQueue);
+    PWDFP_OBJECT source = (PWDFP_OBJECT)WdfObjectGetParentObject((WDFOBJECT)Request);
+    PIO_STACK_LOCATION stack = IoGetCurrentIrpStackLocation(r->Irp);
+    if (destination == source || WdfpDeviceOf(destination) != WdfpDeviceOf(source) ||
+        !WdfpQueueTakes(destination, stack->MajorFunction))
+        return STATUS_INVALID_DEVICE_REQUEST;
+    WdfpCallQueue(destination, Request, stack);
+    return STATUS_SUCCESS;
+}
+
 VOID WdfRequestCompleteWithInformation(WDFREQUEST Request, NTSTATUS Status, ULONG_PTR Information)
 {
     PIRP irp = WdfpRequest(Request)->Irp;

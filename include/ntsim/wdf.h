@@ -435,6 +435,14 @@ WDFAPI NTSTATUS WdfRequestRetrieveInputBuffer(WDFREQUEST Request, size_t Minimum
 WDFAPI NTSTATUS WdfRequestRetrieveOutputBuffer(WDFREQUEST Request, size_t MinimumRequiredLength, PVOID *Buffer,
                                                size_t *Length);
 WDFAPI PIRP WdfRequestWdmGetIrp(WDFREQUEST Request);
+/*
+ * Requeues Request to DestinationQueue, another queue of the same device,
+ * which presents it to its callback for the request's type (on the
+ * caller's thread here); the caller no longer owns it on success.
+ * STATUS_INVALID_DEVICE_REQUEST (the request still the caller's) for the
+ * same queue, a queue of another device or one with no callback for it.
+ */
+WDFAPI NTSTATUS WdfRequestForwardToIoQueue(WDFREQUEST Request, WDFQUEUE DestinationQueue);
 /* Prepares Request to be sent down unchanged (the next stack location is the current one). */
 WDFAPI VOID WdfRequestFormatRequestUsingCurrentType(WDFREQUEST Request);
 

@@ -6,7 +6,9 @@
  * EvtDriverUnload deletes the control device, so the service stops and
  * the image unloads.
  *
- * IOCTL 0xA00 echoes its input into its output buffer. IOCTL 0xA01 runs
+ * IOCTL 0xA00 echoes its input into its output buffer. IOCTL 0xA02 is
+ * forwarded (WdfRequestForwardToIoQueue) to a second, parallel queue,
+ * which answers a ULONG: how many requests it got. IOCTL 0xA01 runs
  * the object-model checks and returns a ULONG with one bit per check that
  * held (see CHECK_*): the documented order of cleanup and destroy, children
  * deleted before their parent, a reference keeping a deleted object,
@@ -17,6 +19,7 @@
 
 #define ECHO_IOCTL_ECHO CTL_CODE(FILE_DEVICE_UNKNOWN, 0xA00, METHOD_BUFFERED, FILE_ANY_ACCESS)
 #define ECHO_IOCTL_CHECKS CTL_CODE(FILE_DEVICE_UNKNOWN, 0xA01, METHOD_BUFFERED, FILE_ANY_ACCESS)
+#define ECHO_IOCTL_FORWARD CTL_CODE(FILE_DEVICE_UNKNOWN, 0xA02, METHOD_BUFFERED, FILE_ANY_ACCESS)
 
 #define CHECK_ORDER 0x01         /* child cleanup, parent cleanup, child destroy, parent destroy */
 #define CHECK_REFERENCE 0x02     /* a referenced object is cleaned up on delete, destroyed on the last dereference */
@@ -39,12 +42,14 @@ WDF_DECLARE_CONTEXT_TYPE(OTHER_CONTEXT)
 
 DRIVER_INITIALIZE DriverEntry;
 EVT_WDF_DRIVER_UNLOAD EchoEvtDriverUnload;
-EVT_WDF_IO_QUEUE_IO_DEVICE_CONTROL EchoEvtIoDeviceControl;
+EVT_WDF_IO_QUEUE_IO_DEVICE_CONTROL EchoEvtIoDeviceControl, EchoEvtSideIoDeviceControl;
 EVT_WDF_OBJECT_CONTEXT_CLEANUP EchoEvtChildCleanup, EchoEvtParentCleanup;
 EVT_WDF_OBJECT_CONTEXT_DESTROY EchoEvtChildDestroy, EchoEvtParentDestroy;
 EVT_WDF_WORKITEM EchoEvtWorkItem;
 
 static WDFDEVICE EchoControlDevice;
+static WDFQUEUE EchoSideQueue; /* takes the requests the default queue forwards */
+static ULONG EchoSideRequests;
 static ECHO_CONTEXT *EchoLog; /* where the callbacks of the order check write */
 static LONG EchoWorkItemRuns;
 
@@ -197,6 +202,19 @@ static ULONG EchoRunChecks(void)
     return checks;
 }
 
+VOID EchoEvtSideIoDeviceControl(WDFQUEUE Queue, WDFREQUEST Request, size_t OutputBufferLength,
+                                size_t InputBufferLength, ULONG IoControlCode)
+{
+    (void)Queue, (void)OutputBufferLength, (void)InputBufferLength, (void)IoControlCode;
+    PVOID out;
+    if (!NT_SUCCESS(WdfRequestRetrieveOutputBuffer(Request, sizeof(ULONG), &out, NULL))) {
+        WdfRequestComplete(Request, STATUS_BUFFER_TOO_SMALL);
+        return;
+    }
+    *(PULONG)out = ++EchoSideRequests;
+    WdfRequestCompleteWithInformation(Request, STATUS_SUCCESS, sizeof(ULONG));
+}
+
 VOID EchoEvtIoDeviceControl(WDFQUEUE Queue, WDFREQUEST Request, size_t OutputBufferLength, size_t InputBufferLength,
                             ULONG IoControlCode)
 {
@@ -222,6 +240,12 @@ VOID EchoEvtIoDeviceControl(WDFQUEUE Queue, WDFREQUEST Request, size_t OutputBuf
         *(PULONG)out = EchoRunChecks();
         WdfRequestCompleteWithInformation(Request, STATUS_SUCCESS, sizeof(ULONG));
         return;
+    case ECHO_IOCTL_FORWARD: {
+        NTSTATUS status = WdfRequestForwardToIoQueue(Request, EchoSideQueue);
+        if (!NT_SUCCESS(status))
+            WdfRequestComplete(Request, status);
+        return;
+    }
     default:
         WdfRequestComplete(Request, STATUS_INVALID_DEVICE_REQUEST);
     }
@@ -257,6 +281,11 @@ static NTSTATUS EchoCreateControlDevice(WDFDRIVER Driver)
     status = WdfDeviceCreateSymbolicLink(device, &link);
     if (NT_SUCCESS(status))
         status = WdfIoQueueCreate(device, &queue, WDF_NO_OBJECT_ATTRIBUTES, WDF_NO_HANDLE);
+    WDF_IO_QUEUE_CONFIG side;
+    WDF_IO_QUEUE_CONFIG_INIT(&side, WdfIoQueueDispatchParallel);
+    side.EvtIoDeviceControl = EchoEvtSideIoDeviceControl;
+    if (NT_SUCCESS(status))
+        status = WdfIoQueueCreate(device, &side, WDF_NO_OBJECT_ATTRIBUTES, &EchoSideQueue);
     if (!NT_SUCCESS(status)) {
         WdfObjectDelete(device);
         return status;
