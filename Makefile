@@ -184,7 +184,7 @@ NTSIM_BENCH_BIN := $(filter-out $(ANALYZER_BENCH_BIN),$(BENCH_BIN))
 $(NTSIM_BENCH_BIN): $(O)/bench/%: bench/%.c $(LIBNTSIM)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS_ALL) -Iframework -Itracer -Ianalyzer $(BASE_CFLAGS) $(WARN) -Wno-missing-prototypes \
-	    -fshort-wchar $(call pkg_cflags,libunwind) -o $@ $< $(LDFLAGS_ALL) -L$(O)/lib -lntsim \
+	    -fshort-wchar $(call pkg_cflags,libunwind) -o $@ $< $(filter %.o,$^) $(LDFLAGS_ALL) -L$(O)/lib -lntsim \
 	    -Wl,-rpath,'$$ORIGIN/../lib' $(call pkg_libs,libunwind) -ldl -lpthread
 
 # Analyzer benchmarks link the analyzer and the synthetic trace writer, not libntsim.
@@ -198,10 +198,13 @@ $(ANALYZER_BENCH_BIN): $(O)/bench/analyzer_%: bench/analyzer_%.c $(ANALYZER_OBJ)
 $(O)/bench/libtrchain_%.so: bench/tracer_chain/chain.c
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) $(WARN) -Wno-missing-prototypes -DCHAIN_SIDE=$* -shared -o $@ $< $(LDFLAGS_ALL)
-$(O)/bench/tracer_bench_fake: bench/tracer_bench.c $(TT)/libfakentsim.so
+# The tracer benchmark's floor recorder is built from the tracer's own stack walk and intern table.
+BENCH_FLOOR_OBJ := $(O)/tracer/unwind.o $(O)/tracer/intern.o
+$(O)/bench/tracer_bench: $(BENCH_FLOOR_OBJ)
+$(O)/bench/tracer_bench_fake: bench/tracer_bench.c $(TT)/libfakentsim.so $(BENCH_FLOOR_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS_ALL) $(BASE_CFLAGS) $(WARN) -Wno-missing-prototypes -fshort-wchar -DTRACER_BENCH_FAKE \
-	    $(call pkg_cflags,libunwind) -o $@ $< $(LDFLAGS_ALL) -L$(TT) -lfakentsim -Wl,-rpath,'$$ORIGIN/../tests/tracer' \
+	$(CC) $(CPPFLAGS_ALL) -Itracer $(BASE_CFLAGS) $(WARN) -Wno-missing-prototypes -fshort-wchar -DTRACER_BENCH_FAKE \
+	    $(call pkg_cflags,libunwind) -o $@ $< $(BENCH_FLOOR_OBJ) $(LDFLAGS_ALL) -L$(TT) -lfakentsim -Wl,-rpath,'$$ORIGIN/../tests/tracer' \
 	    $(call pkg_libs,libunwind) -ldl -lpthread
 BENCH_BIN += $(O)/bench/libtrchain_a.so $(O)/bench/libtrchain_b.so $(O)/bench/tracer_bench_fake $(LIBOBTRACE)
 

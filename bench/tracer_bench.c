@@ -8,6 +8,9 @@
  *   tracer_bench unw    STACKS THREADS ITERS   one bare unw_backtrace of 32 frames
  *   tracer_bench fp     STACKS THREADS ITERS   one bare frame-pointer walk of 32 frames
  *   tracer_bench none   STACKS THREADS ITERS   nothing: the cost of the chain itself
+ *   tracer_bench floor  STACKS THREADS ITERS   the ref leaf, each call recorded by a minimal recorder
+ *                                              built from the tracer's own parts (2 events): the limit
+ *                                              a tracer's added cost is judged against
  *
  * STACKS distinct call paths (1 or a power of two) are cycled through.
  * Each thread first warms up on its own stack (every path met twice, so a
@@ -34,8 +37,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "intern.h"
 #include "ntsim.h"
 #include "ntsim_kernel.h"
+#include "unwind.h"
 
 #define CHAIN_DEPTH 24
 
@@ -51,8 +56,27 @@ static unsigned long long warm_iters;
 static pthread_barrier_t start_line;
 static struct timespec cpu0; /* process CPU time when the measured loops start */
 
+#define FLOOR_BUFFER (64 * 1024)
+
+/*
+ * The floor recorder's per-thread state: the tracer's frame-pointer walk
+ * (obt_unwind_fp) from the recorded call, the stack interned in the
+ * tracer's table (obt_intern_*), a 28-byte event (and a stack record the
+ * first time) appended to a private buffer written out with write(2) when
+ * full. No shared write per event beyond the intern lookup, no mapping.
+ */
+struct floor_state {
+    struct obt_stack_bounds bounds;
+    int fd;
+    uint32_t used, next_id, seq;
+    unsigned char buf[FLOOR_BUFFER];
+};
+
+static struct obt_intern floor_stacks;
+
 struct thread_ctx {
     void *obj;
+    struct floor_state *floor;
     uintptr_t lo, hi;
     volatile uint64_t sink;
     struct timespec t0, t1;
@@ -103,10 +127,69 @@ __attribute__((noinline)) static void leaf_fp(void *p)
     __asm__ volatile("" ::: "memory");
 }
 
+static void floor_append(struct floor_state *f, const void *rec, uint32_t len)
+{
+    if (f->used + len > FLOOR_BUFFER) {
+        if (write(f->fd, f->buf, f->used) < 0)
+            abort();
+        f->used = 0;
+    }
+    memcpy(f->buf + f->used, rec, len);
+    f->used += len;
+}
+
+/* Records one call the way a minimal tracer would: stack walk, intern, buffered record. */
+__attribute__((noinline)) static void floor_record(struct floor_state *f, const void *obj, uint32_t op, int32_t count)
+{
+    uint64_t frames[64];
+    unsigned n = obt_unwind_fp(__builtin_frame_address(0), &f->bounds, frames, 64);
+    int inserted;
+    struct obt_intern_slot *slot = obt_intern_get(&floor_stacks, obt_hash_words(frames, n, 0), &inserted);
+    uint32_t id = 0;
+    if (slot && inserted) {
+        id = ++f->next_id;
+        uint32_t head[2] = { id, n };
+        floor_append(f, head, sizeof(head));
+        floor_append(f, frames, n * (uint32_t)sizeof(uint64_t));
+        obt_intern_publish(slot, id);
+    } else if (slot) {
+        id = obt_intern_id(slot);
+    }
+    struct __attribute__((packed)) {
+        uint32_t type_size, seq, op, object, stack;
+        int32_t count;
+        uint32_t tid;
+    } ev = { 28u << 16, ++f->seq, op, (uint32_t)(uintptr_t)obj, id, count, 0 };
+    floor_append(f, &ev, sizeof(ev));
+}
+
+__attribute__((noinline)) static void leaf_floor(void *p)
+{
+    struct thread_ctx *c = p;
+    floor_record(c->floor, c->obj, 2, (int32_t)ObfReferenceObject(c->obj));
+    floor_record(c->floor, c->obj, 3, (int32_t)ObfDereferenceObject(c->obj));
+    __asm__ volatile("" ::: "memory");
+}
+
 __attribute__((noinline)) static void leaf_none(void *p)
 {
     (void)p;
     __asm__ volatile("" ::: "memory");
+}
+
+/* The floor recorder's table and per-thread buffers, each writing to its own unlinked file. */
+static int floor_open(struct thread_ctx *ctx, unsigned threads)
+{
+    if (obt_intern_init(&floor_stacks, 16))
+        return -1;
+    for (unsigned i = 0; i < threads; i++) {
+        char path[] = "/tmp/obt-floor-XXXXXX";
+        ctx[i].floor = calloc(1, sizeof(*ctx[i].floor));
+        if (!ctx[i].floor || (ctx[i].floor->fd = mkstemp(path)) < 0)
+            return -1;
+        unlink(path);
+    }
+    return 0;
 }
 
 static void *object_new(void)
@@ -144,6 +227,8 @@ static void *thread_start(void *p)
 {
     struct thread_ctx *c = p;
     stack_bounds(c);
+    if (c->floor)
+        obt_stack_bounds_current(&c->floor->bounds);
     run_loop(c, warm_iters);
     if (pthread_barrier_wait(&start_line) == PTHREAD_BARRIER_SERIAL_THREAD)
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu0);
@@ -186,7 +271,7 @@ static void load_chain(const char *self)
 int main(int argc, char **argv)
 {
     if (argc < 5) {
-        fprintf(stderr, "usage: tracer_bench ref|malloc|unw|fp|none STACKS THREADS ITERS\n");
+        fprintf(stderr, "usage: tracer_bench ref|malloc|unw|fp|none|floor STACKS THREADS ITERS\n");
         return 64;
     }
     const char *mode = argv[1];
@@ -197,11 +282,14 @@ int main(int argc, char **argv)
         return 64;
     load_chain(argv[0]);
     leaf = !strcmp(mode, "ref") ? leaf_ref : !strcmp(mode, "malloc") ? leaf_malloc
-           : !strcmp(mode, "unw") ? leaf_unw : !strcmp(mode, "fp") ? leaf_fp : leaf_none;
-    events_per_leaf = (leaf == leaf_ref || leaf == leaf_malloc) ? 2 : 1;
+           : !strcmp(mode, "unw") ? leaf_unw : !strcmp(mode, "fp") ? leaf_fp
+           : !strcmp(mode, "floor") ? leaf_floor : leaf_none;
+    events_per_leaf = (leaf == leaf_ref || leaf == leaf_malloc || leaf == leaf_floor) ? 2 : 1;
     static struct thread_ctx ctx[16];
     memset(ctx, 0, sizeof(ctx));
-    if (leaf == leaf_ref) {
+    if (leaf == leaf_floor && floor_open(ctx, threads))
+        return 2;
+    if (leaf == leaf_ref || leaf == leaf_floor) {
 #ifndef TRACER_BENCH_FAKE
         NtsimInitialize(NULL);
 #endif
@@ -227,7 +315,7 @@ int main(int argc, char **argv)
         thread_cpu += ts_ns(ctx[i].cpu_t1) - ts_ns(ctx[i].cpu_t0);
     unsigned long long events = iters * threads * (unsigned long long)events_per_leaf;
     unsigned long long calls = (iters + warm_iters) * threads * (unsigned long long)events_per_leaf +
-                               (leaf == leaf_ref ? threads : 0);
+                               (leaf == leaf_ref || leaf == leaf_floor ? threads : 0);
     printf("ns_per_event=%.2f cpu_ns_per_event=%.2f thread_cpu_ns_per_event=%.2f events=%llu events_per_sec=%.0f "
            "calls=%llu\n",
            ns / (double)(iters * events_per_leaf), (ts_ns(cpu1) - ts_ns(cpu0)) / (double)events,

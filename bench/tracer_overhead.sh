@@ -43,6 +43,14 @@
 #   ltrace          ltrace -f on the same calls, LTRACE_ITERS iterations (it
 #                   stops the program at each call): wall ns per call / the
 #                   tracer's added wall ns (auto); target >= 1000x
+#   floor           the same calls recorded by a minimal recorder built from
+#                   the tracer's own parts (tracer_bench floor: the tracer's
+#                   frame-pointer walk, its intern table, a 28-byte record
+#                   into a private buffer written with write(2)): the limit
+#                   of an in-process recorder on this machine; fp and auto
+#                   added are shown as ratios to its added cost, measured
+#                   in the same round, so the distance reads alike on any
+#                   machine (target <= 1.3x)
 #   trace size      file bytes / lifetime calls the run made (warm-up included)
 #   threads         events/s with 2 threads / 1 thread, each thread doing
 #                   the same work (ITERS iterations, each on its own
@@ -141,6 +149,8 @@ round() {
     one auto1 "$bin" $(tenv auto) -- ref 1 1 "$ITERS"
     one auto2k "$bin" $(tenv auto) -- ref 2048 1 "$ITERS"
     one dw1 "$bin" $(tenv dwarf) -- ref 1 1 "$ITERS"
+    one floor1 "$bin" X=1 -- floor 1 1 "$ITERS"
+    one floor2k "$bin" X=1 -- floor 2048 1 "$ITERS"
     one chain "$bin" X=1 -- none 1 1 "$ITERS"
     one unw "$bin" X=1 -- unw 1 1 "$ITERS"
     one fpwalk "$bin" X=1 -- fp 1 1 "$ITERS"
@@ -171,7 +181,7 @@ v() {
         -v "$1_w=$(m "$1" ns_per_event)" -v "$1_e=$(m "$1" events_per_sec)"
 }
 # shellcheck disable=SC2046
-awk $(for n in base1 base2k fp1 fp2k auto1 auto2k dw1 chain unw fpwalk malloc0 heap uftrace ltrace t2 fpt2 \
+awk $(for n in base1 base2k fp1 fp2k auto1 auto2k dw1 floor1 floor2k chain unw fpwalk malloc0 heap uftrace ltrace t2 fpt2 \
     fake1 fake2 fakefp1 fakefp2; do v $n; done) \
     -v heapall="$(m heapall whole)" -v m0all="$(m malloc0all whole)" -v a1all="$(m auto1all whole)" \
     -v b1all="$(m base1all whole)" -v size="$(m size size)" \
@@ -189,6 +199,14 @@ BEGIN {
     row("auto mode, repeated stack, added", auto1_t - base1_t, auto1_p - base1_p, "<= 80 ns")
     row("auto mode, 2048 stacks, added", auto2k_t - base2k_t, auto2k_p - base2k_p, "<= 150 ns")
     row("dwarf mode, repeated stack, added", dw1_t - base1_t, dw1_p - base1_p, "")
+    row("floor recorder, repeated stack, added", floor1_t - base1_t, floor1_p - base1_p, "")
+    row("floor recorder, 2048 stacks, added", floor2k_t - base2k_t, floor2k_p - base2k_p, "")
+    ratio("fp added / floor added, repeated stack", (fp1_t - base1_t) / (floor1_t - base1_t),
+          (fp1_p - base1_p) / (floor1_p - base1_p), "<= 1.3x")
+    ratio("auto added / floor added, repeated stack", (auto1_t - base1_t) / (floor1_t - base1_t),
+          (auto1_p - base1_p) / (floor1_p - base1_p), "<= 1.3x")
+    ratio("fp added / floor added, 2048 stacks", (fp2k_t - base2k_t) / (floor2k_t - base2k_t),
+          (fp2k_p - base2k_p) / (floor2k_p - base2k_p), "")
     bare_unw = unw_t - chain_t; bare_fp = fpwalk_t - chain_t
     ratio("dwarf added / one bare unw_backtrace", (dw1_t - base1_t) / bare_unw, (dw1_p - base1_p) / bare_unw, "<= 1.25x")
     row("the chain alone (per iteration)", chain_t, chain_p, "")
