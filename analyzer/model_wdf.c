@@ -97,10 +97,8 @@ static void note_mistag(struct model *m, const struct object *o, const struct tr
 
 static void on_wdf_ref(struct model *m, struct wdf_info *w, const struct tr_event *ev)
 {
-    if (stack_caller(m, ev->stack, ev->seq) != CALL_DRIVER) {
-        w->framework_refs++;
+    if (stack_caller(m, ev->stack, ev->seq) != CALL_DRIVER)
         return;
-    }
     uint64_t tag = event_tag(ev);
     tag_total(w, tag)->refs++;
     xgrow(&w->refs, &w->caprefs, w->nrefs + 1, sizeof(*w->refs));
@@ -111,11 +109,8 @@ static void on_wdf_ref(struct model *m, struct wdf_info *w, const struct tr_even
 
 static void on_wdf_deref(struct model *m, const struct object *o, struct wdf_info *w, const struct tr_event *ev)
 {
-    if (stack_caller(m, ev->stack, ev->seq) != CALL_DRIVER) {
-        if (w->framework_refs)
-            w->framework_refs--;
+    if (stack_caller(m, ev->stack, ev->seq) != CALL_DRIVER)
         return;
-    }
     uint64_t tag = event_tag(ev);
     tag_total(w, tag)->derefs++;
     long i = newest_ref(w, tag);
@@ -151,15 +146,12 @@ static void apply_wdf(struct model *m, struct object *o, const struct tr_event *
     case OBT_OP_WDF_DEREF: on_wdf_deref(m, o, w, ev); break;
     case OBT_OP_WDF_DELETE:
         w->deleted = evref(ev);
-        w->delete_why = (uint8_t)ev->arg;
         w->after_delete = ev->count;
         o->delete_called = true;
         o->deleted = w->deleted;
         break;
-    case OBT_OP_WDF_DESTROY: w->destroyed = evref(ev); break;
     case OBT_OP_WDF_IOTARGET_OPEN:
         w->target_file = (ev->flags & OBT_EV_OBJ2) ? ev->obj2 : 0;
-        w->target_name = (ev->flags & OBT_EV_STRING) ? ev->string : 0;
         w->target_open = evref(ev);
         break;
     case OBT_OP_WDF_IOTARGET_CLOSE: w->target_file = 0; break;

@@ -6,8 +6,8 @@
  *
  * References the framework takes on its own behalf (a child's on its
  * parent, a queued work item's on itself) come through the same exported
- * call with libntsim as the direct caller: they are counted, never listed
- * as the driver's. A driver's dereference drops the newest outstanding
+ * call with libntsim as the direct caller: they are never listed as the
+ * driver's. A driver's dereference drops the newest outstanding
  * reference of the same tag: exact for a tag, since KMDF counts per tag;
  * for untagged references the pairing among several is a guess and is
  * labelled so.
@@ -40,10 +40,7 @@ struct wdf_info {
     uint32_t parent;            /* object id of the parent, 0 = none */
     uint32_t wdm;               /* object id of the WDM object underneath, 0 = none */
     struct event_ref deleted;   /* the creation reference dropped (WDF_DELETE), seq 0 = not deleted */
-    uint8_t delete_why;         /* OBT_WDF_DELETE_* */
     int32_t after_delete;       /* references left right after that */
-    struct event_ref destroyed; /* WDF_DESTROY */
-    uint32_t framework_refs;    /* references the framework holds on its own behalf */
     struct wdf_ref *refs;       /* outstanding driver references, oldest first */
     size_t nrefs, caprefs;
     struct wdf_tag_total *tags;
@@ -51,7 +48,6 @@ struct wdf_info {
     bool guessed;               /* an untagged dereference chose among untagged references of several sites */
     /* remote I/O targets */
     uint32_t target_file;       /* the file object it holds, 0 = closed */
-    uint32_t target_name;       /* string id of the target device's name */
     struct event_ref target_open;
 };
 

@@ -170,10 +170,9 @@ bool report_wdf_open_target(struct chain *c, const struct object *file, const st
     const struct object *target = model_wdf_holder(c->m, file->id);
     if (!target || target->wdf->kind != OBT_WDF_IOTARGET || target->wdf->target_file != file->id)
         return false;
-    char dbuf[300], owner[300];
+    char dbuf[300];
     const struct module *client = model_module(c->m, target->image);
-    const char *base = client && client->path ? strrchr(client->path, '/') : NULL;
-    snprintf(owner, sizeof(owner), "%s", base ? base + 1 : client && client->path ? client->path : "a KMDF driver");
+    const char *owner = client && client->path ? model_module_basename(client) : "a KMDF driver";
     struct finding *f = chain_add(c, F_WDF_IOTARGET_OPEN, target);
     finding_subject(f, "a remote I/O target of %s is still open on %s: its file object holds the device",
                     owner, wdf_device_label(c->m, dev, dbuf, sizeof(dbuf)));
@@ -204,9 +203,8 @@ static void report_orphaned_refs(const struct model *m, const struct object_list
         unsigned n = add_wdf_ref_sites(f, o, &guessed);
         f->attribution = guessed ? "heuristic" : "exact";
         f->image = mod->instance;
-        const char *base = mod->path ? strrchr(mod->path, '/') : NULL;
         finding_subject(f, "%s unloaded with %u WDF reference%s it took on a %s never dropped: the object is never "
-                           "destroyed", base ? base + 1 : mod->path ? mod->path : "an image", n, n == 1 ? "" : "s",
+                           "destroyed", mod->path ? model_module_basename(mod) : "an image", n, n == 1 ? "" : "s",
                         model_wdf_kind_name(o->wdf->kind));
         set_deref_fix(f);
     }
