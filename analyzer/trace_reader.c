@@ -1,11 +1,18 @@
 /*
  * trace_reader.c - validates a trace file and delivers its records merged
- * across threads by global sequence number (see trace_reader.h).
+ * across threads by time (see trace_reader.h).
  *
  * The file is read with pread, one chunk at a time per thread, so memory
  * is bounded by the number of threads. Opening scans only the chunk
  * headers (one small read per chunk) to build each thread's ordered chunk
  * list; records are validated when they are first looked at.
+ *
+ * Each thread's records keep their order; the threads are merged by the
+ * trace clock. Where two threads' next events act on the same object's
+ * counter within TR_SKEW_NS of each other, the counter decides: the event
+ * whose count follows from the last one delivered goes first (the clock is
+ * read before the operation it stamps, and two cores' clocks may differ a
+ * little).
  */
 #include "trace_reader.h"
 
@@ -22,13 +29,15 @@
 #include "xalloc.h"
 
 #define MAX_CHUNK_SIZE (256u << 20)
+#define TR_SKEW_NS 100000u           /* events this close may be in either order on the clock */
+#define TR_COUNTED_OBJECTS (1u << 24) /* objects whose counters order events; ids above are not tracked */
 
 struct chunk_ref {
     uint64_t offset;   /* of the chunk header in the file */
     uint32_t avail;    /* bytes of the chunk present in the file */
     uint32_t tid;
     uint32_t chunk_no;
-    uint64_t base_seq;
+    uint64_t base_seq; /* the thread's events before this chunk */
     uint64_t base_ns;
 };
 
@@ -39,10 +48,11 @@ struct stream {
     size_t cur;               /* index of the loaded chunk */
     uint8_t *buf;             /* the loaded chunk */
     uint32_t pos;             /* offset of the next record in buf */
-    uint64_t last_seq;        /* seq of the last event of this stream */
+    uint64_t events;          /* events of this thread read so far */
+    uint64_t last_ns;         /* time of the last timed record of this stream */
     /* the next record, validated */
     uint16_t next_type, next_size;
-    uint64_t key;             /* merge key: event seq, or last_seq for other records */
+    uint64_t key;             /* merge key: its time, or last_ns for untimed records */
     bool next_is_event;
     bool done;
 };
@@ -59,7 +69,9 @@ struct trace_reader {
     size_t nstreams;
     struct stream **heap; /* min-heap of live streams by (key, !event) */
     size_t nheap;
-    uint64_t delivered_seq;
+    uint64_t delivered;   /* events delivered: the seq of the last one */
+    uint64_t *counted;    /* by object id: its last counter (low 32 bits) and counter kind + 1 (bits 32-39) */
+    size_t ncounted;
     char *damage;
     /* scratch for variable-length record data */
     uint64_t *frames;
@@ -192,6 +204,11 @@ static int validate_header(struct trace_reader *r, const struct obt_file_header 
                                  "analyze it on a machine of the writer's byte order");
         else
             set_err(err, errlen, "corrupt header: bad byte-order mark 0x%08x", h->byte_order);
+        return -1;
+    }
+    if (h->version == 1) {
+        set_err(err, errlen, "trace format version 1, written by an older libobtrace: this obtrace reads "
+                             "version %u; record the run again with this obtrace's libobtrace", OBT_VERSION);
         return -1;
     }
     if (h->version != OBT_VERSION) {
@@ -383,7 +400,18 @@ static bool load_chunk(struct trace_reader *r, struct stream *s, size_t idx)
     }
     s->cur = idx;
     s->pos = sizeof(struct obt_chunk_header);
+    if (c->base_seq != s->events)
+        note_damage(r, "thread %u: its chunk at offset %llu starts at its event %llu, but %llu came before%s",
+                    c->tid, (unsigned long long)c->offset, (unsigned long long)c->base_seq,
+                    (unsigned long long)s->events, c->base_seq > s->events ? " (events lost)" : "");
     return true;
+}
+
+/* Records whose time is at OBT_TS_DELTA_OFFSET. */
+static bool record_is_timed(uint16_t type)
+{
+    return type == OBT_REC_EVENT || type == OBT_REC_MODULE_LOAD || type == OBT_REC_MODULE_UNLOAD ||
+           type == OBT_REC_END;
 }
 
 /*
@@ -428,12 +456,11 @@ static void stream_peek(struct trace_reader *r, struct stream *s)
         s->next_type = h.type;
         s->next_size = h.size;
         s->next_is_event = h.type == OBT_REC_EVENT;
-        if (s->next_is_event) {
-            struct obt_event e;
-            memcpy(&e, s->buf + s->pos, sizeof(e));
-            s->key = c->base_seq + e.seq_delta;
-        } else {
-            s->key = s->last_seq;
+        s->key = s->last_ns;
+        if (record_is_timed(h.type)) {
+            uint32_t delta;
+            memcpy(&delta, s->buf + s->pos + OBT_TS_DELTA_OFFSET, 4);
+            s->key = c->base_ns + delta;
         }
         return;
     }
@@ -465,6 +492,28 @@ static void heap_sift_down(struct trace_reader *r, size_t i)
     }
 }
 
+static void heap_sift_up(struct trace_reader *r, size_t i)
+{
+    while (i > 0 && stream_before(r->heap[i], r->heap[(i - 1) / 2])) {
+        struct stream *t = r->heap[i];
+        r->heap[i] = r->heap[(i - 1) / 2];
+        r->heap[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+}
+
+/* Restores the heap after the stream at i moved on (its key grew) or ended. */
+static void heap_fix(struct trace_reader *r, size_t i)
+{
+    if (r->heap[i]->done) {
+        r->heap[i] = r->heap[--r->nheap];
+        if (i == r->nheap)
+            return;
+        heap_sift_up(r, i);
+    }
+    heap_sift_down(r, i);
+}
+
 static void heap_build(struct trace_reader *r)
 {
     r->heap = xcalloc(r->nstreams ? r->nstreams : 1, sizeof(*r->heap));
@@ -475,6 +524,101 @@ static void heap_build(struct trace_reader *r)
     }
     for (size_t i = r->nheap; i-- > 0;)
         heap_sift_down(r, i);
+}
+
+/* ---- ordering by counters ------------------------------------------------------ */
+
+enum counter_kind { CK_none, CK_pointer, CK_handle, CK_refcount, CK_iocount, CK_wdfref };
+
+/* Which counter an event of op carries in its count (OBT_OPS' count meaning). */
+static uint8_t op_counter_kind(unsigned op)
+{
+    switch (op) {
+#define X(name, value, count, desc) case value: return CK_##count;
+        OBT_OPS(X)
+#undef X
+    }
+    return CK_none;
+}
+
+/* How op changes its counter: +1, -1, or 0 when not by one fixed step. */
+static int op_counter_step(unsigned op)
+{
+    switch (op) {
+    case OBT_OP_OBJ_REF: case OBT_OP_HANDLE_OPEN: case OBT_OP_DEV_OPEN_REF: case OBT_OP_REMLOCK_ACQUIRE:
+    case OBT_OP_RUNDOWN_ACQUIRE: case OBT_OP_WDF_REF:
+        return 1;
+    case OBT_OP_OBJ_DEREF: case OBT_OP_HANDLE_CLOSE: case OBT_OP_DEV_OPEN_DEREF: case OBT_OP_REMLOCK_RELEASE:
+    case OBT_OP_RUNDOWN_RELEASE: case OBT_OP_WDF_DEREF:
+        return -1;
+    }
+    return 0;
+}
+
+/* An event's counter change, read ahead of delivery. */
+struct counted_op {
+    uint32_t object;
+    int32_t count;
+    uint8_t kind;
+    int step;
+};
+
+/* The counter change of s's next event (which must be an event); false if it has none to check. */
+static bool peek_counted(const struct stream *s, struct counted_op *op)
+{
+    struct obt_event e;
+    memcpy(&e, s->buf + s->pos, sizeof(e));
+    op->object = e.object;
+    op->count = e.count;
+    op->kind = op_counter_kind(e.op);
+    op->step = op_counter_step(e.op);
+    return op->kind != CK_none && op->step && e.object && e.object < TR_COUNTED_OBJECTS && !(e.flags & OBT_EV_PRE);
+}
+
+/* False when op's count cannot follow the last count delivered for its object's counter. */
+static bool count_follows(const struct trace_reader *r, const struct counted_op *op)
+{
+    uint64_t last = op->object < r->ncounted ? r->counted[op->object] : 0;
+    if ((uint8_t)(last >> 32) != op->kind + 1)
+        return true; /* nothing known to contradict it */
+    return (int32_t)((uint32_t)last + (uint32_t)op->step) == op->count;
+}
+
+/* Remembers ev's counter as its object's last. */
+static void note_count(struct trace_reader *r, const struct tr_event *ev)
+{
+    uint8_t kind = op_counter_kind(ev->op);
+    if (kind == CK_none || !ev->object || ev->object >= TR_COUNTED_OBJECTS || (ev->flags & OBT_EV_PRE))
+        return;
+    if (ev->object >= r->ncounted) {
+        size_t n = r->ncounted ? r->ncounted : 1024;
+        while (n <= ev->object)
+            n *= 2;
+        r->counted = xrealloc(r->counted, n * sizeof(*r->counted));
+        memset(r->counted + r->ncounted, 0, (n - r->ncounted) * sizeof(*r->counted));
+        r->ncounted = n;
+    }
+    r->counted[ev->object] = (uint64_t)(kind + 1) << 32 | (uint32_t)ev->count;
+}
+
+/*
+ * The heap index of the stream to deliver from: the top, unless its next
+ * event's count cannot follow its object's last one while another
+ * thread's next event, within TR_SKEW_NS, on the same counter can.
+ */
+static size_t count_order_pick(const struct trace_reader *r)
+{
+    const struct stream *top = r->heap[0];
+    struct counted_op a, b;
+    if (!top->next_is_event || !peek_counted(top, &a) || count_follows(r, &a))
+        return 0;
+    for (size_t i = 1; i < r->nheap; i++) {
+        const struct stream *t = r->heap[i];
+        if (t->next_is_event && t->key - top->key <= TR_SKEW_NS && peek_counted(t, &b) &&
+            b.object == a.object && b.kind == a.kind && count_follows(r, &b))
+            return i;
+    }
+    return 0;
 }
 
 /* ---- decoding ------------------------------------------------------------------ */
@@ -495,7 +639,6 @@ static void decode_event(const struct chunk_ref *c, const uint8_t *p, struct tr_
     struct obt_event e;
     memcpy(&e, p, sizeof(e));
     memset(ev, 0, sizeof(*ev));
-    ev->seq = c->base_seq + e.seq_delta;
     ev->ns = c->base_ns + e.ts_delta;
     ev->tid = c->tid;
     ev->op = e.op;
@@ -534,7 +677,7 @@ static void decode_module_load(struct trace_reader *r, const uint8_t *p, struct 
     struct obt_module_load m;
     memcpy(&m, p, sizeof(m));
     ml->instance = m.instance;
-    ml->seq_hint = m.seq_hint;
+    ml->seq_hint = (uint32_t)(r->delivered + 1); /* merged by time: the next event is the next seq */
     ml->base = m.base;
     ml->start = m.start;
     ml->end = m.end;
@@ -567,7 +710,7 @@ static void decode_record(struct trace_reader *r, struct stream *s, struct tr_re
         struct obt_module_unload m;
         memcpy(&m, p, sizeof(m));
         rec->u.munload.instance = m.instance;
-        rec->u.munload.seq_hint = m.seq_hint;
+        rec->u.munload.seq_hint = (uint32_t)(r->delivered + 1);
         break;
     }
     case OBT_REC_OBJECT: {
@@ -601,8 +744,8 @@ static void decode_record(struct trace_reader *r, struct stream *s, struct tr_re
     case OBT_REC_END: {
         struct obt_end e;
         memcpy(&e, p, sizeof(e));
-        rec->u.end = (struct tr_end){ .events = e.events, .dropped = e.dropped,
-                                      .failures = e.failures, .last_seq = e.last_seq };
+        rec->u.end = (struct tr_end){ .events = r->delivered, .dropped = e.dropped,
+                                      .failures = e.failures, .last_seq = r->delivered };
         break;
     }
     }
@@ -649,18 +792,20 @@ int trace_reader_next(struct trace_reader *r, struct tr_record *rec)
 {
     if (!r->nheap)
         return 0;
-    struct stream *s = r->heap[0];
+    size_t at = count_order_pick(r);
+    struct stream *s = r->heap[at];
     decode_record(r, s, rec);
     if (rec->type == OBT_REC_EVENT) {
-        s->last_seq = rec->u.ev.seq;
-        r->delivered_seq = rec->u.ev.seq;
+        rec->u.ev.seq = ++r->delivered;
+        s->events++;
+        note_count(r, &rec->u.ev);
     }
-    rec->seq = r->delivered_seq;
+    if (record_is_timed(rec->type))
+        s->last_ns = s->key;
+    rec->seq = r->delivered;
     s->pos += s->next_size;
     stream_peek(r, s);
-    if (s->done)
-        r->heap[0] = r->heap[--r->nheap];
-    heap_sift_down(r, 0);
+    heap_fix(r, at);
     return 1;
 }
 
@@ -684,6 +829,7 @@ void trace_reader_free(struct trace_reader *r)
         free(r->streams[i].buf);
     free(r->streams);
     free(r->heap);
+    free(r->counted);
     free(r->chunks);
     free(r->cmdline);
     free(r->damage);

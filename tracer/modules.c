@@ -95,7 +95,6 @@ static void write_load(struct scan_ctx *c, const struct obt_module *mod, const u
 
     memset(&ml, 0, sizeof(ml));
     ml.instance = mod->instance;
-    ml.seq_hint = (uint32_t)atomic_load(&c->w->seq);
     ml.base = mod->base;
     ml.start = mod->start;
     ml.end = mod->end;
@@ -105,7 +104,7 @@ static void write_load(struct scan_ctx *c, const struct obt_module *mod, const u
     memcpy(rec, &ml, sizeof(ml));
     memcpy(rec + sizeof(ml), bid, bid_len);
     memcpy(rec + sizeof(ml) + bid_len, mod->path, plen);
-    if (obt_tbuf_write(c->w, c->tb, OBT_REC_MODULE_LOAD, rec, size) == 0)
+    if (obt_tbuf_write_timed(c->w, c->tb, OBT_REC_MODULE_LOAD, rec, size) == 0)
         c->written++;
 }
 
@@ -152,8 +151,7 @@ static void write_unload(struct scan_ctx *c, const struct obt_module *mod)
     struct obt_module_unload mu;
     memset(&mu, 0, sizeof(mu));
     mu.instance = mod->instance;
-    mu.seq_hint = (uint32_t)atomic_load(&c->w->seq);
-    if (obt_tbuf_write(c->w, c->tb, OBT_REC_MODULE_UNLOAD, &mu, sizeof(mu)) == 0)
+    if (obt_tbuf_write_timed(c->w, c->tb, OBT_REC_MODULE_UNLOAD, &mu, sizeof(mu)) == 0)
         c->written++;
 }
 

@@ -302,7 +302,7 @@ int64_t obtrace_record_count_events(const char *path, int *complete)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
-    int64_t events = 0, end_events = -1;
+    int64_t events = 0;
     struct obt_file_header h;
 
     *complete = 0;
@@ -334,17 +334,13 @@ int64_t obtrace_record_count_events(const char *path, int *complete)
                 break;
             if (rh.type == OBT_REC_EVENT)
                 events++;
-            if (rh.type == OBT_REC_END && rh.size >= sizeof(struct obt_end)) {
-                struct obt_end e;
-                memcpy(&e, c + pos, sizeof(e));
-                end_events = (int64_t)e.events;
+            if (rh.type == OBT_REC_END && rh.size >= sizeof(struct obt_end))
                 *complete = 1;
-            }
             pos += rh.size;
         }
     }
     munmap((void *)m, (size_t)st.st_size);
-    return end_events >= 0 && end_events >= events ? end_events : events;
+    return events;
 }
 
 /* One line on stderr per trace: where it is and how many events it holds. */

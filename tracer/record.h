@@ -52,9 +52,8 @@ int obtrace_record_run(const struct obtrace_record_options *o, char *const argv[
                        struct obtrace_record_traces *traces);
 
 /*
- * Counts the events in a trace: from its END record, or by scanning when it
- * has none. *complete is set to 1 when an END record was found. -1 when the
- * file is no trace.
+ * Counts the events in a trace by scanning its chunks. *complete is set
+ * to 1 when an END record was found. -1 when the file is no trace.
  */
 int64_t obtrace_record_count_events(const char *path, int *complete);
 

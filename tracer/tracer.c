@@ -787,15 +787,13 @@ static char *put64(char *p, uint64_t v)
  * stack and copying it would read back narrow stores as one wide load, a
  * store-forwarding stall on every event.
  */
-static inline void event_fixed_put(char *p, const struct obt_ev *ev, uint32_t seq_delta, uint32_t ts_delta,
-                                   uint32_t stack)
+static inline void event_fixed_put(char *p, const struct obt_ev *ev, uint32_t ts_delta, uint32_t stack)
 {
     struct obt_event *e = (struct obt_event *)p;
+    e->ts_delta = ts_delta;
     e->op = ev->op;
     e->obj_type = ev->obj_type;
     e->flags = ev->flags;
-    e->seq_delta = seq_delta;
-    e->ts_delta = ts_delta;
     e->object = ev->object;
     e->count = ev->count;
     e->stack = stack;
@@ -824,14 +822,13 @@ static void event_write(struct obt_tls *t, const struct obt_ev *ev, uint32_t sta
 {
     struct obt_writer *w = &obt_g.w;
     uint32_t size = event_size(ev->flags);
-    uint64_t seq = atomic_fetch_add_explicit(&w->seq, 1, memory_order_relaxed);
-    char *p = obt_tbuf_event_slot(w, &t->tb, size, seq, now);
+    char *p = obt_tbuf_timed_slot(w, &t->tb, size, now);
 
     if (__builtin_expect(!p, 0)) {
         atomic_fetch_add(&w->dropped, 1);
         return;
     }
-    event_fixed_put(p, ev, (uint32_t)(seq - t->tb.base_seq), (uint32_t)(now - t->tb.base_ns), stack);
+    event_fixed_put(p, ev, (uint32_t)(now - t->tb.base_ns), stack);
     if (ev->flags & OBT_EV_OPTIONAL_MASK)
         event_optional_put(p + sizeof(struct obt_event), ev);
     obt_tbuf_commit(&t->tb, p, OBT_REC_EVENT, size);
@@ -839,12 +836,8 @@ static void event_write(struct obt_tls *t, const struct obt_ev *ev, uint32_t sta
 
 static inline __attribute__((always_inline)) void emit_inline(struct obt_call *c, const struct obt_ev *ev)
 {
-    if (ev->filtered) {
-        atomic_fetch_add_explicit(&obt_g.filtered, 1, memory_order_relaxed);
+    if (ev->filtered)
         return;
-    }
-    /* Ask for the sequence counter's line now: another core's event may hold it, and the capture hides the wait. */
-    __builtin_prefetch(&obt_g.w.seq, 1, 3);
     uint32_t stack = c->have_stack ? c->stack : obt_g.cfg.depth ? stack_capture_inline(c) : OBT_NO_STACK;
     event_write(c->tls, ev, stack, c->have_stack ? c->now : obt_now_ns());
 }
@@ -874,7 +867,6 @@ static int open_trace(uint16_t flags)
 {
     char cmdline[3072], path[sizeof(obt_g.w.path)];
     struct obt_writer_info info = { (uint32_t)getpid(), (uint32_t)getppid(), flags, cmdline, 0 };
-    uint64_t seq = atomic_load(&obt_g.w.seq);
     uint32_t gen = obt_g.w.generation;
     int rc = -EEXIST;
 
@@ -886,8 +878,6 @@ static int open_trace(uint16_t flags)
     }
     if (rc == 0) {
         obt_g.w.generation = gen + 1;
-        if (seq > 1)
-            atomic_store(&obt_g.w.seq, seq);
         obt_config_report_trace(&obt_g.cfg, path); /* obtrace record lists it */
     } else {
         fprintf(stderr, "obtrace: cannot create trace %s: %s\n", path, strerror(-rc));

@@ -48,7 +48,6 @@ struct obt_tracer {
     struct obt_addrmap aux;     /* handle -> object address, notification entry -> driver, image handle -> instance */
     struct obt_modules mods;
     _Atomic uint32_t next_stack_id, next_string_id, next_object_id;
-    _Atomic uint64_t filtered;
     _Atomic uint64_t canary_hits;
     _Atomic int canary_armed;
     void *query;                /* NtsimQueryObject */

@@ -37,11 +37,6 @@
 
 #define OBT_WRITER_FD_MIN 512
 
-/* The sequence counter alone on its cache line (see writer.h): a layout change cannot undo it silently. */
-_Static_assert(offsetof(struct obt_writer, seq) % 64 == 0, "seq starts a cache line");
-_Static_assert(offsetof(struct obt_writer, dropped) - offsetof(struct obt_writer, seq) >= 64,
-               "nothing shares seq's cache line");
-
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
@@ -279,7 +274,6 @@ int obt_writer_init(struct obt_writer *w, const char *path, uint32_t chunk_size,
     pthread_mutex_init(&w->grow_lock, NULL);
     pthread_mutex_init(&w->helper_lock, NULL);
     pthread_cond_init(&w->helper_wake, NULL);
-    atomic_store(&w->seq, 1);
     atomic_store(&w->epoch, 1);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     w->cpus = cpus > 0 ? (uint32_t)cpus : 1;
@@ -444,8 +438,8 @@ static inline void writer_note_active(struct obt_writer *w, struct obt_tbuf *tb)
     }
 }
 
-/* Claims a fresh chunk for tb with the given bases. 0 on success. */
-static int tbuf_claim(struct obt_writer *w, struct obt_tbuf *tb, uint64_t base_seq, uint64_t base_ns)
+/* Claims a fresh chunk for tb, its time base base_ns. 0 on success. */
+static int tbuf_claim(struct obt_writer *w, struct obt_tbuf *tb, uint64_t base_ns)
 {
     struct obt_chunk_header ch;
     uint64_t k;
@@ -473,14 +467,13 @@ static int tbuf_claim(struct obt_writer *w, struct obt_tbuf *tb, uint64_t base_s
         pthread_cond_signal(&w->helper_wake);
     memset(&ch, 0, sizeof(ch));
     ch.tid = tb->tid;
-    ch.base_seq = base_seq;
+    ch.base_seq = tb->seq;
     ch.base_ns = base_ns;
     ch.thread_chunk_no = tb->chunk_no++;
     memcpy(c + 4, (char *)&ch + 4, sizeof(ch) - 4);
     __atomic_store_n((uint32_t *)c, OBT_CHUNK_MAGIC, __ATOMIC_RELEASE);
     tb->chunk = c;
     tb->pos = OBT_CHUNK_HEADER_SIZE;
-    tb->base_seq = base_seq;
     tb->base_ns = base_ns;
     return 0;
 }
@@ -490,6 +483,7 @@ static void tbuf_sync_generation(struct obt_writer *w, struct obt_tbuf *tb)
     if (tb->generation != w->generation) {
         tb->chunk = NULL;
         tb->chunk_no = 0;
+        tb->seq = 0;
         tb->generation = w->generation;
     }
 }
@@ -500,7 +494,7 @@ void *obt_tbuf_reserve(struct obt_writer *w, struct obt_tbuf *tb, uint32_t size)
     if (size > w->chunk_size - OBT_CHUNK_HEADER_SIZE)
         return NULL;
     if (!tb->chunk || tb->pos + size > w->chunk_size) {
-        if (tbuf_claim(w, tb, atomic_load_explicit(&w->seq, memory_order_relaxed), obt_now_ns()))
+        if (tbuf_claim(w, tb, obt_now_ns()))
             return NULL;
     }
     return tb->chunk + tb->pos;
@@ -512,6 +506,7 @@ void obt_tbuf_commit(struct obt_tbuf *tb, void *rec, uint16_t type, uint32_t siz
     h->size = (uint16_t)size;
     __atomic_store_n(&h->type, type, __ATOMIC_RELEASE);
     tb->pos += size;
+    tb->seq += type == OBT_REC_EVENT;
 }
 
 int obt_tbuf_write(struct obt_writer *w, struct obt_tbuf *tb, uint16_t type, const void *rec, uint32_t size)
@@ -525,40 +520,51 @@ int obt_tbuf_write(struct obt_writer *w, struct obt_tbuf *tb, uint16_t type, con
     return 0;
 }
 
-void *obt_tbuf_event_slot(struct obt_writer *w, struct obt_tbuf *tb, uint32_t size, uint64_t seq,
-                          uint64_t now_ns)
+void *obt_tbuf_timed_slot(struct obt_writer *w, struct obt_tbuf *tb, uint32_t size, uint64_t now_ns)
 {
     tbuf_sync_generation(w, tb);
     if (__builtin_expect(tb->chunk != NULL && tb->pos + size <= w->chunk_size, 1)) {
-        if (__builtin_expect(seq - tb->base_seq <= UINT32_MAX && now_ns - tb->base_ns <= UINT32_MAX, 1))
+        if (__builtin_expect(now_ns - tb->base_ns <= UINT32_MAX, 1))
             return tb->chunk + tb->pos;
         if (tb->pos + size + sizeof(struct obt_rebase) <= w->chunk_size) {
             struct obt_rebase rb;
             memset(&rb, 0, sizeof(rb));
-            rb.base_seq = seq;
+            rb.base_seq = tb->seq;
             rb.base_ns = now_ns;
             char *p = tb->chunk + tb->pos;
             memcpy(p + 4, (char *)&rb + 4, sizeof(rb) - 4);
             obt_tbuf_commit(tb, p, OBT_REC_REBASE, sizeof(rb));
-            tb->base_seq = seq;
-            tb->base_ns = now_ns;
+                    tb->base_ns = now_ns;
             return tb->chunk + tb->pos;
         }
     }
-    if (size > w->chunk_size - OBT_CHUNK_HEADER_SIZE || tbuf_claim(w, tb, seq, now_ns))
+    if (size > w->chunk_size - OBT_CHUNK_HEADER_SIZE || tbuf_claim(w, tb, now_ns))
         return NULL;
     return tb->chunk + tb->pos;
+}
+
+int obt_tbuf_write_timed(struct obt_writer *w, struct obt_tbuf *tb, uint16_t type, const void *rec, uint32_t size)
+{
+    uint64_t now = obt_now_ns();
+    char *p = obt_tbuf_timed_slot(w, tb, size, now);
+    uint32_t delta;
+    if (!p)
+        return -1;
+    delta = (uint32_t)(now - tb->base_ns);
+    memcpy(p + OBT_TS_DELTA_OFFSET, &delta, 4);
+    memcpy(p + OBT_TS_DELTA_OFFSET + 4, (const char *)rec + OBT_TS_DELTA_OFFSET + 4,
+           size - OBT_TS_DELTA_OFFSET - 4);
+    obt_tbuf_commit(tb, p, type, size);
+    return 0;
 }
 
 void obt_writer_write_end(struct obt_writer *w, struct obt_tbuf *tb)
 {
     struct obt_end end;
     memset(&end, 0, sizeof(end));
-    end.last_seq = atomic_load(&w->seq) - 1;
     end.dropped = atomic_load(&w->dropped);
-    end.events = end.last_seq - end.dropped; /* every seq handed out is written or counted dropped */
     end.failures = atomic_load(&w->failures);
-    obt_tbuf_write(w, tb, OBT_REC_END, &end, sizeof(end));
+    obt_tbuf_write_timed(w, tb, OBT_REC_END, &end, sizeof(end));
 }
 
 void obt_writer_finish(struct obt_writer *w, struct obt_tbuf *tb)

@@ -6,8 +6,9 @@
  * chunks with one atomic add and fill them through their own struct
  * obt_tbuf; every record is written in place with its type word last, so
  * whatever a thread completed is in the file if the process dies the next
- * instant. The global event sequence number lives here too. Nothing in the
- * event path takes a lock or allocates: the only lock guards growing the
+ * instant. Nothing in the event path writes memory another thread uses,
+ * takes a lock or allocates: a thread's order is its chunks' order, and
+ * the trace clock orders the threads; the only lock guards growing the
  * file by a whole segment (once per OBT_SEGMENT_CHUNKS chunks).
  */
 #ifndef OBTRACE_WRITER_H
@@ -33,13 +34,6 @@ struct obt_writer {
     char *header;                   /* the mapped header page */
     char *_Atomic segments[OBT_MAX_SEGMENTS];
     _Atomic uint64_t next_chunk;    /* chunks claimed so far */
-    /*
-     * The global event sequence: next value to hand out. Every event of
-     * every thread writes it, so it has its cache line to itself: nothing
-     * else read or written on the event path moves with it between cores.
-     */
-    _Alignas(64) _Atomic uint64_t seq;
-    char seq_pad[64 - sizeof(uint64_t)];
     _Atomic uint64_t dropped;
     _Atomic uint64_t failures;
     _Atomic int finished;
@@ -74,7 +68,7 @@ struct obt_tbuf {
     uint32_t chunk_no;  /* this thread's chunk counter */
     uint32_t tid;
     uint32_t generation;
-    uint64_t base_seq;
+    uint64_t seq;       /* events this thread committed to the trace */
     uint64_t base_ns;
     uint32_t epoch_seen; /* the helper period this thread last counted itself in */
 };
@@ -125,18 +119,24 @@ void obt_writer_forget_helper(struct obt_writer *w);
 void *obt_tbuf_reserve(struct obt_writer *w, struct obt_tbuf *tb, uint32_t size);
 /*
  * Publishes a record reserved at rec: rec holds the body already; this
- * stores the size, then the type word, and advances the buffer.
+ * stores the size, then the type word, and advances the buffer (and
+ * tb->seq for an event).
  */
 void obt_tbuf_commit(struct obt_tbuf *tb, void *rec, uint16_t type, uint32_t size);
 /* Reserve + copy + commit of a complete record whose header is filled in except the type. */
 int obt_tbuf_write(struct obt_writer *w, struct obt_tbuf *tb, uint16_t type, const void *rec, uint32_t size);
 
 /*
- * Prepares tb for an event of size bytes with sequence seq at time now_ns:
- * makes room, claiming a chunk or writing an OBT_REC_REBASE record when the
- * deltas would not fit in 32 bits. Returns where to write the event, or NULL.
+ * Prepares tb for a timed record (trace.h: EVENT, MODULE_*, END) of size
+ * bytes stamped now_ns: makes room, claiming a chunk or writing an
+ * OBT_REC_REBASE record when now_ns - tb->base_ns would not fit in 32
+ * bits. Returns where to write the record, or NULL (it is lost).
  */
-void *obt_tbuf_event_slot(struct obt_writer *w, struct obt_tbuf *tb, uint32_t size, uint64_t seq,
-                          uint64_t now_ns);
+void *obt_tbuf_timed_slot(struct obt_writer *w, struct obt_tbuf *tb, uint32_t size, uint64_t now_ns);
+/*
+ * Writes a complete timed record (its header and ts_delta are filled in
+ * here) stamped with the trace clock now. 0, or -1 when it is lost.
+ */
+int obt_tbuf_write_timed(struct obt_writer *w, struct obt_tbuf *tb, uint16_t type, const void *rec, uint32_t size);
 
 #endif /* OBTRACE_WRITER_H */

@@ -8,8 +8,10 @@
  * writer maps the file MAP_SHARED and fills records in place, writing a
  * record's type word last, so a crash leaves every completed record intact
  * and the rest of the chunk zero (type 0 = end of data in this chunk).
- * Unknown record types are skipped by size. Events carry a global sequence
- * number; a reader merges the per-thread chunk streams by it.
+ * Unknown record types are skipped by size. Nothing is shared between
+ * threads per event: a thread's records are in order in its own chunks,
+ * and events (and the other timed records) carry the trace clock, by which
+ * a reader merges the per-thread streams.
  *
  * All integers are in the writer's byte order; the header's byte-order mark
  * tells a reader when that is not its own.
@@ -20,7 +22,7 @@
 #include <stdint.h>
 
 #define OBT_MAGIC "OBTRACE\0"      /* 8 bytes at offset 0 */
-#define OBT_VERSION 1
+#define OBT_VERSION 2             /* 1: events carried a global sequence number (not read any more) */
 #define OBT_BYTE_ORDER_MARK 0x01020304u
 #define OBT_HEADER_SIZE 4096u       /* the header page */
 #define OBT_CHUNK_SIZE_DEFAULT (64u * 1024u)
@@ -64,8 +66,8 @@ struct obt_file_header {
 struct obt_chunk_header {
     uint32_t magic;           /* OBT_CHUNK_MAGIC, written last */
     uint32_t tid;             /* owning thread */
-    uint64_t base_seq;        /* event seq_delta values are relative to this */
-    uint64_t base_ns;         /* event ts_delta values are relative to this */
+    uint64_t base_seq;        /* the thread's number of events before this chunk's first */
+    uint64_t base_ns;         /* ts_delta values are relative to this */
     uint32_t thread_chunk_no; /* 0, 1, 2 ... per thread, for ordering */
     uint32_t reserved;
 };
@@ -87,7 +89,7 @@ struct obt_record_header {
     X(OBT_REC_STRING, 6, obt_string, "an interned string: id and text")                     \
     X(OBT_REC_DROPPED, 7, obt_dropped, "events lost (buffer full, re-entry, filters)")      \
     X(OBT_REC_END, 8, obt_end, "normal end of trace with counters")                        \
-    X(OBT_REC_REBASE, 9, obt_rebase, "new seq/time bases for the following events of the chunk")
+    X(OBT_REC_REBASE, 9, obt_rebase, "new event-count/time bases for the following records of the chunk")
 
 #define OBT_REC_ENUM_(name, value, st, desc) name = value,
 enum obt_record_type { OBT_RECORD_TYPES(OBT_REC_ENUM_) };
@@ -254,16 +256,22 @@ enum obt_obj_type { OBT_OBJ_TYPES(OBT_OBJ_ENUM_) };
 #define OBT_EV_OPTIONAL_MASK 0x007f /* flags that add a field; other bits add none */
 
 /*
- * The fixed part of an event: 28 bytes. Optional fields follow per flags.
- * seq = chunk base_seq + seq_delta; time = chunk base_ns + ts_delta.
+ * Timed records (EVENT, MODULE_LOAD, MODULE_UNLOAD, END) hold at offset 4
+ * their time on the trace clock: chunk base_ns + ts_delta.
+ */
+#define OBT_TS_DELTA_OFFSET 4u
+
+/*
+ * The fixed part of an event: 24 bytes. Optional fields follow per flags.
+ * The thread's own order is the order in its chunks; time = chunk base_ns
+ * + ts_delta.
  */
 struct obt_event {
     struct obt_record_header h;
+    uint32_t ts_delta;
     uint8_t op;        /* enum obt_op */
     uint8_t obj_type;  /* enum obt_obj_type */
     uint16_t flags;    /* OBT_EV_* */
-    uint32_t seq_delta;
-    uint32_t ts_delta;
     uint32_t object;   /* object id (obt_object.id), OBT_NO_OBJECT if none */
     int32_t count;     /* counter after the operation, see OBT_OPS count_meaning */
     uint32_t stack;    /* stack id, OBT_NO_STACK if none */
@@ -278,8 +286,8 @@ struct obt_stack {
 
 struct obt_module_load {
     struct obt_record_header h;
+    uint32_t ts_delta; /* when the mapping was observed */
     uint32_t instance; /* > 0, unique per mapping of a module in this trace */
-    uint32_t seq_hint; /* low 32 bits of the global seq when observed */
     uint64_t base;     /* load bias (dlpi_addr) */
     uint64_t start;    /* lowest mapped address */
     uint64_t end;      /* one past the highest mapped address */
@@ -291,8 +299,8 @@ struct obt_module_load {
 
 struct obt_module_unload {
     struct obt_record_header h;
+    uint32_t ts_delta; /* when the unmapping was observed */
     uint32_t instance;
-    uint32_t seq_hint;
 };
 
 struct obt_object {
@@ -327,7 +335,7 @@ struct obt_dropped {
 struct obt_rebase {
     struct obt_record_header h;
     uint32_t reserved;
-    uint64_t base_seq;
+    uint64_t base_seq; /* the thread's number of events before the next one */
     uint64_t base_ns;
 };
 
@@ -337,11 +345,10 @@ struct obt_rebase {
 
 struct obt_end {
     struct obt_record_header h;
-    uint32_t reserved;
-    uint64_t events;   /* events written */
+    uint32_t ts_delta;
     uint64_t dropped;  /* events lost */
     uint64_t failures; /* internal failures (unwinder errors, mapping failures) */
-    uint64_t last_seq;
+    uint64_t reserved[2]; /* 0 (a reader counts the events merged before END) */
 };
 
 #endif /* OBTRACE_TRACE_H */

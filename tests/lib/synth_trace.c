@@ -1,8 +1,10 @@
 /*
  * synth_trace.c - a small synthetic trace writer (see synth_trace.h). It
  * follows include/obtrace/trace.h to the byte: native byte order, records
- * 4-byte aligned, the chunk magic written, events relative to the chunk's
- * base sequence number and time.
+ * 4-byte aligned, the chunk magic written, timed records relative to the
+ * chunk's base time. The clock is synthetic: the event of merged position
+ * seq happens at SYNTH_NS(seq), and a module or END record written before
+ * it half-way between it and the event before.
  */
 #include "synth_trace.h"
 
@@ -13,9 +15,13 @@
 #include <unistd.h>
 
 #define MAX_THREADS 64
+#define SYNTH_NS(seq) (1000000 + (uint64_t)(seq) * 10)
+#define SYNTH_BASE_LEAD 1000 /* a chunk's time base lies this far before its first record (room for skews) */
 
 struct synth_chunk {
-    uint64_t base_seq, base_ns; /* of the events now being written */
+    uint64_t events;            /* this thread's events so far */
+    uint64_t base_ns;           /* of the chunk now being written */
+    int64_t skew;               /* what this thread's clock reads off the synthetic one */
     uint32_t tid;
     uint32_t chunk_no;
     uint64_t offset;
@@ -28,8 +34,7 @@ struct synth_trace {
     int error;
     uint32_t chunk_size;
     uint64_t next_offset;
-    uint64_t seq;
-    uint64_t events;
+    uint64_t seq;               /* merged position of the next event */
     uint32_t next_stack, next_string;
     struct synth_chunk chunks[MAX_THREADS];
     unsigned nthreads;
@@ -66,11 +71,10 @@ static void chunk_start(struct synth_trace *t, struct synth_chunk *c)
     t->next_offset += t->chunk_size;
     c->used = sizeof(struct obt_chunk_header);
     struct obt_chunk_header h = {
-        .magic = OBT_CHUNK_MAGIC, .tid = c->tid, .base_seq = t->seq,
-        .base_ns = 1000000 + t->seq * 10, .thread_chunk_no = c->chunk_no++,
+        .magic = OBT_CHUNK_MAGIC, .tid = c->tid, .base_seq = c->events,
+        .base_ns = SYNTH_NS(t->seq) - SYNTH_BASE_LEAD + (uint64_t)c->skew, .thread_chunk_no = c->chunk_no++,
     };
     memcpy(c->buf, &h, sizeof(h));
-    c->base_seq = h.base_seq;
     c->base_ns = h.base_ns;
 }
 
@@ -141,8 +145,9 @@ static uint32_t round4(uint32_t n)
     return (n + 3u) & ~3u;
 }
 
-static void write_record(struct synth_trace *t, uint16_t type, const void *fixed, uint32_t fixed_len,
-                         const void *var1, uint32_t len1, const void *var2, uint32_t len2)
+/* Writes a record of type from its fixed part and up to two variable parts; a timed one stamped ns. */
+static void write_record_at(struct synth_trace *t, uint16_t type, uint64_t ns, const void *fixed, uint32_t fixed_len,
+                            const void *var1, uint32_t len1, const void *var2, uint32_t len2)
 {
     uint32_t size = round4(fixed_len + len1 + len2);
     uint8_t *p = reserve(t, size);
@@ -153,6 +158,16 @@ static void write_record(struct synth_trace *t, uint16_t type, const void *fixed
         memcpy(p + fixed_len + len1, var2, len2);
     struct obt_record_header h = { .type = type, .size = (uint16_t)size };
     memcpy(p, &h, sizeof(h));
+    if (type == OBT_REC_EVENT || type == OBT_REC_MODULE_LOAD || type == OBT_REC_MODULE_UNLOAD || type == OBT_REC_END) {
+        uint32_t delta = (uint32_t)(ns + (uint64_t)t->cur->skew - t->cur->base_ns);
+        memcpy(p + OBT_TS_DELTA_OFFSET, &delta, 4);
+    }
+}
+
+static void write_record(struct synth_trace *t, uint16_t type, const void *fixed, uint32_t fixed_len,
+                         const void *var1, uint32_t len1, const void *var2, uint32_t len2)
+{
+    write_record_at(t, type, SYNTH_NS(t->seq) - 5, fixed, fixed_len, var1, len1, var2, len2);
 }
 
 uint32_t synth_stack(struct synth_trace *t, const uint64_t *frames, uint32_t depth)
@@ -166,7 +181,7 @@ void synth_module_load(struct synth_trace *t, uint32_t instance, uint64_t base, 
                        const uint8_t *build_id, uint8_t build_id_len, const char *path)
 {
     struct obt_module_load m = {
-        .instance = instance, .seq_hint = (uint32_t)t->seq, .base = base, .start = start, .end = end,
+        .instance = instance, .base = base, .start = start, .end = end,
         .build_id_len = build_id_len, .path_len = (uint32_t)strlen(path),
     };
     write_record(t, OBT_REC_MODULE_LOAD, &m, sizeof(m), build_id, build_id_len, path, m.path_len);
@@ -174,7 +189,7 @@ void synth_module_load(struct synth_trace *t, uint32_t instance, uint64_t base, 
 
 void synth_module_unload(struct synth_trace *t, uint32_t instance)
 {
-    struct obt_module_unload m = { .instance = instance, .seq_hint = (uint32_t)t->seq };
+    struct obt_module_unload m = { .instance = instance };
     write_record(t, OBT_REC_MODULE_UNLOAD, &m, sizeof(m), NULL, 0, NULL, 0);
 }
 
@@ -214,20 +229,14 @@ uint64_t synth_event(struct synth_trace *t, const struct synth_ev *ev)
     if (flags & OBT_EV_STRING) { memcpy(opt + n, &ev->string, 4); n += 4; }
     if (flags & OBT_EV_MODULE) { memcpy(opt + n, &ev->module, 4); n += 4; }
     if (flags & OBT_EV_ARG2) { memcpy(opt + n, &ev->arg2, 8); n += 8; }
-    /* the chunk must exist before the base is known */
-    uint32_t size = round4(sizeof(struct obt_event) + n);
-    if (!t->cur->buf || t->cur->used + size > t->chunk_size) {
-        chunk_flush(t, t->cur);
-        chunk_start(t, t->cur);
-    }
-    uint64_t seq = t->seq++;
     struct obt_event e = {
         .op = ev->op, .obj_type = ev->obj_type, .flags = flags,
-        .seq_delta = (uint32_t)(seq - t->cur->base_seq), .ts_delta = (uint32_t)((1000000 + seq * 10) - t->cur->base_ns),
         .object = ev->object, .count = ev->count, .stack = ev->stack,
     };
-    write_record(t, OBT_REC_EVENT, &e, sizeof(e), opt, n, NULL, 0);
-    t->events++;
+    uint64_t seq = t->seq;
+    write_record_at(t, OBT_REC_EVENT, SYNTH_NS(seq), &e, sizeof(e), opt, n, NULL, 0);
+    t->seq++;
+    t->cur->events++;
     return seq;
 }
 
@@ -237,20 +246,9 @@ void synth_dropped(struct synth_trace *t, uint32_t count, uint32_t reason)
     write_record(t, OBT_REC_DROPPED, &d, sizeof(d), NULL, 0, NULL, 0);
 }
 
-void synth_rebase(struct synth_trace *t, uint64_t base_seq)
-{
-    if (!t->cur->buf)
-        chunk_start(t, t->cur);
-    struct obt_rebase r = { .base_seq = base_seq, .base_ns = 1000000 + base_seq * 10 };
-    write_record(t, OBT_REC_REBASE, &r, sizeof(r), NULL, 0, NULL, 0);
-    t->cur->base_seq = r.base_seq;
-    t->cur->base_ns = r.base_ns;
-    t->seq = base_seq;
-}
-
 void synth_end(struct synth_trace *t)
 {
-    struct obt_end e = { .events = t->events, .last_seq = t->seq - 1 };
+    struct obt_end e = { .dropped = 0 };
     write_record(t, OBT_REC_END, &e, sizeof(e), NULL, 0, NULL, 0);
 }
 
@@ -258,6 +256,11 @@ void synth_raw(struct synth_trace *t, uint16_t type, const void *payload, uint16
 {
     struct obt_record_header h = { 0 };
     write_record(t, type, &h, sizeof(h), payload, payload_len, NULL, 0);
+}
+
+void synth_thread_skew(struct synth_trace *t, int64_t ns)
+{
+    t->cur->skew = ns;
 }
 
 uint64_t synth_next_seq(const struct synth_trace *t)

@@ -4,7 +4,8 @@
  * header page, then per-thread chunks of {type, size}-framed records.
  *
  * Records go to the current thread's chunk (synth_thread selects it);
- * events get the next global sequence number. Chunks are written to the
+ * events are stamped so that a reader merges them in the order written
+ * (the n-th event written is the reader's seq n). Chunks are written to the
  * file as they fill, so a trace of any length needs one chunk of memory
  * per thread.
  */
@@ -44,6 +45,12 @@ struct synth_ev {
 struct synth_trace *synth_open(const char *path, const struct synth_opts *opts);
 /* Selects the thread whose chunk the following records go to (the first is tid = pid). */
 void synth_thread(struct synth_trace *t, uint32_t tid);
+/*
+ * From now on the current thread's clock reads ns (|ns| < 1000) off the
+ * synthetic one, as another core's clock might: its records are stamped
+ * out of the order they are written in.
+ */
+void synth_thread_skew(struct synth_trace *t, int64_t ns);
 /* Writes a STACK record; returns its id (1, 2, ...). */
 uint32_t synth_stack(struct synth_trace *t, const uint64_t *frames, uint32_t depth);
 /* Writes a MODULE_LOAD record for module instance `instance`. */
@@ -56,13 +63,11 @@ void synth_object(struct synth_trace *t, uint32_t id, uint8_t type, uint64_t add
                   uint32_t image, const char *name);
 /* Writes a STRING record; returns its id (1, 2, ...). */
 uint32_t synth_string(struct synth_trace *t, const char *text);
-/* Writes an EVENT record with the next sequence number; returns that seq. */
+/* Writes an EVENT record; returns the seq a reader gives it (1, 2, ...). */
 uint64_t synth_event(struct synth_trace *t, const struct synth_ev *ev);
 #define SYNTH_EV(t, ...) synth_event((t), &(struct synth_ev){ __VA_ARGS__ })
 /* Writes a DROPPED record. */
 void synth_dropped(struct synth_trace *t, uint32_t count, uint32_t reason);
-/* Writes a REBASE record: the current thread's following events count from base_seq (the next seq becomes base_seq). */
-void synth_rebase(struct synth_trace *t, uint64_t base_seq);
 /* Writes the END record (counters from what was written). */
 void synth_end(struct synth_trace *t);
 /* Writes a raw record of any type (payload after the {type,size} header); for unknown-type tests. */

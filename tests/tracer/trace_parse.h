@@ -19,7 +19,7 @@
 #include "obtrace/trace.h"
 
 struct tp_event {
-    uint64_t seq, ns;
+    uint64_t seq, ns; /* seq: the thread's own event number, from 0 */
     uint32_t tid;
     uint8_t op, obj_type;
     uint16_t flags;
@@ -84,13 +84,13 @@ static inline void tp_free(struct tp_trace *t)
     memset(t, 0, sizeof(*t));
 }
 
-static inline void tp_event_decode(const char *r, uint64_t base_seq, uint64_t base_ns, uint32_t tid,
+static inline void tp_event_decode(const char *r, uint64_t seq, uint64_t base_ns, uint32_t tid,
                                    struct tp_event *e)
 {
     struct obt_event fx;
     memcpy(&fx, r, sizeof(fx));
     memset(e, 0, sizeof(*e));
-    e->seq = base_seq + fx.seq_delta;
+    e->seq = seq;
     e->ns = base_ns + fx.ts_delta;
     e->tid = tid;
     e->op = fx.op;
@@ -152,7 +152,7 @@ static inline int tp_load(const char *path, struct tp_trace *t)
             t->records++;
             if (rh.type == OBT_REC_EVENT) {
                 struct tp_event e;
-                tp_event_decode(r, bs, bn, ch.tid, &e);
+                tp_event_decode(r, bs++, bn, ch.tid, &e);
                 TP_PUSH(t->ev, t->nev, e);
             } else if (rh.type == OBT_REC_STACK) {
                 struct obt_stack s;
@@ -236,22 +236,27 @@ static inline size_t tp_count_op(const struct tp_trace *t, uint8_t op)
     return n;
 }
 
-static int tp_cmp_u64(const void *a, const void *b)
+static int tp_cmp_u64_pair(const void *a, const void *b)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
+    const uint64_t *x = a, *y = b;
+    return x[0] != y[0] ? (x[0] < y[0] ? -1 : 1) : x[1] < y[1] ? -1 : x[1] > y[1];
 }
 
-/* 1 when the events' seqs are exactly first..first+n-1, each once. */
-static inline int tp_seqs_dense(const struct tp_trace *t, uint64_t first)
+/* 1 when each thread's events are numbered exactly 0, 1, 2 ... in its chunks, each once. */
+static inline int tp_threads_dense(const struct tp_trace *t)
 {
-    uint64_t *s = malloc((t->nev + 1) * sizeof(*s));
+    uint64_t *s = malloc((t->nev + 1) * 2 * sizeof(*s));
     int ok = 1;
-    for (size_t i = 0; i < t->nev; i++)
-        s[i] = t->ev[i].seq;
-    qsort(s, t->nev, sizeof(*s), tp_cmp_u64);
-    for (size_t i = 0; i < t->nev && ok; i++)
-        ok = s[i] == first + i;
+    for (size_t i = 0; i < t->nev; i++) {
+        s[2 * i] = t->ev[i].tid;
+        s[2 * i + 1] = t->ev[i].seq;
+    }
+    qsort(s, t->nev, 2 * sizeof(*s), tp_cmp_u64_pair);
+    for (size_t i = 0, first = 0; i < t->nev && ok; i++) {
+        if (i && s[2 * i] != s[2 * i - 2])
+            first = i;
+        ok = s[2 * i + 1] == i - first;
+    }
     free(s);
     return ok;
 }
@@ -259,17 +264,19 @@ static inline int tp_seqs_dense(const struct tp_trace *t, uint64_t first)
 #endif /* OBTRACE_TEST_TRACE_PARSE_H */
 
 /*
- * Streams the events of path into a seq bitmap of max bits (without
- * keeping them): *nev events, *dups seqs seen twice, *out_of_range seqs
- * >= max or 0. Returns 0, or -1 when path is no trace.
+ * Streams the chunks of path (without keeping their events): *nev events
+ * in *threads threads, *breaks places where a thread's chunk does not
+ * start at its events so far (a lost or repeated event) or its chunk
+ * numbers skip. Returns 0, or -1 when path is no trace.
  */
-static inline int tp_scan_seqs(const char *path, uint8_t *bitmap, uint64_t max, uint64_t *nev, uint64_t *dups,
-                               uint64_t *out_of_range)
+static inline int tp_scan_threads(const char *path, uint64_t *nev, uint64_t *threads, uint64_t *breaks)
 {
     struct stat sb;
     struct obt_file_header h;
     int fd = open(path, O_RDONLY);
-    *nev = *dups = *out_of_range = 0;
+    uint64_t *ck = NULL; /* per chunk: tid, chunk_no, base_seq, events */
+    size_t nck = 0;
+    *nev = *threads = *breaks = 0;
     if (fd < 0 || fstat(fd, &sb)) {
         if (fd >= 0)
             close(fd);
@@ -283,34 +290,35 @@ static inline int tp_scan_seqs(const char *path, uint8_t *bitmap, uint64_t max, 
     for (uint64_t off = OBT_HEADER_SIZE; off + h.chunk_size <= (uint64_t)sb.st_size; off += h.chunk_size) {
         const char *c = m + off;
         struct obt_chunk_header ch;
+        uint64_t n = 0;
         memcpy(&ch, c, sizeof(ch));
         if (ch.magic != OBT_CHUNK_MAGIC)
             continue;
-        uint64_t bs = ch.base_seq, bn = ch.base_ns;
         for (uint32_t pos = OBT_CHUNK_HEADER_SIZE; pos + 4 <= h.chunk_size;) {
             struct obt_record_header rh;
             memcpy(&rh, c + pos, 4);
             if (!rh.type || rh.size < 4 || pos + rh.size > h.chunk_size)
                 break;
-            if (rh.type == OBT_REC_EVENT) {
-                struct tp_event e;
-                tp_event_decode(c + pos, bs, bn, ch.tid, &e);
-                (*nev)++;
-                if (!e.seq || e.seq >= max)
-                    (*out_of_range)++;
-                else if (bitmap[e.seq >> 3] & (1u << (e.seq & 7)))
-                    (*dups)++;
-                else
-                    bitmap[e.seq >> 3] |= (uint8_t)(1u << (e.seq & 7));
-            } else if (rh.type == OBT_REC_REBASE) {
-                struct obt_rebase rb;
-                memcpy(&rb, c + pos, sizeof(rb));
-                bs = rb.base_seq;
-                bn = rb.base_ns;
-            }
+            n += rh.type == OBT_REC_EVENT;
             pos += rh.size;
         }
+        ck = realloc(ck, (nck + 1) * 4 * sizeof(*ck));
+        ck[4 * nck] = ch.tid;
+        ck[4 * nck + 1] = ch.thread_chunk_no;
+        ck[4 * nck + 2] = ch.base_seq;
+        ck[4 * nck + 3] = n;
+        nck++;
+        *nev += n;
     }
     munmap(m, (size_t)sb.st_size);
+    qsort(ck, nck, 4 * sizeof(*ck), tp_cmp_u64_pair); /* by tid, then chunk number */
+    for (size_t i = 0; i < nck; i++) {
+        int first = !i || ck[4 * i] != ck[4 * i - 4];
+        *threads += first;
+        if (first ? ck[4 * i + 1] != 0 || ck[4 * i + 2] != 0
+                  : ck[4 * i + 1] != ck[4 * i - 3] + 1 || ck[4 * i + 2] != ck[4 * i - 2] + ck[4 * i - 1])
+            (*breaks)++;
+    }
+    free(ck);
     return 0;
 }

@@ -191,7 +191,7 @@ START_TEST(dump_and_history)
     snprintf(args, sizeof(args), "dump %s", trace);
     ck_assert_int_eq(run(args), 0);
     char *o = slurp();
-    ck_assert(!strncmp(o, "header version=1 ", 17));
+    ck_assert(!strncmp(o, "header version=2 ", 17));
     ck_assert_ptr_nonnull(strstr(o, "EVENT op=OBJ_REF type=Device obj=5 count=2 stack=2 tag=Leak"));
     ck_assert_ptr_nonnull(strstr(o, "OBJECT id=5 type=Device address=0x2000 owner=1 image=0 name=\"\\Device\\Leaky\""));
     ck_assert_ptr_nonnull(strstr(o, " END events="));

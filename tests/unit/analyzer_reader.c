@@ -108,7 +108,7 @@ START_TEST(roundtrip_every_record_type)
 }
 END_TEST
 
-START_TEST(merge_threads_and_chunks_by_seq)
+START_TEST(merge_threads_and_chunks_by_time)
 {
     /* 3 threads, small chunks: each thread's events span many chunks */
     struct synth_trace *t = synth_open(path, &(struct synth_opts){ .chunk_size = 4096 });
@@ -139,6 +139,56 @@ START_TEST(merge_threads_and_chunks_by_seq)
     ck_assert_int_eq(ends, 1);
     ck_assert_ptr_null(trace_reader_damage(r));
     trace_reader_free(r);
+}
+END_TEST
+
+/* The seqs of the events of the trace at path, in the order the reader delivers them, into seqs[max]. */
+static size_t delivered_seqs(uint64_t *seqs, size_t max, uint32_t *objects)
+{
+    struct trace_reader *r;
+    char err[256];
+    struct tr_record rec;
+    size_t n = 0;
+    ck_assert_int_eq(trace_reader_open(&r, path, 0, err, sizeof(err)), 0);
+    while (trace_reader_next(r, &rec))
+        if (rec.type == OBT_REC_EVENT && n < max) {
+            seqs[n] = (uint64_t)rec.u.ev.count;
+            objects[n++] = rec.u.ev.object;
+        }
+    ck_assert_ptr_null(trace_reader_damage(r));
+    trace_reader_free(r);
+    return n;
+}
+
+/*
+ * Thread 200's clock reads 15 ns early. On different objects the clock
+ * decides: its event goes before thread 100's later one. On one object's
+ * counter the counts decide: 200's reference (count 3) cannot follow the
+ * creation (count 1), 100's (count 2) can, so 100's goes first.
+ */
+START_TEST(counts_order_one_objects_events_where_the_clocks_disagree)
+{
+    uint64_t counts[8];
+    uint32_t objects[8];
+    struct synth_trace *t = synth_open(path, NULL);
+    synth_thread(t, 100);
+    SYNTH_EV(t, .op = OBT_OP_OBJ_CREATE, .object = 7, .count = 1);
+    SYNTH_EV(t, .op = OBT_OP_OBJ_REF, .object = 7, .count = 2);
+    synth_thread(t, 200);
+    synth_thread_skew(t, -15);
+    SYNTH_EV(t, .op = OBT_OP_OBJ_REF, .object = 7, .count = 3);
+    synth_thread(t, 100);
+    SYNTH_EV(t, .op = OBT_OP_OBJ_REF, .object = 8, .count = 5);
+    synth_thread(t, 200);
+    SYNTH_EV(t, .op = OBT_OP_OBJ_REF, .object = 9, .count = 6); /* stamped before 100's object-8 event */
+    synth_end(t);
+    synth_close(t);
+    ck_assert_uint_eq(delivered_seqs(counts, 8, objects), 5);
+    ck_assert_uint_eq(counts[0], 1);
+    ck_assert_uint_eq(counts[1], 2); /* 100's, stamped later: its count follows */
+    ck_assert_uint_eq(counts[2], 3);
+    ck_assert_uint_eq(objects[3], 9); /* the clock decides across objects */
+    ck_assert_uint_eq(objects[4], 8);
 }
 END_TEST
 
@@ -190,7 +240,12 @@ START_TEST(wrong_version_is_a_clear_error)
     patch(8, &v, 2);
     char err[256];
     ck_assert_int_eq(open_err(err, sizeof(err)), -1);
-    ck_assert_ptr_nonnull(strstr(err, "version 2"));
+    ck_assert_ptr_nonnull(strstr(err, "unsupported trace format version 3 (this obtrace reads version 2)"));
+    v = 1; /* the global-sequence format: named, and what to do about it */
+    patch(8, &v, 2);
+    ck_assert_int_eq(open_err(err, sizeof(err)), -1);
+    ck_assert_ptr_nonnull(strstr(err, "trace format version 1, written by an older libobtrace"));
+    ck_assert_ptr_nonnull(strstr(err, "record the run again"));
 }
 END_TEST
 
@@ -220,8 +275,8 @@ END_TEST
 START_TEST(truncated_tail_keeps_what_was_read)
 {
     write_small_trace();
-    /* cut inside the first chunk after 5 events: header page + chunk header + 5 * 28 bytes */
-    ck_assert_int_eq(truncate(path, OBT_HEADER_SIZE + sizeof(struct obt_chunk_header) + 5 * 28 + 6), 0);
+    /* cut inside the first chunk after 5 events: header page + chunk header + 5 events */
+    ck_assert_int_eq(truncate(path, OBT_HEADER_SIZE + sizeof(struct obt_chunk_header) + 5 * sizeof(struct obt_event) + 6), 0);
     struct trace_reader *r;
     char err[256];
     ck_assert_int_eq(trace_reader_open(&r, path, 0, err, sizeof(err)), 0);
@@ -240,7 +295,7 @@ START_TEST(corrupt_record_size_ends_the_stream)
 {
     write_small_trace();
     uint16_t bad = 6; /* not a multiple of 4 */
-    patch(OBT_HEADER_SIZE + sizeof(struct obt_chunk_header) + 3 * 28 + 2, &bad, 2);
+    patch(OBT_HEADER_SIZE + sizeof(struct obt_chunk_header) + 3 * sizeof(struct obt_event) + 2, &bad, 2);
     struct trace_reader *r;
     char err[256];
     ck_assert_int_eq(trace_reader_open(&r, path, 0, err, sizeof(err)), 0);
@@ -286,7 +341,8 @@ int main(void)
     TCase *tc = tcase_create("reader");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, roundtrip_every_record_type);
-    tcase_add_test(tc, merge_threads_and_chunks_by_seq);
+    tcase_add_test(tc, merge_threads_and_chunks_by_time);
+    tcase_add_test(tc, counts_order_one_objects_events_where_the_clocks_disagree);
     tcase_add_test(tc, unknown_record_types_are_skipped_by_size);
     tcase_add_test(tc, foreign_endian_is_a_clear_error);
     tcase_add_test(tc, wrong_version_is_a_clear_error);

@@ -47,20 +47,23 @@ struct writer_job {
     unsigned n;
 };
 
-static void write_event(struct obt_writer *w, struct obt_tbuf *tb, uint32_t object)
+/* Writes an event stamped now whose count is the thread's event number (tb->seq). */
+static void write_event_at(struct obt_writer *w, struct obt_tbuf *tb, uint32_t object, uint64_t now)
 {
-    uint64_t seq = atomic_fetch_add(&w->seq, 1);
-    uint64_t now = obt_now_ns();
-    char *p = obt_tbuf_event_slot(w, tb, sizeof(struct obt_event), seq, now);
+    char *p = obt_tbuf_timed_slot(w, tb, sizeof(struct obt_event), now);
     struct obt_event e;
     memset(&e, 0, sizeof(e));
     e.op = OBT_OP_OBJ_REF;
-    e.seq_delta = (uint32_t)(seq - tb->base_seq);
     e.ts_delta = (uint32_t)(now - tb->base_ns);
     e.object = object;
-    e.count = (int32_t)seq;
+    e.count = (int32_t)tb->seq;
     memcpy(p + 4, (char *)&e + 4, sizeof(e) - 4);
     obt_tbuf_commit(tb, p, OBT_REC_EVENT, sizeof(e));
+}
+
+static void write_event(struct obt_writer *w, struct obt_tbuf *tb, uint32_t object)
+{
+    write_event_at(w, tb, object, obt_now_ns());
 }
 
 static void *writer_thread(void *arg)
@@ -101,10 +104,8 @@ START_TEST(writer_threads_keep_every_seq_once)
     obt_writer_release(w);
     ck_assert_int_eq(tp_load(path, &t), 0);
     ck_assert_uint_eq(t.nev, 400000);
-    ck_assert_int_eq(tp_seqs_dense(&t, 1), 1);
+    ck_assert_int_eq(tp_threads_dense(&t), 1);
     ck_assert_int_eq(t.nend, 1);
-    ck_assert_uint_eq(t.end.events, 400000);
-    ck_assert_uint_eq(t.end.last_seq, 400000);
     for (size_t i = 0; i < t.nev; i++)
         ck_assert_uint_eq((uint64_t)(uint32_t)t.ev[i].count, (uint32_t)t.ev[i].seq);
     struct stat sb;
@@ -158,8 +159,7 @@ START_TEST(writer_helper_pauses_and_resumes_without_losing_events)
     obt_writer_release(w);
     ck_assert_int_eq(tp_load(path, &t), 0);
     ck_assert_uint_eq(t.nev, 4 * n);
-    ck_assert_int_eq(tp_seqs_dense(&t, 1), 1);
-    ck_assert_uint_eq(t.end.events, 4 * n);
+    ck_assert_int_eq(tp_threads_dense(&t), 1);
     for (size_t i = 0; i < t.nev; i++)
         ck_assert_uint_eq((uint64_t)(uint32_t)t.ev[i].count, (uint32_t)t.ev[i].seq);
     tp_free(&t);
@@ -180,15 +180,16 @@ START_TEST(writer_rebases_long_silences)
     snprintf(path, sizeof(path), "%s/r.obt", tmpdir);
     ck_assert_int_eq(obt_writer_init(w, path, 0, &info), 0);
     memset(&tb, 0, sizeof(tb));
-    write_event(w, &tb, 1);
-    atomic_fetch_add(&w->seq, (uint64_t)1 << 33); /* other threads' events, as far as seq goes */
-    write_event(w, &tb, 2);
+    uint64_t now = obt_now_ns();
+    write_event_at(w, &tb, 1, now);
+    write_event_at(w, &tb, 2, now + 5000000000ull); /* 5 s later: the delta needs a new base */
     obt_writer_finish(w, &tb);
     obt_writer_release(w);
     ck_assert_int_eq(tp_load(path, &t), 0);
     ck_assert_uint_eq(t.nev, 2);
-    ck_assert_uint_eq(t.ev[0].seq, 1);
-    ck_assert_uint_eq(t.ev[1].seq, 2 + ((uint64_t)1 << 33));
+    ck_assert_uint_eq(t.ev[0].ns, now);
+    ck_assert_uint_eq(t.ev[1].ns, now + 5000000000ull);
+    ck_assert_uint_eq(t.ev[1].seq, 1);
     tp_free(&t);
     free(w);
     remove_tmpdir();
@@ -230,7 +231,7 @@ START_TEST(writer_events_survive_sigkill)
     ck_assert_int_eq(tp_load(path, &t), 0);
     ck_assert_uint_eq(t.nev, 5000);
     ck_assert_int_eq(t.nend, 0);
-    ck_assert_int_eq(tp_seqs_dense(&t, 1), 1);
+    ck_assert_int_eq(tp_threads_dense(&t), 1);
     tp_free(&t);
     remove_tmpdir();
 }
@@ -518,7 +519,11 @@ END_TEST
 
 START_TEST(struct_layouts_are_as_documented)
 {
-    ck_assert_uint_eq(sizeof(struct obt_event), 28);
+    ck_assert_uint_eq(sizeof(struct obt_event), 24);
+    ck_assert_uint_eq(offsetof(struct obt_event, ts_delta), OBT_TS_DELTA_OFFSET);
+    ck_assert_uint_eq(offsetof(struct obt_module_load, ts_delta), OBT_TS_DELTA_OFFSET);
+    ck_assert_uint_eq(offsetof(struct obt_module_unload, ts_delta), OBT_TS_DELTA_OFFSET);
+    ck_assert_uint_eq(offsetof(struct obt_end, ts_delta), OBT_TS_DELTA_OFFSET);
     ck_assert_uint_eq(sizeof(struct obt_chunk_header), OBT_CHUNK_HEADER_SIZE);
     ck_assert_uint_eq(sizeof(struct obt_stack), 12);
     ck_assert_uint_eq(sizeof(struct obt_module_load), 48);
