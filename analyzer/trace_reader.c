@@ -284,6 +284,48 @@ static int cmp_chunk(const void *a, const void *b)
     return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
+/* Bytes of well-framed records at the start of chunk c (read from the file). */
+static uint32_t chunk_used(struct trace_reader *r, const struct chunk_ref *c)
+{
+    uint8_t *buf = xmalloc(c->avail);
+    uint32_t pos = sizeof(struct obt_chunk_header);
+    if (read_exact(r->fd, buf, c->avail, c->offset)) {
+        while (pos + sizeof(struct obt_record_header) <= c->avail) {
+            struct obt_record_header h;
+            memcpy(&h, buf + pos, sizeof(h));
+            if (!h.type || h.size < sizeof(h) || h.size % 4 || pos + h.size > c->avail)
+                break;
+            pos += h.size;
+        }
+    }
+    free(buf);
+    return pos;
+}
+
+static bool same_chunk(const struct chunk_ref *a, const struct chunk_ref *b)
+{
+    return a->tid == b->tid && a->chunk_no == b->chunk_no && a->base_seq == b->base_seq;
+}
+
+/*
+ * A thread's chunk is in the file twice when the process died between
+ * copying its staging chunk out and clearing it: keeps the fuller copy of
+ * each (r->chunks sorted, so copies are adjacent).
+ */
+static void drop_copies(struct trace_reader *r)
+{
+    size_t out = 0;
+    for (size_t i = 0; i < r->nchunks; i++) {
+        if (out && same_chunk(&r->chunks[out - 1], &r->chunks[i])) {
+            if (chunk_used(r, &r->chunks[i]) > chunk_used(r, &r->chunks[out - 1]))
+                r->chunks[out - 1] = r->chunks[i];
+            continue;
+        }
+        r->chunks[out++] = r->chunks[i];
+    }
+    r->nchunks = out;
+}
+
 static void index_chunks(struct trace_reader *r, uint64_t header_size)
 {
     uint32_t csize = r->header.chunk_size;
@@ -315,6 +357,7 @@ static void index_chunks(struct trace_reader *r, uint64_t header_size)
     }
     if (r->nchunks > 1)
         qsort(r->chunks, r->nchunks, sizeof(*r->chunks), cmp_chunk);
+    drop_copies(r);
 }
 
 static void make_streams(struct trace_reader *r)

@@ -298,12 +298,52 @@ int obtrace_record_run(const struct obtrace_record_options *o, char *const argv[
     return WEXITSTATUS(status);
 }
 
+/* One chunk as counted: which thread chunk it is, how much of it holds records, its events. */
+struct counted_chunk {
+    uint32_t tid, chunk_no;
+    uint64_t base_seq;
+    uint32_t used;
+    uint32_t events;
+};
+
+static int cmp_counted(const void *a, const void *b)
+{
+    const struct counted_chunk *x = a, *y = b;
+    if (x->tid != y->tid)
+        return x->tid < y->tid ? -1 : 1;
+    if (x->chunk_no != y->chunk_no)
+        return x->chunk_no < y->chunk_no ? -1 : 1;
+    return x->base_seq < y->base_seq ? -1 : x->base_seq > y->base_seq;
+}
+
+/* Walks the records of the chunk at c into *cc; sets *complete when it holds an END. */
+static void count_chunk(const char *c, uint32_t chunk_size, struct counted_chunk *cc, int *complete)
+{
+    struct obt_chunk_header ch;
+    uint32_t pos = OBT_CHUNK_HEADER_SIZE;
+    memcpy(&ch, c, sizeof(ch));
+    *cc = (struct counted_chunk){ ch.tid, ch.thread_chunk_no, ch.base_seq, 0, 0 };
+    while (pos + 4 <= chunk_size) {
+        struct obt_record_header rh;
+        memcpy(&rh, c + pos, sizeof(rh));
+        if (rh.type == 0 || rh.size < 4 || pos + rh.size > chunk_size)
+            break;
+        cc->events += rh.type == OBT_REC_EVENT;
+        if (rh.type == OBT_REC_END && rh.size >= sizeof(struct obt_end))
+            *complete = 1;
+        pos += rh.size;
+    }
+    cc->used = pos;
+}
+
 int64_t obtrace_record_count_events(const char *path, int *complete)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     int64_t events = 0;
     struct obt_file_header h;
+    struct counted_chunk *cc = NULL;
+    size_t n = 0, cap = 0;
 
     *complete = 0;
     if (fd < 0)
@@ -322,24 +362,29 @@ int64_t obtrace_record_count_events(const char *path, int *complete)
         return -1;
     }
     for (uint64_t off = OBT_HEADER_SIZE; off + h.chunk_size <= (uint64_t)st.st_size; off += h.chunk_size) {
-        const char *c = m + off;
         uint32_t magic;
-        memcpy(&magic, c, 4);
+        memcpy(&magic, m + off, 4);
         if (magic != OBT_CHUNK_MAGIC)
             continue;
-        for (uint32_t pos = OBT_CHUNK_HEADER_SIZE; pos + 4 <= h.chunk_size;) {
-            struct obt_record_header rh;
-            memcpy(&rh, c + pos, sizeof(rh));
-            if (rh.type == 0 || rh.size < 4 || pos + rh.size > h.chunk_size)
+        if (n == cap) {
+            struct counted_chunk *grown = realloc(cc, (cap = cap ? cap * 2 : 64) * sizeof(*cc));
+            if (!grown)
                 break;
-            if (rh.type == OBT_REC_EVENT)
-                events++;
-            if (rh.type == OBT_REC_END && rh.size >= sizeof(struct obt_end))
-                *complete = 1;
-            pos += rh.size;
+            cc = grown;
         }
+        count_chunk(m + off, h.chunk_size, &cc[n++], complete);
     }
     munmap((void *)m, (size_t)st.st_size);
+    /* A chunk in the file twice (the process died between copying a staging chunk out and clearing it): the fuller copy counts. */
+    qsort(cc, n, sizeof(*cc), cmp_counted);
+    for (size_t i = 0; i < n; i++) {
+        size_t best = i;
+        while (i + 1 < n && !cmp_counted(&cc[i], &cc[i + 1]))
+            if (cc[++i].used > cc[best].used)
+                best = i;
+        events += cc[best].events;
+    }
+    free(cc);
     return events;
 }
 

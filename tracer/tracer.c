@@ -1048,7 +1048,6 @@ static void atfork_child(void)
     if (atomic_load(&obt_g.state) != OBT_RUNNING)
         return;
     pthread_mutex_init(&obt_g.mods.lock, NULL);
-    obt_writer_forget_helper(&obt_g.w);
     obt_writer_release(&obt_g.w);
     tables_release();
     obt_modules_release(&obt_g.mods);

@@ -5,23 +5,30 @@
  * OBT_HEADER_SIZE + k * chunk_size. The file is grown with ftruncate one
  * segment (OBT_SEGMENT_CHUNKS chunks) at a time, which on every common file
  * system only reserves a sparse range, and each segment is mapped once,
- * MAP_SHARED. A claimed chunk is pre-faulted writable with one
- * madvise(MADV_POPULATE_WRITE) so the writer takes no page faults inside
- * it; a helper thread does that OBT_PREFAULT_AHEAD chunks ahead of the
- * claims, so the page allocation and zeroing (a fifth of the cost of an
- * event otherwise) is off the traced threads. The helper pauses while as
- * many threads are writing as there are CPUs (it would only compete with
- * them) and resumes when fewer are; its chunks are then populated by the
- * writers that claim them. Stores into a MAP_SHARED file mapping are in the page cache the
- * moment they are made: a SIGKILL, abort or crash cannot lose them.
+ * MAP_SHARED.
+ *
+ * Each thread writes its records into one chunk of the file, its staging
+ * chunk, mapped and populated once when the thread starts writing. Stores
+ * into a MAP_SHARED file mapping are in the page cache the moment they are
+ * made: a SIGKILL, abort or crash cannot lose them. When the staging chunk
+ * is full the thread copies it with one pwrite into a freshly claimed
+ * chunk, then clears it (magic first) and goes on in the same memory as
+ * its next chunk. So the event path stores into memory that is already
+ * mapped, dirty and in the cache, and new file pages are made by pwrite,
+ * which fills them without zeroing them first and without a page fault: a
+ * buffered write's cost, where storing into fresh mapped pages cost a fault
+ * and a page of zeros each. A crash between the copy and the clearing
+ * leaves the chunk twice in the file; readers keep the fuller copy.
  *
  * A store into a file page the file system cannot back (disk full, quota)
- * raises SIGBUS, which would kill the traced program. So no chunk is
- * written before its pages are backed: the populate call reports the
- * refusal instead of faulting, and a file-size limit (RLIMIT_FSIZE, whose
- * excess raises SIGXFSZ) is checked before the file grows. The first
- * refusal marks the header OBT_FILE_OUT_OF_SPACE and every later claim
- * fails at once: the program runs on, its events are counted dropped.
+ * raises SIGBUS, which would kill the traced program. So no staging chunk
+ * is written before its pages are backed: the populate call reports the
+ * refusal instead of faulting. pwrite reports a refusal as an error, and a
+ * file-size limit (RLIMIT_FSIZE, whose excess raises SIGXFSZ) is checked
+ * before the file grows. The first refusal marks the header
+ * OBT_FILE_OUT_OF_SPACE and every later claim fails at once: the program
+ * runs on, its later events are counted dropped, and what the staging
+ * chunks hold stays in the file.
  */
 #include "writer.h"
 
@@ -272,11 +279,6 @@ int obt_writer_init(struct obt_writer *w, const char *path, uint32_t chunk_size,
         return -ENAMETOOLONG;
     strcpy(w->path, path);
     pthread_mutex_init(&w->grow_lock, NULL);
-    pthread_mutex_init(&w->helper_lock, NULL);
-    pthread_cond_init(&w->helper_wake, NULL);
-    atomic_store(&w->epoch, 1);
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    w->cpus = cpus > 0 ? (uint32_t)cpus : 1;
     w->file_limit = file_size_limit();
     w->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (w->fd < 0)
@@ -318,100 +320,8 @@ static char *chunk_address(struct obt_writer *w, uint64_t k)
     return m ? m + (k % OBT_SEGMENT_CHUNKS) * w->chunk_size : NULL;
 }
 
-/* Populates the chunks up to OBT_PREFAULT_AHEAD past the claims. */
-static void helper_populate(struct obt_writer *w)
-{
-    uint64_t target = atomic_load(&w->next_chunk) + OBT_PREFAULT_AHEAD;
-    uint64_t k;
-    while ((k = atomic_load(&w->prefaulted)) < target && !atomic_load(&w->finished) &&
-           !atomic_load(&w->out_of_space)) {
-        char *c = chunk_address(w, k);
-        if (!c)
-            break;
-        int err = chunk_allowed(w, k);
-        if (err || (err = chunk_back(w, c, k))) {
-            writer_out_of_space(w, err);
-            break;
-        }
-        atomic_store(&w->prefaulted, k + 1);
-    }
-}
-
-/*
- * Ends the current period and decides (see writer.h): returns TRUE when
- * the helper is to stay idle because the writers active in the last two
- * periods fill the CPUs. Counts the changes of mind.
- */
-static int helper_pause_update(struct obt_writer *w)
-{
-    uint32_t e = atomic_load(&w->epoch);
-    uint32_t now = atomic_load(&w->epoch_writers[e & 3]), before = atomic_load(&w->epoch_writers[(e - 1) & 3]);
-    uint32_t active = now > before ? now : before;
-    int pause = active >= w->cpus;
-
-    atomic_store(&w->epoch_writers[(e + 1) & 3], 0);
-    atomic_store(&w->epoch, e + 1);
-    if (pause != atomic_load_explicit(&w->helper_paused, memory_order_relaxed)) {
-        atomic_store(&w->helper_paused, pause);
-        atomic_fetch_add(pause ? &w->helper_pauses : &w->helper_resumes, 1);
-    }
-    return pause;
-}
-
-static void *helper_main(void *arg)
-{
-    struct obt_writer *w = arg;
-    pthread_mutex_lock(&w->helper_lock);
-    while (atomic_load(&w->helper_state) == 1 && !atomic_load(&w->finished)) {
-        if (!helper_pause_update(w))
-            helper_populate(w);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 20000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-        pthread_cond_timedwait(&w->helper_wake, &w->helper_lock, &ts);
-    }
-    pthread_mutex_unlock(&w->helper_lock);
-    return NULL;
-}
-
-/* Starts the helper with every signal blocked (signals are the program's business). */
-static void helper_start(struct obt_writer *w)
-{
-    int expect = 0;
-    sigset_t all, old;
-    if (!atomic_compare_exchange_strong(&w->helper_state, &expect, 1))
-        return;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    if (pthread_create(&w->helper, NULL, helper_main, w) != 0)
-        atomic_store(&w->helper_state, 3); /* no helper: writers populate their own chunks */
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-}
-
-void obt_writer_forget_helper(struct obt_writer *w)
-{
-    atomic_store(&w->helper_state, 0);
-}
-
-static void helper_stop(struct obt_writer *w)
-{
-    if (atomic_load(&w->helper_state) != 1)
-        return;
-    pthread_mutex_lock(&w->helper_lock);
-    atomic_store(&w->helper_state, 2);
-    pthread_cond_signal(&w->helper_wake);
-    pthread_mutex_unlock(&w->helper_lock);
-    pthread_join(w->helper, NULL);
-    atomic_store(&w->helper_state, 0);
-}
-
 void obt_writer_release(struct obt_writer *w)
 {
-    helper_stop(w);
     for (unsigned i = 0; i < OBT_MAX_SEGMENTS; i++) {
         char *m = atomic_load(&w->segments[i]);
         if (!m)
@@ -428,43 +338,10 @@ void obt_writer_release(struct obt_writer *w)
     atomic_store(&w->finished, 1);
 }
 
-/* Counts tb's thread among the writers of the helper's current period (once). */
-static inline void writer_note_active(struct obt_writer *w, struct obt_tbuf *tb)
-{
-    uint32_t e = atomic_load_explicit(&w->epoch, memory_order_relaxed);
-    if (tb->epoch_seen != e) {
-        tb->epoch_seen = e;
-        atomic_fetch_add_explicit(&w->epoch_writers[e & 3], 1, memory_order_relaxed);
-    }
-}
-
-/* Claims a fresh chunk for tb, its time base base_ns. 0 on success. */
-static int tbuf_claim(struct obt_writer *w, struct obt_tbuf *tb, uint64_t base_ns)
+/* Starts chunk c as tb's next chunk (its header, the magic last), its time base base_ns. */
+static void chunk_begin(struct obt_tbuf *tb, char *c, uint64_t base_ns)
 {
     struct obt_chunk_header ch;
-    uint64_t k;
-    char *m, *c;
-    int err;
-
-    tb->chunk = NULL;
-    if (atomic_load_explicit(&w->out_of_space, memory_order_relaxed))
-        return -1;
-    k = atomic_fetch_add_explicit(&w->next_chunk, 1, memory_order_relaxed);
-    m = segment_map(w, k / OBT_SEGMENT_CHUNKS);
-    if (!m)
-        return -1;
-    c = m + (k % OBT_SEGMENT_CHUNKS) * w->chunk_size;
-    writer_note_active(w, tb);
-    if ((err = chunk_allowed(w, k)) ||
-        (k >= atomic_load_explicit(&w->prefaulted, memory_order_relaxed) && (err = chunk_back(w, c, k)))) {
-        writer_out_of_space(w, err);
-        return -1;
-    }
-    if (__builtin_expect(atomic_load_explicit(&w->helper_state, memory_order_relaxed) == 0, 0))
-        helper_start(w);
-    else if (k + OBT_PREFAULT_AHEAD / 2 >= atomic_load_explicit(&w->prefaulted, memory_order_relaxed) &&
-             !atomic_load_explicit(&w->helper_paused, memory_order_relaxed))
-        pthread_cond_signal(&w->helper_wake);
     memset(&ch, 0, sizeof(ch));
     ch.tid = tb->tid;
     ch.base_seq = tb->seq;
@@ -475,6 +352,70 @@ static int tbuf_claim(struct obt_writer *w, struct obt_tbuf *tb, uint64_t base_n
     tb->chunk = c;
     tb->pos = OBT_CHUNK_HEADER_SIZE;
     tb->base_ns = base_ns;
+}
+
+/* Claims chunk k of the file, mapping (and growing the file to) its segment: its address, or NULL. */
+static char *chunk_claim(struct obt_writer *w, uint64_t *k)
+{
+    int err;
+    if (atomic_load_explicit(&w->out_of_space, memory_order_relaxed))
+        return NULL;
+    *k = atomic_fetch_add_explicit(&w->next_chunk, 1, memory_order_relaxed);
+    char *c = chunk_address(w, *k);
+    if (c && (err = chunk_allowed(w, *k))) {
+        writer_out_of_space(w, err);
+        return NULL;
+    }
+    return c;
+}
+
+/*
+ * Copies tb's full staging chunk into a freshly claimed chunk with one
+ * pwrite, then clears the staging chunk, magic first: a crash before the
+ * clearing leaves two copies, one after it the copy alone. 0, or -1 when
+ * the file refused the copy (the staging chunk then keeps its records).
+ */
+static int stage_flush(struct obt_writer *w, struct obt_tbuf *tb)
+{
+    uint64_t k;
+    ssize_t n;
+    if (!chunk_claim(w, &k))
+        return -1;
+    do
+        n = pwrite(w->fd, tb->chunk, tb->pos, (off_t)(OBT_HEADER_SIZE + k * w->chunk_size));
+    while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)tb->pos) {
+        writer_out_of_space(w, n < 0 ? errno : ENOSPC);
+        return -1;
+    }
+    __atomic_store_n((uint32_t *)tb->chunk, 0u, __ATOMIC_RELEASE);
+    memset(tb->chunk + 4, 0, tb->pos - 4);
+    return 0;
+}
+
+/*
+ * Gives tb room in a fresh chunk, its time base base_ns: the first time a
+ * staging chunk of its own (claimed, its pages backed), later the same
+ * staging chunk once its records were copied out. 0 on success.
+ */
+static int tbuf_claim(struct obt_writer *w, struct obt_tbuf *tb, uint64_t base_ns)
+{
+    char *c = tb->chunk;
+    uint64_t k;
+    int err;
+
+    if (c) {
+        if (stage_flush(w, tb))
+            return -1;
+    } else {
+        if (!(c = chunk_claim(w, &k)))
+            return -1;
+        if ((err = chunk_back(w, c, k))) {
+            writer_out_of_space(w, err);
+            return -1;
+        }
+    }
+    chunk_begin(tb, c, base_ns);
     return 0;
 }
 
@@ -576,8 +517,6 @@ void obt_writer_finish(struct obt_writer *w, struct obt_tbuf *tb)
     obt_writer_write_end(w, tb);
     /* Poison the chunk counter: a claim racing with us lands past every segment and fails. */
     claimed = atomic_fetch_add(&w->next_chunk, (uint64_t)1 << 40);
-    pthread_mutex_lock(&w->helper_lock); /* the helper is not populating past the end now */
-    pthread_cond_signal(&w->helper_wake);
     pthread_mutex_lock(&w->grow_lock);
     uint64_t used = OBT_HEADER_SIZE + claimed * w->chunk_size;
     if (used > w->file_size)
@@ -585,5 +524,4 @@ void obt_writer_finish(struct obt_writer *w, struct obt_tbuf *tb)
     if (ftruncate(w->fd, (off_t)used) == 0)
         w->file_size = used;
     pthread_mutex_unlock(&w->grow_lock);
-    pthread_mutex_unlock(&w->helper_lock);
 }

@@ -2,9 +2,10 @@
  * writer.h - the crash-safe trace file writer of libobtrace.
  *
  * A struct obt_writer owns one trace file: the header page and a run of
- * fixed-size chunks, mapped MAP_SHARED in large segments. Threads claim
- * chunks with one atomic add and fill them through their own struct
- * obt_tbuf; every record is written in place with its type word last, so
+ * fixed-size chunks, mapped MAP_SHARED in large segments. Each thread
+ * fills one staging chunk of the file through its own struct obt_tbuf and
+ * copies it into a freshly claimed chunk (one atomic add, one pwrite) when
+ * it is full; every record is written in place with its type word last, so
  * whatever a thread completed is in the file if the process dies the next
  * instant. Nothing in the event path writes memory another thread uses,
  * takes a lock or allocates: a thread's order is its chunks' order, and
@@ -21,7 +22,6 @@
 
 #include "obtrace/trace.h"
 
-#define OBT_PREFAULT_AHEAD 16u      /* chunks the helper keeps populated ahead of the claims */
 #define OBT_SEGMENT_CHUNKS 1024u   /* chunks per mapped segment (64 MiB at 64 KiB chunks) */
 #define OBT_MAX_SEGMENTS 4096u
 #define OBT_EXPORT __attribute__((visibility("default")))
@@ -41,36 +41,17 @@ struct obt_writer {
     uint64_t file_size;             /* bytes covered by ftruncate, under grow_lock */
     uint64_t file_limit;            /* RLIMIT_FSIZE when the writer was made: the file never grows past it */
     pthread_mutex_t grow_lock;
-    /* The pre-fault helper keeps the chunks ahead of the claims populated. */
-    _Atomic uint64_t prefaulted;    /* chunks [0, prefaulted) are populated */
-    _Atomic int helper_state;       /* 0 none, 1 starting/running, 2 stopping */
-    pthread_t helper;
-    pthread_mutex_t helper_lock;    /* held while populating: finish waits for it */
-    pthread_cond_t helper_wake;
-    /*
-     * The helper's policy: at every wake-up it starts a new period (epoch)
-     * and pauses while at least cpus writer threads claimed a chunk in one
-     * of the last two periods (it would only take CPU from them; writers
-     * populate their own chunks meanwhile), resuming when fewer did. A
-     * thread counts itself once per period, in epoch_writers[epoch & 3].
-     */
-    _Atomic uint32_t epoch;
-    _Atomic uint32_t epoch_writers[4];
-    _Atomic int helper_paused;
-    uint32_t cpus;                  /* online CPUs when the writer was made (tests may lower it) */
-    _Atomic uint32_t helper_pauses, helper_resumes; /* how often it paused and resumed */
 };
 
 /* One thread's position in its current chunk. Zero-initialize before use. */
 struct obt_tbuf {
-    char *chunk;        /* current chunk, NULL before the first record */
+    char *chunk;        /* this thread's staging chunk, NULL before the first record */
     uint32_t pos;       /* next free byte in chunk */
     uint32_t chunk_no;  /* this thread's chunk counter */
     uint32_t tid;
     uint32_t generation;
     uint64_t seq;       /* events this thread committed to the trace */
     uint64_t base_ns;
-    uint32_t epoch_seen; /* the helper period this thread last counted itself in */
 };
 
 /* What the header of a new trace says about the traced process. */
@@ -104,10 +85,8 @@ void obt_writer_finish(struct obt_writer *w, struct obt_tbuf *tb);
  * exec: if the exec fails, tracing goes on and a later END supersedes it).
  */
 void obt_writer_write_end(struct obt_writer *w, struct obt_tbuf *tb);
-/* Stops the pre-fault helper, unmaps and closes without writing anything more. */
+/* Unmaps and closes without writing anything more. */
 void obt_writer_release(struct obt_writer *w);
-/* In a fork child: the parent's pre-fault helper does not exist here; forget it before releasing. */
-void obt_writer_forget_helper(struct obt_writer *w);
 
 
 /*

@@ -84,6 +84,45 @@ static inline void tp_free(struct tp_trace *t)
     memset(t, 0, sizeof(*t));
 }
 
+/* Bytes of well-framed records at the start of the chunk at c. */
+static inline uint32_t tp_chunk_used(const char *c, uint32_t chunk_size)
+{
+    uint32_t pos = OBT_CHUNK_HEADER_SIZE;
+    while (pos + 4 <= chunk_size) {
+        struct obt_record_header rh;
+        memcpy(&rh, c + pos, 4);
+        if (!rh.type || rh.size < 4 || (rh.size & 3) || pos + rh.size > chunk_size)
+            break;
+        pos += rh.size;
+    }
+    return pos;
+}
+
+/*
+ * 1 when the chunk at off is to be read: a started chunk with no fuller
+ * copy of the same thread chunk elsewhere in the file (a process that died
+ * between copying its staging chunk out and clearing it leaves two; the
+ * earlier one in the file wins a tie).
+ */
+static inline int tp_chunk_kept(const char *m, uint64_t file_size, uint32_t chunk_size, uint64_t off)
+{
+    struct obt_chunk_header ch, other;
+    memcpy(&ch, m + off, sizeof(ch));
+    if (ch.magic != OBT_CHUNK_MAGIC)
+        return 0;
+    uint32_t used = tp_chunk_used(m + off, chunk_size);
+    for (uint64_t o = OBT_HEADER_SIZE; o + chunk_size <= file_size; o += chunk_size) {
+        memcpy(&other, m + o, sizeof(other));
+        if (o == off || other.magic != OBT_CHUNK_MAGIC || other.tid != ch.tid ||
+            other.thread_chunk_no != ch.thread_chunk_no || other.base_seq != ch.base_seq)
+            continue;
+        uint32_t u = tp_chunk_used(m + o, chunk_size);
+        if (u > used || (u == used && o < off))
+            return 0;
+    }
+    return 1;
+}
+
 static inline void tp_event_decode(const char *r, uint64_t seq, uint64_t base_ns, uint32_t tid,
                                    struct tp_event *e)
 {
@@ -139,7 +178,7 @@ static inline int tp_load(const char *path, struct tp_trace *t)
         const char *c = m + off;
         struct obt_chunk_header ch;
         memcpy(&ch, c, sizeof(ch));
-        if (ch.magic != OBT_CHUNK_MAGIC)
+        if (!tp_chunk_kept(m, (uint64_t)sb.st_size, t->h.chunk_size, off))
             continue;
         t->chunks++;
         uint64_t bs = ch.base_seq, bn = ch.base_ns;
@@ -292,7 +331,7 @@ static inline int tp_scan_threads(const char *path, uint64_t *nev, uint64_t *thr
         struct obt_chunk_header ch;
         uint64_t n = 0;
         memcpy(&ch, c, sizeof(ch));
-        if (ch.magic != OBT_CHUNK_MAGIC)
+        if (!tp_chunk_kept(m, (uint64_t)sb.st_size, h.chunk_size, off))
             continue;
         for (uint32_t pos = OBT_CHUNK_HEADER_SIZE; pos + 4 <= h.chunk_size;) {
             struct obt_record_header rh;

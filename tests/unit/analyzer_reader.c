@@ -192,6 +192,44 @@ START_TEST(counts_order_one_objects_events_where_the_clocks_disagree)
 }
 END_TEST
 
+/*
+ * A process that died between copying its staging chunk out and clearing
+ * it leaves the chunk twice, or a cut copy beside the whole one: each
+ * event is read once, from the fuller copy, and that is no damage.
+ */
+START_TEST(a_chunk_copied_twice_is_read_once)
+{
+    struct synth_trace *t = synth_open(path, &(struct synth_opts){ .chunk_size = 4096 });
+    for (int i = 1; i <= 500; i++)
+        SYNTH_EV(t, .op = OBT_OP_OBJ_REF, .object = 1, .count = i);
+    synth_close(t);
+    static uint8_t chunk[4096];
+    FILE *f = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fseek(f, OBT_HEADER_SIZE, SEEK_SET), 0);
+    ck_assert_uint_eq(fread(chunk, 1, sizeof(chunk), f), sizeof(chunk));
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    fwrite(chunk, 1, sizeof(chunk), f);                 /* copied out, never cleared */
+    memset(chunk + 2048, 0, sizeof(chunk) - 2048);
+    fwrite(chunk, 1, sizeof(chunk), f);                 /* a copy cut short */
+    fclose(f);
+    struct trace_reader *r;
+    char err[256];
+    ck_assert_int_eq(trace_reader_open(&r, path, 0, err, sizeof(err)), 0);
+    struct tr_record rec;
+    int32_t want = 1;
+    while (trace_reader_next(r, &rec)) {
+        ck_assert_int_eq(rec.type, OBT_REC_EVENT);
+        ck_assert_int_eq(rec.u.ev.count, want);
+        ck_assert_uint_eq(rec.u.ev.seq, (uint64_t)want);
+        want++;
+    }
+    ck_assert_int_eq(want, 501);
+    ck_assert_ptr_null(trace_reader_damage(r));
+    trace_reader_free(r);
+}
+END_TEST
+
 START_TEST(unknown_record_types_are_skipped_by_size)
 {
     struct synth_trace *t = synth_open(path, NULL);
@@ -343,6 +381,7 @@ int main(void)
     tcase_add_test(tc, roundtrip_every_record_type);
     tcase_add_test(tc, merge_threads_and_chunks_by_time);
     tcase_add_test(tc, counts_order_one_objects_events_where_the_clocks_disagree);
+    tcase_add_test(tc, a_chunk_copied_twice_is_read_once);
     tcase_add_test(tc, unknown_record_types_are_skipped_by_size);
     tcase_add_test(tc, foreign_endian_is_a_clear_error);
     tcase_add_test(tc, wrong_version_is_a_clear_error);

@@ -1,7 +1,7 @@
 /*
  * tracer_core.c - unit tests of libobtrace's parts, in process: the
- * crash-safe writer (threads, seq set, END, the pre-fault helper pausing
- * and resuming), the lock-free intern table under contention, the
+ * crash-safe writer (threads, per-thread numbering, END, staging chunks
+ * copied out, a death between copy and clearing), the lock-free intern table under contention, the
  * frame-pointer walk against libunwind, the walk's
  * streaming hash and its record-and-recheck (the per-thread walk memo), the
  * configuration parser, and doc/trace-format.md's tables against
@@ -9,6 +9,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <pthread.h>
@@ -118,56 +119,6 @@ START_TEST(writer_threads_keep_every_seq_once)
 }
 END_TEST
 
-/* Runs two writer threads of n events each on w to completion. */
-static void write_with_two_threads(struct obt_writer *w, unsigned n)
-{
-    pthread_t th[2];
-    struct writer_job job = { w, n };
-    for (int i = 0; i < 2; i++)
-        pthread_create(&th[i], NULL, writer_thread, &job);
-    for (int i = 0; i < 2; i++)
-        pthread_join(th[i], NULL);
-}
-
-/*
- * The pre-fault helper pauses while the writers fill the CPUs (here cpus
- * is lowered to 1, so two busy threads do) and resumes once they went
- * idle; across both changes every event is in the file exactly once.
- */
-START_TEST(writer_helper_pauses_and_resumes_without_losing_events)
-{
-    struct obt_writer *w = calloc(1, sizeof(*w));
-    struct obt_writer_info info = { (uint32_t)getpid(), (uint32_t)getppid(), 0, "test\0", 5 };
-    const unsigned n = 200000;
-    char path[128];
-    struct obt_tbuf tb;
-    struct tp_trace t;
-
-    make_tmpdir();
-    snprintf(path, sizeof(path), "%s/h.obt", tmpdir);
-    ck_assert_int_eq(obt_writer_init(w, path, 4096, &info), 0);
-    w->cpus = 1;
-    write_with_two_threads(w, n);
-    ck_assert_uint_ge(atomic_load(&w->helper_pauses), 1);
-    for (int i = 0; i < 500 && !atomic_load(&w->helper_resumes); i++)
-        usleep(10000); /* idle writers: the helper's next periods count none */
-    ck_assert_uint_ge(atomic_load(&w->helper_resumes), 1);
-    write_with_two_threads(w, n);
-    ck_assert_uint_ge(atomic_load(&w->helper_pauses), 2);
-    memset(&tb, 0, sizeof(tb));
-    obt_writer_finish(w, &tb);
-    obt_writer_release(w);
-    ck_assert_int_eq(tp_load(path, &t), 0);
-    ck_assert_uint_eq(t.nev, 4 * n);
-    ck_assert_int_eq(tp_threads_dense(&t), 1);
-    for (size_t i = 0; i < t.nev; i++)
-        ck_assert_uint_eq((uint64_t)(uint32_t)t.ev[i].count, (uint32_t)t.ev[i].seq);
-    tp_free(&t);
-    free(w);
-    remove_tmpdir();
-}
-END_TEST
-
 START_TEST(writer_rebases_long_silences)
 {
     struct obt_writer *w = calloc(1, sizeof(*w));
@@ -191,6 +142,62 @@ START_TEST(writer_rebases_long_silences)
     ck_assert_uint_eq(t.ev[1].ns, now + 5000000000ull);
     ck_assert_uint_eq(t.ev[1].seq, 1);
     tp_free(&t);
+    free(w);
+    remove_tmpdir();
+}
+END_TEST
+
+/*
+ * The staging chunk is copied out whenever it fills: 2000 events in 4 KiB
+ * chunks make a dozen copies, each thread's chunks numbered without a gap.
+ * A copy left twice (a death between copy and clearing: here the first
+ * chunk appended again, whole and cut short) is read once.
+ */
+START_TEST(writer_copies_full_staging_chunks_once)
+{
+    struct obt_writer *w = calloc(1, sizeof(*w));
+    struct obt_writer_info info = { 1, 0, 0, "", 0 };
+    struct obt_tbuf tb;
+    struct tp_trace t;
+    char path[128];
+    uint64_t nev, threads, breaks;
+
+    make_tmpdir();
+    snprintf(path, sizeof(path), "%s/s.obt", tmpdir);
+    ck_assert_int_eq(obt_writer_init(w, path, 4096, &info), 0);
+    memset(&tb, 0, sizeof(tb));
+    tb.tid = 77;
+    for (int i = 0; i < 2000; i++)
+        write_event(w, &tb, 3);
+    ck_assert_uint_ge(tb.chunk_no, 12);
+    obt_writer_finish(w, &tb);
+    obt_writer_release(w);
+    static char chunk[4096];
+    int fd = open(path, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    off_t end = lseek(fd, 0, SEEK_END);
+    off_t first = -1;
+    for (off_t off = OBT_HEADER_SIZE; off < end && first < 0; off += 4096) {
+        struct obt_chunk_header ch;
+        ck_assert_int_eq(pread(fd, &ch, sizeof(ch), off), (ssize_t)sizeof(ch));
+        if (ch.magic == OBT_CHUNK_MAGIC && ch.thread_chunk_no == 0)
+            first = off;
+    }
+    ck_assert_int_ge(first, 0);
+    ck_assert_int_eq(pread(fd, chunk, sizeof(chunk), first), (ssize_t)sizeof(chunk));
+    ck_assert_int_eq(pwrite(fd, chunk, sizeof(chunk), end), (ssize_t)sizeof(chunk));
+    memset(chunk + 1000, 0, sizeof(chunk) - 1000);
+    ck_assert_int_eq(pwrite(fd, chunk, sizeof(chunk), end + 4096), (ssize_t)sizeof(chunk));
+    close(fd);
+    ck_assert_int_eq(tp_load(path, &t), 0);
+    ck_assert_uint_eq(t.nev, 2000);
+    ck_assert_int_eq(tp_threads_dense(&t), 1);
+    ck_assert_int_eq(t.nend, 1);
+    tp_free(&t);
+    ck_assert_int_eq(tp_scan_threads(path, &nev, &threads, &breaks), 0);
+    ck_assert_uint_eq(nev, 2000);
+    ck_assert_uint_eq(threads, 1);
+    ck_assert_uint_eq(breaks, 0);
     free(w);
     remove_tmpdir();
 }
@@ -545,8 +552,8 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, writer_threads_keep_every_seq_once);
-    tcase_add_test(tc, writer_helper_pauses_and_resumes_without_losing_events);
     tcase_add_test(tc, writer_rebases_long_silences);
+    tcase_add_test(tc, writer_copies_full_staging_chunks_once);
     tcase_add_test(tc, writer_events_survive_sigkill);
     tcase_add_test(tc, intern_gives_each_key_one_id_under_contention);
     tcase_add_test(tc, hash_separates_close_stacks);
