@@ -1,15 +1,17 @@
 /*
  * trace_reader.h - reads an obtrace trace file (include/obtrace/trace.h) as
- * one stream of records in global sequence order.
+ * one stream of records in time order.
  *
  * The reader validates the header (magic, version, byte order, pointer
- * size, chunk size), indexes the chunks of each thread, and merges the
- * per-thread record streams by event sequence number (a k-way merge over
- * threads: memory is one chunk buffer per thread, never the whole file).
- * Non-event records (stacks, modules, objects, strings, drops, the end
- * record) are delivered in their thread's order, just before the next
- * event of that thread. Records are decoded into host structures; unknown
- * record types are skipped by size.
+ * size, chunk size), indexes the chunks of each thread (a chunk the file
+ * holds twice is read from its fuller copy), and merges the per-thread
+ * record streams by the trace clock, each in its own order, with counts
+ * deciding between near-simultaneous events on one object (a k-way merge
+ * over threads: memory is one chunk buffer per thread, never the whole
+ * file). An event's seq is its position in that merge (1, 2, ...).
+ * Untimed records (stacks, objects, strings, drops) are delivered in
+ * their thread's order, before its next timed record. Records are decoded
+ * into host structures; unknown record types are skipped by size.
  *
  * Damage that still leaves something to read (a truncated file, a corrupt
  * chunk or record) does not stop the other threads: the damaged thread's
@@ -42,7 +44,7 @@ struct tr_header {
 
 /* An event with its optional fields expanded; absent ones are 0. */
 struct tr_event {
-    uint64_t seq;
+    uint64_t seq;      /* position in the merge, from 1 */
     uint64_t ns;       /* on the trace clock */
     uint32_t tid;
     uint8_t op;        /* enum obt_op */
@@ -68,7 +70,7 @@ struct tr_stack {
 
 struct tr_module_load {
     uint32_t instance;
-    uint32_t seq_hint;
+    uint32_t seq_hint; /* low 32 bits of the seq of the event merged next */
     uint64_t base, start, end;
     uint8_t build_id_len;
     const uint8_t *build_id;
@@ -78,7 +80,7 @@ struct tr_module_load {
 
 struct tr_module_unload {
     uint32_t instance;
-    uint32_t seq_hint;
+    uint32_t seq_hint; /* low 32 bits of the seq of the event merged next */
 };
 
 struct tr_object {
@@ -103,7 +105,7 @@ struct tr_dropped {
 };
 
 struct tr_end {
-    uint64_t events, dropped, failures, last_seq;
+    uint64_t events, dropped, failures, last_seq; /* events and last_seq: the events merged before END */
 };
 
 struct tr_rebase {
