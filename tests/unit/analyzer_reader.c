@@ -230,6 +230,29 @@ START_TEST(a_chunk_copied_twice_is_read_once)
 }
 END_TEST
 
+/* A thread's chunk gone (its magic never written): the next one starts past the events read, which is damage. */
+START_TEST(a_lost_chunk_is_damage)
+{
+    struct synth_trace *t = synth_open(path, &(struct synth_opts){ .chunk_size = 4096 });
+    for (int i = 1; i <= 300; i++)
+        SYNTH_EV(t, .op = OBT_OP_OBJ_REF, .object = 1, .count = i);
+    synth_close(t);
+    uint32_t zero = 0;
+    patch(OBT_HEADER_SIZE, &zero, 4);
+    struct trace_reader *r;
+    char err[256];
+    ck_assert_int_eq(trace_reader_open(&r, path, 0, err, sizeof(err)), 0);
+    struct tr_record rec;
+    int n = 0;
+    while (trace_reader_next(r, &rec))
+        n++;
+    ck_assert_int_gt(n, 0);
+    ck_assert_int_lt(n, 300);
+    ck_assert_ptr_nonnull(strstr(trace_reader_damage(r), "(events lost)"));
+    trace_reader_free(r);
+}
+END_TEST
+
 START_TEST(unknown_record_types_are_skipped_by_size)
 {
     struct synth_trace *t = synth_open(path, NULL);
@@ -382,6 +405,7 @@ int main(void)
     tcase_add_test(tc, merge_threads_and_chunks_by_time);
     tcase_add_test(tc, counts_order_one_objects_events_where_the_clocks_disagree);
     tcase_add_test(tc, a_chunk_copied_twice_is_read_once);
+    tcase_add_test(tc, a_lost_chunk_is_damage);
     tcase_add_test(tc, unknown_record_types_are_skipped_by_size);
     tcase_add_test(tc, foreign_endian_is_a_clear_error);
     tcase_add_test(tc, wrong_version_is_a_clear_error);

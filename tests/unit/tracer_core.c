@@ -78,7 +78,7 @@ static void *writer_thread(void *arg)
     return NULL;
 }
 
-START_TEST(writer_threads_keep_every_seq_once)
+START_TEST(writer_threads_keep_every_event_once)
 {
     struct obt_writer *w = calloc(1, sizeof(*w));
     struct obt_writer_info info = { (uint32_t)getpid(), (uint32_t)getppid(), 0, "test\0", 5 };
@@ -551,7 +551,7 @@ int main(void)
     Suite *s = suite_create("tracer_core");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, writer_threads_keep_every_seq_once);
+    tcase_add_test(tc, writer_threads_keep_every_event_once);
     tcase_add_test(tc, writer_rebases_long_silences);
     tcase_add_test(tc, writer_copies_full_staging_chunks_once);
     tcase_add_test(tc, writer_events_survive_sigkill);

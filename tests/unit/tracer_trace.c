@@ -686,6 +686,24 @@ START_TEST(io_create_device_describes_its_device_once)
 }
 END_TEST
 
+/* Appends to the trace at path a copy of its first chunk cut after its header and first record. */
+static void append_copy_of_first_chunk(const char *path)
+{
+    struct obt_file_header h;
+    int fd = open(path, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pread(fd, &h, sizeof(h), 0), (ssize_t)sizeof(h));
+    char *c = calloc(1, h.chunk_size);
+    ck_assert_int_eq(pread(fd, c, h.chunk_size, OBT_HEADER_SIZE), (ssize_t)h.chunk_size);
+    struct obt_record_header rh;
+    memcpy(&rh, c + OBT_CHUNK_HEADER_SIZE, sizeof(rh));
+    memset(c + OBT_CHUNK_HEADER_SIZE + rh.size, 0, h.chunk_size - OBT_CHUNK_HEADER_SIZE - rh.size);
+    off_t end = lseek(fd, 0, SEEK_END);
+    ck_assert_int_eq(pwrite(fd, c, h.chunk_size, end), (ssize_t)h.chunk_size);
+    free(c);
+    close(fd);
+}
+
 START_TEST(record_runs_the_program_and_counts_its_events)
 {
     struct obtrace_record_options o;
@@ -703,6 +721,8 @@ START_TEST(record_runs_the_program_and_counts_its_events)
     ck_assert_str_eq(tr.paths[0], out);
     ck_assert_int_eq(obtrace_record_count_events(tr.paths[0], &complete), 12);
     ck_assert_int_eq(complete, 1);
+    append_copy_of_first_chunk(tr.paths[0]); /* a death between copy and clearing: still counted once */
+    ck_assert_int_eq(obtrace_record_count_events(tr.paths[0], &complete), 12);
     obtrace_record_traces_release(&tr);
     /* again on the same path: the stale trace is replaced, the exit status passed on */
     ck_assert_int_eq(obtrace_record_run(&o, (char *const[]){ tracee, "bogus", NULL }, &tr), 64);
