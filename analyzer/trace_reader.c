@@ -326,14 +326,15 @@ static void drop_copies(struct trace_reader *r)
     r->nchunks = out;
 }
 
-static void index_chunks(struct trace_reader *r, uint64_t header_size)
+static void index_chunks(struct trace_reader *r)
 {
     uint32_t csize = r->header.chunk_size;
+    uint64_t first = obt_chunk_offset(csize, 0);
     size_t cap = 0;
-    for (uint64_t off = header_size; off < r->file_size; off += csize) {
+    for (uint64_t off = first; off < r->file_size; off += csize) {
         struct obt_chunk_header ch;
         uint64_t avail = r->file_size - off < csize ? r->file_size - off : csize;
-        uint64_t no = (off - header_size) / csize;
+        uint64_t no = (off - first) / csize;
         if (avail < csize)
             note_damage(r, "truncated: the file ends inside chunk %llu (%llu of %u bytes)",
                         (unsigned long long)no, (unsigned long long)avail, csize);
@@ -819,7 +820,7 @@ int trace_reader_open(struct trace_reader **out, const char *path, unsigned flag
         trace_reader_free(r);
         return -1;
     }
-    index_chunks(r, h.header_size);
+    index_chunks(r);
     make_streams(r);
     heap_build(r);
     *out = r;

@@ -111,27 +111,9 @@ void obt_addrmap_release(struct obt_addrmap *m)
     m->slots = NULL;
 }
 
-static uint64_t addr_index(const struct obt_addrmap *m, uint64_t addr)
-{
-    return (addr * 0x9e3779b97f4a7c15ull) >> m->shift;
-}
-
-uint64_t obt_addrmap_get(const struct obt_addrmap *m, uint64_t addr)
-{
-    uint64_t i = addr_index(m, addr);
-    for (uint64_t probes = 0; probes <= m->mask; probes++, i = (i + 1) & m->mask) {
-        uint64_t a = atomic_load_explicit(&m->slots[i].addr, memory_order_acquire);
-        if (a == addr)
-            return atomic_load_explicit(&m->slots[i].value, memory_order_acquire);
-        if (a == 0)
-            return 0;
-    }
-    return 0;
-}
-
 static struct obt_addrmap_slot *addr_slot(struct obt_addrmap *m, uint64_t addr)
 {
-    uint64_t i = addr_index(m, addr);
+    uint64_t i = obt_addrmap_index(m, addr);
     for (uint64_t probes = 0; probes <= m->mask; probes++, i = (i + 1) & m->mask) {
         uint64_t a = atomic_load_explicit(&m->slots[i].addr, memory_order_acquire);
         if (a == addr)

@@ -67,8 +67,25 @@ struct obt_addrmap {
 
 int obt_addrmap_init(struct obt_addrmap *m, unsigned log2_slots);
 void obt_addrmap_release(struct obt_addrmap *m);
-/* The value stored for addr, 0 if none. */
-uint64_t obt_addrmap_get(const struct obt_addrmap *m, uint64_t addr);
+/* The slot addr hashes to: where its probe starts. */
+static inline uint64_t obt_addrmap_index(const struct obt_addrmap *m, uint64_t addr)
+{
+    return (addr * 0x9e3779b97f4a7c15ull) >> m->shift;
+}
+
+/* The value stored for addr, 0 if none (inline: every event asks it). */
+static inline uint64_t obt_addrmap_get(const struct obt_addrmap *m, uint64_t addr)
+{
+    uint64_t i = obt_addrmap_index(m, addr);
+    for (uint64_t probes = 0; probes <= m->mask; probes++, i = (i + 1) & m->mask) {
+        uint64_t a = atomic_load_explicit(&m->slots[i].addr, memory_order_acquire);
+        if (a == addr)
+            return atomic_load_explicit(&m->slots[i].value, memory_order_acquire);
+        if (a == 0)
+            return 0;
+    }
+    return 0;
+}
 /* Stores value for addr (inserting addr). -1 when the map is full. */
 int obt_addrmap_set(struct obt_addrmap *m, uint64_t addr, uint64_t value);
 /* Stores value for addr only if the current value is expected; returns the value now stored. */

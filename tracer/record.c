@@ -361,7 +361,8 @@ int64_t obtrace_record_count_events(const char *path, int *complete)
         munmap((void *)m, (size_t)st.st_size);
         return -1;
     }
-    for (uint64_t off = OBT_HEADER_SIZE; off + h.chunk_size <= (uint64_t)st.st_size; off += h.chunk_size) {
+    for (uint64_t off = obt_chunk_offset(h.chunk_size, 0); off + h.chunk_size <= (uint64_t)st.st_size;
+         off += h.chunk_size) {
         uint32_t magic;
         memcpy(&magic, m + off, 4);
         if (magic != OBT_CHUNK_MAGIC)

@@ -34,7 +34,7 @@
 #define OBT_SEED_STRING 0x737472u
 
 struct obt_tracer obt_g;
-static __thread struct obt_tls obt_tls_v __attribute__((tls_model("initial-exec")));
+__thread struct obt_tls obt_tls_v __attribute__((tls_model("initial-exec")));
 static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
 
 typedef NTSTATUS (*query_fn)(PVOID, PNTSIM_OBJECT_INFO);
@@ -58,7 +58,7 @@ struct obt_tls *obt_tls_get(void)
     return t;
 }
 
-int obt_call_begin(struct obt_call *c, const void *frame, const void *ret_addr, uint8_t op)
+int obt_call_begin_slow(struct obt_call *c, const void *frame, const void *ret_addr, uint8_t op)
 {
     struct obt_tls *t = &obt_tls_v;
     if (__builtin_expect(atomic_load_explicit(&obt_g.state, memory_order_relaxed) != OBT_RUNNING, 0)) {
@@ -72,12 +72,7 @@ int obt_call_begin(struct obt_call *c, const void *frame, const void *ret_addr, 
         return 0;
     t = obt_tls_get();
     t->busy = 1;
-    c->frame = frame;
-    c->ret_addr = ret_addr;
-    c->tls = t;
-    c->have_stack = 0;
-    memset(&c->ev, 0, sizeof(c->ev));
-    c->ev.op = op;
+    obt_call_fill(c, t, frame, ret_addr, op);
     return 1;
 }
 
@@ -340,7 +335,7 @@ static uint32_t dwarf_id(struct obt_call *c, const uint64_t *frames, unsigned n)
 {
     struct obt_walk_memo *m = memo_slot(c->tls, c->ret_addr);
     size_t bytes = n * sizeof(uint64_t);
-    if (m->id && m->nvisit == n && !memcmp(m->words, frames, bytes))
+    if (m->id && m->nvisit == n && obt_words_same(m->words, frames, n))
         return m->id;
     m->id = 0;
     uint32_t id = obt_stack_intern(c->tls, frames, n);
@@ -619,17 +614,12 @@ static uint64_t object_make(struct obt_tls *t, const void *addr, int expect, int
     return object_describe(t, addr, id, (uint8_t)(expect < 0 ? -expect : expect), 0, "");
 }
 
-uint64_t obt_object_lookup(struct obt_tls *t, const void *addr, int expect)
+uint64_t obt_object_lookup_miss(struct obt_tls *t, const void *addr, int expect)
 {
     uint64_t key = (uint64_t)(uintptr_t)addr;
     uint64_t v;
     int ok;
 
-    if (!addr)
-        return 0;
-    v = obt_addrmap_get(&obt_g.objects, key);
-    if (__builtin_expect(v != 0, 1))
-        return v;
     v = object_make(t, addr, expect, &ok);
     if (!ok)
         return 0;
@@ -744,14 +734,6 @@ void obt_object_forget(const void *addr, uint64_t value)
 {
     if (addr && value)
         obt_addrmap_cas(&obt_g.objects, (uint64_t)(uintptr_t)addr, value, 0);
-}
-
-void obt_ev_set_object(struct obt_ev *ev, uint64_t value)
-{
-    ev->object = OBT_OV_ID(value);
-    ev->obj_type = OBT_OV_TYPE(value);
-    if (OBT_OV_FLAGS(value) & OBT_OV_FILTERED)
-        ev->filtered = 1;
 }
 
 /* ---- events ------------------------------------------------------ */

@@ -15,6 +15,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "config.h"
 #include "intern.h"
@@ -132,12 +133,41 @@ struct obt_call {
     uint64_t now;
 };
 
+/* The calling thread's state; obt_tls_get initializes it on first use. */
+extern __thread struct obt_tls obt_tls_v __attribute__((tls_model("initial-exec")));
+
+/* Fills c for a traced call of thread t (guard set by the caller). */
+static inline void obt_call_fill(struct obt_call *c, struct obt_tls *t, const void *frame, const void *ret_addr,
+                                 uint8_t op)
+{
+    c->frame = frame;
+    c->ret_addr = ret_addr;
+    c->tls = t;
+    c->have_stack = 0;
+    memset(&c->ev, 0, sizeof(c->ev));
+    c->ev.op = op;
+}
+
+/* obt_call_begin for a thread not yet set up, a tracer not running, or a call from inside the tracer. */
+int obt_call_begin_slow(struct obt_call *c, const void *frame, const void *ret_addr, uint8_t op);
+
 /*
  * Starts an interposed call: returns 1 when it is to be traced (the guard
  * is now set), 0 when the caller must just forward (tracer off, or the
- * call comes from inside the tracer).
+ * call comes from inside the tracer). Inline: a running tracer and a ready
+ * thread cost two loads and a store.
  */
-int obt_call_begin(struct obt_call *c, const void *frame, const void *ret_addr, uint8_t op);
+static inline int obt_call_begin(struct obt_call *c, const void *frame, const void *ret_addr, uint8_t op)
+{
+    struct obt_tls *t = &obt_tls_v;
+    if (__builtin_expect(atomic_load_explicit(&obt_g.state, memory_order_relaxed) != OBT_RUNNING || t->busy ||
+                             !t->ready,
+                         0))
+        return obt_call_begin_slow(c, frame, ret_addr, op);
+    t->busy = 1;
+    obt_call_fill(c, t, frame, ret_addr, op);
+    return 1;
+}
 /* Clears the guard around the forwarded call. */
 static inline void obt_call_forward(struct obt_call *c)
 {
@@ -199,8 +229,15 @@ uint32_t obt_string_intern(struct obt_tls *t, const char *text, size_t len);
  * NtsimQueryObject; 0 if the simulation does not know it), > 0 a plain
  * structure of type expect (a pool block, a remove lock: never asked),
  * < 0 a simulation object if the simulation knows it, else type -expect.
+ * The lookup of a known object is inline; obt_object_lookup_miss makes a
+ * new identity.
  */
-uint64_t obt_object_lookup(struct obt_tls *t, const void *addr, int expect);
+uint64_t obt_object_lookup_miss(struct obt_tls *t, const void *addr, int expect);
+static inline uint64_t obt_object_lookup(struct obt_tls *t, const void *addr, int expect)
+{
+    uint64_t v = addr ? obt_addrmap_get(&obt_g.objects, (uint64_t)(uintptr_t)addr) : 0;
+    return __builtin_expect(v != 0 || !addr, 1) ? v : obt_object_lookup_miss(t, addr, expect);
+}
 /* A new object at addr (the address may be reused): fresh id, OBJECT record; expect as above. */
 uint64_t obt_object_new(struct obt_tls *t, const void *addr, int expect);
 /*
@@ -250,7 +287,13 @@ void obt_object_forget(const void *addr, uint64_t value);
  */
 int obt_object_counts(const void *addr, int64_t *pointer, int64_t *handle, uint64_t *sim_id_out);
 /* Puts the object fields of ev from a packed value. */
-void obt_ev_set_object(struct obt_ev *ev, uint64_t value);
+static inline void obt_ev_set_object(struct obt_ev *ev, uint64_t value)
+{
+    ev->object = OBT_OV_ID(value);
+    ev->obj_type = OBT_OV_TYPE(value);
+    if (OBT_OV_FLAGS(value) & OBT_OV_FILTERED)
+        ev->filtered = 1;
+}
 
 /* Starts the tracer if it is dormant and libntsim is loaded now. */
 void obt_tracer_start_if_needed(void);

@@ -1,11 +1,11 @@
 /*
  * writer.c - the crash-safe trace file writer (see writer.h).
  *
- * File layout: [header page][chunk 0][chunk 1]... Chunk k lives at
- * OBT_HEADER_SIZE + k * chunk_size. The file is grown with ftruncate one
- * segment (OBT_SEGMENT_CHUNKS chunks) at a time, which on every common file
- * system only reserves a sparse range, and each segment is mapped once,
- * MAP_SHARED.
+ * File layout: [header page][hole][chunk 0][chunk 1]... Chunk k lives at
+ * obt_chunk_offset(chunk_size, k) = (k + 1) * chunk_size, aligned to its
+ * size. The file is grown with ftruncate one segment (OBT_SEGMENT_CHUNKS
+ * chunks) at a time, which on every common file system only reserves a
+ * sparse range, and each segment is mapped once, MAP_SHARED.
  *
  * Each thread writes its records into one chunk of the file, its staging
  * chunk, mapped and populated once when the thread starts writing. Stores
@@ -127,7 +127,7 @@ static uint64_t segment_bytes(const struct obt_writer *w)
 
 static uint64_t segment_offset(const struct obt_writer *w, uint64_t seg)
 {
-    return OBT_HEADER_SIZE + seg * segment_bytes(w);
+    return obt_chunk_offset(w->chunk_size, seg * OBT_SEGMENT_CHUNKS);
 }
 
 /*
@@ -156,7 +156,7 @@ static uint64_t file_size_limit(void)
 /* 0 when chunk k lies within the file-size limit, else EFBIG. */
 static int chunk_allowed(const struct obt_writer *w, uint64_t k)
 {
-    return OBT_HEADER_SIZE + (k + 1) * (uint64_t)w->chunk_size <= w->file_limit ? 0 : EFBIG;
+    return obt_chunk_offset(w->chunk_size, k + 1) <= w->file_limit ? 0 : EFBIG;
 }
 
 /*
@@ -168,8 +168,7 @@ static int chunk_allowed(const struct obt_writer *w, uint64_t k)
 static int file_grow(struct obt_writer *w, uint64_t end)
 {
     if (end > w->file_limit) /* whole chunks only: a reader takes a part of one for a cut file */
-        end = w->file_limit < OBT_HEADER_SIZE ? OBT_HEADER_SIZE
-            : OBT_HEADER_SIZE + (w->file_limit - OBT_HEADER_SIZE) / w->chunk_size * w->chunk_size;
+        end = w->file_limit < w->chunk_size ? OBT_HEADER_SIZE : w->file_limit / w->chunk_size * w->chunk_size;
     if (end <= w->file_size)
         return 0;
     if (ftruncate(w->fd, (off_t)end) != 0)
@@ -202,7 +201,7 @@ static int pages_back(int fd, void *addr, uint64_t off, uint32_t len)
 /* pages_back for chunk k, mapped at c. */
 static int chunk_back(struct obt_writer *w, char *c, uint64_t k)
 {
-    return pages_back(w->fd, c, OBT_HEADER_SIZE + k * w->chunk_size, w->chunk_size);
+    return pages_back(w->fd, c, obt_chunk_offset(w->chunk_size, k), w->chunk_size);
 }
 
 /* Maps segment seg, growing the file to cover it. Returns the mapping or NULL. */
@@ -373,6 +372,10 @@ static char *chunk_claim(struct obt_writer *w, uint64_t *k)
  * pwrite, then clears the staging chunk, magic first: a crash before the
  * clearing leaves two copies, one after it the copy alone. 0, or -1 when
  * the file refused the copy (the staging chunk then keeps its records).
+ * The copy is the whole chunk, its unused tail zeros as the clearing left
+ * them: a write of a whole aligned chunk fills whole large folios, one a
+ * few bytes short costs half as much again (ext4, 64 KiB: 5.4 against 8.0
+ * ns per 24-byte event).
  */
 static int stage_flush(struct obt_writer *w, struct obt_tbuf *tb)
 {
@@ -381,9 +384,9 @@ static int stage_flush(struct obt_writer *w, struct obt_tbuf *tb)
     if (!chunk_claim(w, &k))
         return -1;
     do
-        n = pwrite(w->fd, tb->chunk, tb->pos, (off_t)(OBT_HEADER_SIZE + k * w->chunk_size));
+        n = pwrite(w->fd, tb->chunk, w->chunk_size, (off_t)obt_chunk_offset(w->chunk_size, k));
     while (n < 0 && errno == EINTR);
-    if (n != (ssize_t)tb->pos) {
+    if (n != (ssize_t)w->chunk_size) {
         writer_out_of_space(w, n < 0 ? errno : ENOSPC);
         return -1;
     }
@@ -440,15 +443,6 @@ void *obt_tbuf_reserve(struct obt_writer *w, struct obt_tbuf *tb, uint32_t size)
     return tb->chunk + tb->pos;
 }
 
-void obt_tbuf_commit(struct obt_tbuf *tb, void *rec, uint16_t type, uint32_t size)
-{
-    struct obt_record_header *h = rec;
-    h->size = (uint16_t)size;
-    __atomic_store_n(&h->type, type, __ATOMIC_RELEASE);
-    tb->pos += size;
-    tb->seq += type == OBT_REC_EVENT;
-}
-
 int obt_tbuf_write(struct obt_writer *w, struct obt_tbuf *tb, uint16_t type, const void *rec, uint32_t size)
 {
     char *p = obt_tbuf_reserve(w, tb, size);
@@ -460,7 +454,7 @@ int obt_tbuf_write(struct obt_writer *w, struct obt_tbuf *tb, uint16_t type, con
     return 0;
 }
 
-void *obt_tbuf_timed_slot(struct obt_writer *w, struct obt_tbuf *tb, uint32_t size, uint64_t now_ns)
+void *obt_tbuf_timed_slot_slow(struct obt_writer *w, struct obt_tbuf *tb, uint32_t size, uint64_t now_ns)
 {
     tbuf_sync_generation(w, tb);
     if (__builtin_expect(tb->chunk != NULL && tb->pos + size <= w->chunk_size, 1)) {
@@ -474,7 +468,7 @@ void *obt_tbuf_timed_slot(struct obt_writer *w, struct obt_tbuf *tb, uint32_t si
             char *p = tb->chunk + tb->pos;
             memcpy(p + 4, (char *)&rb + 4, sizeof(rb) - 4);
             obt_tbuf_commit(tb, p, OBT_REC_REBASE, sizeof(rb));
-                    tb->base_ns = now_ns;
+            tb->base_ns = now_ns;
             return tb->chunk + tb->pos;
         }
     }
@@ -517,7 +511,7 @@ void obt_writer_finish(struct obt_writer *w, struct obt_tbuf *tb)
     /* Poison the chunk counter: a claim racing with us lands past every segment and fails. */
     claimed = atomic_fetch_add(&w->next_chunk, (uint64_t)1 << 40);
     pthread_mutex_lock(&w->grow_lock);
-    uint64_t used = OBT_HEADER_SIZE + claimed * w->chunk_size;
+    uint64_t used = claimed ? obt_chunk_offset(w->chunk_size, claimed) : OBT_HEADER_SIZE;
     if (used > w->file_size)
         used = w->file_size; /* claims refused past the end hold nothing */
     if (ftruncate(w->fd, (off_t)used) == 0)

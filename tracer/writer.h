@@ -101,17 +101,36 @@ void *obt_tbuf_reserve(struct obt_writer *w, struct obt_tbuf *tb, uint32_t size)
  * stores the size, then the type word, and advances the buffer (and
  * tb->seq for an event).
  */
-void obt_tbuf_commit(struct obt_tbuf *tb, void *rec, uint16_t type, uint32_t size);
+static inline void obt_tbuf_commit(struct obt_tbuf *tb, void *rec, uint16_t type, uint32_t size)
+{
+    struct obt_record_header *h = rec;
+    h->size = (uint16_t)size;
+    __atomic_store_n(&h->type, type, __ATOMIC_RELEASE);
+    tb->pos += size;
+    tb->seq += type == OBT_REC_EVENT;
+}
 /* Reserve + copy + commit of a complete record whose header is filled in except the type. */
 int obt_tbuf_write(struct obt_writer *w, struct obt_tbuf *tb, uint16_t type, const void *rec, uint32_t size);
+
+/* obt_tbuf_timed_slot when the record does not simply fit: a new chunk, a REBASE, a new writer. */
+void *obt_tbuf_timed_slot_slow(struct obt_writer *w, struct obt_tbuf *tb, uint32_t size, uint64_t now_ns);
 
 /*
  * Prepares tb for a timed record (trace.h: EVENT, MODULE_*, END) of size
  * bytes stamped now_ns: makes room, claiming a chunk or writing an
  * OBT_REC_REBASE record when now_ns - tb->base_ns would not fit in 32
- * bits. Returns where to write the record, or NULL (it is lost).
+ * bits. Returns where to write the record, or NULL (it is lost). Inline:
+ * in the common case, room in the same chunk of the same writer, it is
+ * three compares.
  */
-void *obt_tbuf_timed_slot(struct obt_writer *w, struct obt_tbuf *tb, uint32_t size, uint64_t now_ns);
+static inline void *obt_tbuf_timed_slot(struct obt_writer *w, struct obt_tbuf *tb, uint32_t size, uint64_t now_ns)
+{
+    if (__builtin_expect(tb->generation == w->generation && tb->chunk != NULL && tb->pos + size <= w->chunk_size &&
+                             now_ns - tb->base_ns <= UINT32_MAX,
+                         1))
+        return tb->chunk + tb->pos;
+    return obt_tbuf_timed_slot_slow(w, tb, size, now_ns);
+}
 /*
  * Writes a complete timed record (its header and ts_delta are filled in
  * here) stamped with the trace clock now. 0, or -1 when it is lost.

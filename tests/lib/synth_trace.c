@@ -108,7 +108,7 @@ struct synth_trace *synth_open(const char *path, const struct synth_opts *opts)
         if (cl[i] == ' ')
             cl[i] = 0;
     put(t, page, sizeof(page), 0);
-    t->next_offset = OBT_HEADER_SIZE;
+    t->next_offset = obt_chunk_offset(t->chunk_size, 0);
     synth_thread(t, h.pid);
     return t;
 }

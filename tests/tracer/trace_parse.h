@@ -111,7 +111,7 @@ static inline int tp_chunk_kept(const char *m, uint64_t file_size, uint32_t chun
     if (ch.magic != OBT_CHUNK_MAGIC)
         return 0;
     uint32_t used = tp_chunk_used(m + off, chunk_size);
-    for (uint64_t o = OBT_HEADER_SIZE; o + chunk_size <= file_size; o += chunk_size) {
+    for (uint64_t o = obt_chunk_offset(chunk_size, 0); o + chunk_size <= file_size; o += chunk_size) {
         memcpy(&other, m + o, sizeof(other));
         if (o == off || other.magic != OBT_CHUNK_MAGIC || other.tid != ch.tid ||
             other.thread_chunk_no != ch.thread_chunk_no || other.base_seq != ch.base_seq)
@@ -174,7 +174,8 @@ static inline int tp_load(const char *path, struct tp_trace *t)
         munmap(m, (size_t)sb.st_size);
         return -1;
     }
-    for (uint64_t off = OBT_HEADER_SIZE; off + t->h.chunk_size <= (uint64_t)sb.st_size; off += t->h.chunk_size) {
+    for (uint64_t off = obt_chunk_offset(t->h.chunk_size, 0); off + t->h.chunk_size <= (uint64_t)sb.st_size;
+         off += t->h.chunk_size) {
         const char *c = m + off;
         struct obt_chunk_header ch;
         memcpy(&ch, c, sizeof(ch));
@@ -326,7 +327,8 @@ static inline int tp_scan_threads(const char *path, uint64_t *nev, uint64_t *thr
     if (m == MAP_FAILED)
         return -1;
     memcpy(&h, m, sizeof(h));
-    for (uint64_t off = OBT_HEADER_SIZE; off + h.chunk_size <= (uint64_t)sb.st_size; off += h.chunk_size) {
+    for (uint64_t off = obt_chunk_offset(h.chunk_size, 0); off + h.chunk_size <= (uint64_t)sb.st_size;
+         off += h.chunk_size) {
         const char *c = m + off;
         struct obt_chunk_header ch;
         uint64_t n = 0;

@@ -206,7 +206,7 @@ START_TEST(a_chunk_copied_twice_is_read_once)
     static uint8_t chunk[4096];
     FILE *f = fopen(path, "r+b");
     ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(fseek(f, OBT_HEADER_SIZE, SEEK_SET), 0);
+    ck_assert_int_eq(fseek(f, (long)obt_chunk_offset(4096, 0), SEEK_SET), 0);
     ck_assert_uint_eq(fread(chunk, 1, sizeof(chunk), f), sizeof(chunk));
     ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
     fwrite(chunk, 1, sizeof(chunk), f);                 /* copied out, never cleared */
@@ -238,7 +238,7 @@ START_TEST(a_lost_chunk_is_damage)
         SYNTH_EV(t, .op = OBT_OP_OBJ_REF, .object = 1, .count = i);
     synth_close(t);
     uint32_t zero = 0;
-    patch(OBT_HEADER_SIZE, &zero, 4);
+    patch(obt_chunk_offset(4096, 0), &zero, 4);
     struct trace_reader *r;
     char err[256];
     ck_assert_int_eq(trace_reader_open(&r, path, 0, err, sizeof(err)), 0);
@@ -337,7 +337,7 @@ START_TEST(truncated_tail_keeps_what_was_read)
 {
     write_small_trace();
     /* cut inside the first chunk after 5 events: header page + chunk header + 5 events */
-    ck_assert_int_eq(truncate(path, OBT_HEADER_SIZE + sizeof(struct obt_chunk_header) + 5 * sizeof(struct obt_event) + 6), 0);
+    ck_assert_int_eq(truncate(path, obt_chunk_offset(OBT_CHUNK_SIZE_DEFAULT, 0) + sizeof(struct obt_chunk_header) + 5 * sizeof(struct obt_event) + 6), 0);
     struct trace_reader *r;
     char err[256];
     ck_assert_int_eq(trace_reader_open(&r, path, 0, err, sizeof(err)), 0);
@@ -356,7 +356,7 @@ START_TEST(corrupt_record_size_ends_the_stream)
 {
     write_small_trace();
     uint16_t bad = 6; /* not a multiple of 4 */
-    patch(OBT_HEADER_SIZE + sizeof(struct obt_chunk_header) + 3 * sizeof(struct obt_event) + 2, &bad, 2);
+    patch(obt_chunk_offset(OBT_CHUNK_SIZE_DEFAULT, 0) + sizeof(struct obt_chunk_header) + 3 * sizeof(struct obt_event) + 2, &bad, 2);
     struct trace_reader *r;
     char err[256];
     ck_assert_int_eq(trace_reader_open(&r, path, 0, err, sizeof(err)), 0);
@@ -374,7 +374,7 @@ START_TEST(bad_chunk_magic_is_damage)
 {
     write_small_trace();
     uint32_t bad = 0x12345678;
-    patch(OBT_HEADER_SIZE, &bad, 4);
+    patch(obt_chunk_offset(OBT_CHUNK_SIZE_DEFAULT, 0), &bad, 4);
     struct trace_reader *r;
     char err[256];
     ck_assert_int_eq(trace_reader_open(&r, path, 0, err, sizeof(err)), 0);

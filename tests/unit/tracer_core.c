@@ -112,7 +112,7 @@ START_TEST(writer_threads_keep_every_event_once)
     struct stat sb;
     ck_assert_int_eq(stat(path, &sb), 0);
     ck_assert_int_eq(sb.st_mode & 0777, 0600);
-    ck_assert_uint_eq((uint64_t)sb.st_size, OBT_HEADER_SIZE + t.chunks * 4096ull); /* truncated to use */
+    ck_assert_uint_eq((uint64_t)sb.st_size, obt_chunk_offset(4096, t.chunks)); /* truncated to use */
     tp_free(&t);
     free(w);
     remove_tmpdir();
@@ -177,7 +177,7 @@ START_TEST(writer_copies_full_staging_chunks_once)
     ck_assert_int_ge(fd, 0);
     off_t end = lseek(fd, 0, SEEK_END);
     off_t first = -1;
-    for (off_t off = OBT_HEADER_SIZE; off < end && first < 0; off += 4096) {
+    for (off_t off = (off_t)obt_chunk_offset(4096, 0); off < end && first < 0; off += 4096) {
         struct obt_chunk_header ch;
         ck_assert_int_eq(pread(fd, &ch, sizeof(ch), off), (ssize_t)sizeof(ch));
         if (ch.magic == OBT_CHUNK_MAGIC && ch.thread_chunk_no == 0)

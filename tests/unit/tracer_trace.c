@@ -694,7 +694,7 @@ static void append_copy_of_first_chunk(const char *path)
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(pread(fd, &h, sizeof(h), 0), (ssize_t)sizeof(h));
     char *c = calloc(1, h.chunk_size);
-    ck_assert_int_eq(pread(fd, c, h.chunk_size, OBT_HEADER_SIZE), (ssize_t)h.chunk_size);
+    ck_assert_int_eq(pread(fd, c, h.chunk_size, (off_t)obt_chunk_offset(h.chunk_size, 0)), (ssize_t)h.chunk_size);
     struct obt_record_header rh;
     memcpy(&rh, c + OBT_CHUNK_HEADER_SIZE, sizeof(rh));
     memset(c + OBT_CHUNK_HEADER_SIZE + rh.size, 0, h.chunk_size - OBT_CHUNK_HEADER_SIZE - rh.size);
