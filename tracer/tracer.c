@@ -335,7 +335,7 @@ static uint32_t dwarf_id(struct obt_call *c, const uint64_t *frames, unsigned n)
 {
     struct obt_walk_memo *m = memo_slot(c->tls, c->ret_addr);
     size_t bytes = n * sizeof(uint64_t);
-    if (m->id && m->nvisit == n && obt_words_same(m->words, frames, n))
+    if (m->id && m->nvisit == n && !memcmp(m->words, frames, bytes))
         return m->id;
     m->id = 0;
     uint32_t id = obt_stack_intern(c->tls, frames, n);
@@ -738,7 +738,7 @@ void obt_object_forget(const void *addr, uint64_t value)
 
 /* ---- events ------------------------------------------------------ */
 
-static uint32_t event_size(uint16_t flags)
+static uint32_t event_size_optional(uint16_t flags)
 {
     uint32_t size = sizeof(struct obt_event);
     size += (flags & OBT_EV_TAG) ? 4 : 0;
@@ -749,6 +749,14 @@ static uint32_t event_size(uint16_t flags)
     size += (flags & OBT_EV_MODULE) ? 4 : 0;
     size += (flags & OBT_EV_ARG2) ? 8 : 0;
     return size;
+}
+
+/* The bytes of an event with the optional fields flags names. */
+static inline uint32_t event_size(uint16_t flags)
+{
+    if (__builtin_expect(!(flags & OBT_EV_OPTIONAL_MASK), 1))
+        return sizeof(struct obt_event);
+    return event_size_optional(flags);
 }
 
 static char *put32(char *p, uint32_t v)
@@ -800,7 +808,8 @@ static void event_optional_put(char *q, const struct obt_ev *ev)
         put64(q, ev->arg2);
 }
 
-static void event_write(struct obt_tls *t, const struct obt_ev *ev, uint32_t stack, uint64_t now)
+static inline __attribute__((always_inline)) void event_write(struct obt_tls *t, const struct obt_ev *ev, uint32_t stack,
+                                                               uint64_t now)
 {
     struct obt_writer *w = &obt_g.w;
     uint32_t size = event_size(ev->flags);

@@ -74,22 +74,6 @@ static inline obt_v2u64 obt_fp_frame_diff(const char *f, const uint64_t *word_pa
     return now ^ then;
 }
 
-/*
- * TRUE when a[0 .. n) and b[0 .. n) hold the same words: one 16-byte
- * compare per two words with no early exit, cheaper for a stack's 20 to 60
- * frames than a call of memcmp.
- */
-static inline int obt_words_same(const uint64_t *a, const uint64_t *b, unsigned n)
-{
-    obt_v2u64 diff = { 0, 0 };
-    unsigned i = 0;
-    for (; i + 2 <= n; i += 2)
-        diff |= obt_fp_frame_diff((const char *)(a + i), b + i);
-    if (i < n)
-        diff[0] |= a[i] ^ b[i];
-    return (diff[0] | diff[1]) == 0;
-}
-
 static inline int obt_unwind_fp_same(const void *frame, const uint64_t *words, unsigned nvisit)
 {
     const char *f = frame;
