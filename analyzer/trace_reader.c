@@ -11,8 +11,8 @@
  * trace clock. Where two threads' next events act on the same object's
  * counter within TR_SKEW_NS of each other, the counter decides: the event
  * whose count follows from the last one delivered goes first (the clock is
- * read before the operation it stamps, and two cores' clocks may differ a
- * little).
+ * read after the operation it stamps, so a thread preempted in between
+ * stamps it late, and two cores' clocks may differ a little).
  */
 #include "trace_reader.h"
 
@@ -36,6 +36,7 @@ struct chunk_ref {
     uint64_t offset;   /* of the chunk header in the file */
     uint32_t avail;    /* bytes of the chunk present in the file */
     uint32_t tid;
+    uint32_t serial;   /* with tid, names the thread */
     uint32_t chunk_no;
     uint64_t base_seq; /* the thread's events before this chunk */
     uint64_t base_ns;
@@ -277,6 +278,8 @@ static int cmp_chunk(const void *a, const void *b)
     const struct chunk_ref *x = a, *y = b;
     if (x->tid != y->tid)
         return x->tid < y->tid ? -1 : 1;
+    if (x->serial != y->serial)
+        return x->serial < y->serial ? -1 : 1;
     if (x->chunk_no != y->chunk_no)
         return x->chunk_no < y->chunk_no ? -1 : 1;
     if (x->base_seq != y->base_seq)
@@ -302,9 +305,14 @@ static uint32_t chunk_used(struct trace_reader *r, const struct chunk_ref *c)
     return pos;
 }
 
+static bool same_thread(const struct chunk_ref *a, const struct chunk_ref *b)
+{
+    return a->tid == b->tid && a->serial == b->serial;
+}
+
 static bool same_chunk(const struct chunk_ref *a, const struct chunk_ref *b)
 {
-    return a->tid == b->tid && a->chunk_no == b->chunk_no && a->base_seq == b->base_seq;
+    return same_thread(a, b) && a->chunk_no == b->chunk_no && a->base_seq == b->base_seq;
 }
 
 /*
@@ -352,7 +360,8 @@ static void index_chunks(struct trace_reader *r)
             r->chunks = xrealloc(r->chunks, cap * sizeof(*r->chunks));
         }
         r->chunks[r->nchunks++] = (struct chunk_ref){
-            .offset = off, .avail = (uint32_t)avail, .tid = ch.tid, .chunk_no = ch.thread_chunk_no,
+            .offset = off, .avail = (uint32_t)avail, .tid = ch.tid, .serial = ch.thread_serial,
+            .chunk_no = ch.thread_chunk_no,
             .base_seq = ch.base_seq, .base_ns = ch.base_ns,
         };
     }
@@ -366,7 +375,7 @@ static void make_streams(struct trace_reader *r)
     r->streams = xcalloc(r->nchunks ? r->nchunks : 1, sizeof(*r->streams));
     for (size_t i = 0; i < r->nchunks;) {
         size_t j = i;
-        while (j < r->nchunks && r->chunks[j].tid == r->chunks[i].tid)
+        while (j < r->nchunks && same_thread(&r->chunks[j], &r->chunks[i]))
             j++;
         struct stream *s = &r->streams[r->nstreams++];
         s->chunks = &r->chunks[i];
@@ -500,7 +509,7 @@ static void stream_peek(struct trace_reader *r, struct stream *s)
         s->next_type = h.type;
         s->next_size = h.size;
         s->next_is_event = h.type == OBT_REC_EVENT;
-        s->key = s->last_ns;
+        s->key = s->last_ns > c->base_ns ? s->last_ns : c->base_ns; /* no earlier than its chunk began */
         if (record_is_timed(h.type)) {
             uint32_t delta;
             memcpy(&delta, s->buf + s->pos + OBT_TS_DELTA_OFFSET, 4);
@@ -518,7 +527,9 @@ static bool stream_before(const struct stream *a, const struct stream *b)
         return a->key < b->key;
     if (a->next_is_event != b->next_is_event)
         return !a->next_is_event; /* definitions before events of the same key */
-    return a->chunks[0].tid < b->chunks[0].tid;
+    if (a->chunks[0].tid != b->chunks[0].tid)
+        return a->chunks[0].tid < b->chunks[0].tid;
+    return a->chunks[0].serial < b->chunks[0].serial;
 }
 
 static void heap_sift_down(struct trace_reader *r, size_t i)
@@ -546,15 +557,20 @@ static void heap_sift_up(struct trace_reader *r, size_t i)
     }
 }
 
-/* Restores the heap after the stream at i moved on (its key grew) or ended. */
+/*
+ * Restores the heap after the stream at i moved on or ended. Its key may
+ * have shrunk: a thread's times can step back a little (a stack captured,
+ * and its time read, before a record stamped later), and the counts can
+ * deliver a stream that was not on top.
+ */
 static void heap_fix(struct trace_reader *r, size_t i)
 {
     if (r->heap[i]->done) {
         r->heap[i] = r->heap[--r->nheap];
         if (i == r->nheap)
             return;
-        heap_sift_up(r, i);
     }
+    heap_sift_up(r, i);
     heap_sift_down(r, i);
 }
 

@@ -7,8 +7,9 @@
  * holds twice is read from its fuller copy), and merges the per-thread
  * record streams by the trace clock, each in its own order, with counts
  * deciding between near-simultaneous events on one object (a k-way merge
- * over threads: memory is one chunk buffer per thread, never the whole
- * file). An event's seq is its position in that merge (1, 2, ...).
+ * over threads: memory is one chunk buffer per thread and 8 bytes per
+ * counted object id up to the highest seen (at most 2^24), never the
+ * whole file). An event's seq is its position in that merge (1, 2, ...).
  * Untimed records (stacks, objects, strings, drops) are delivered in
  * their thread's order, before its next timed record. Records are decoded
  * into host structures; unknown record types are skipped by size.

@@ -300,7 +300,7 @@ int obtrace_record_run(const struct obtrace_record_options *o, char *const argv[
 
 /* One chunk as counted: which thread chunk it is, how much of it holds records, its events. */
 struct counted_chunk {
-    uint32_t tid, chunk_no;
+    uint32_t tid, serial, chunk_no;
     uint64_t base_seq;
     uint32_t used;
     uint32_t events;
@@ -311,6 +311,8 @@ static int cmp_counted(const void *a, const void *b)
     const struct counted_chunk *x = a, *y = b;
     if (x->tid != y->tid)
         return x->tid < y->tid ? -1 : 1;
+    if (x->serial != y->serial)
+        return x->serial < y->serial ? -1 : 1;
     if (x->chunk_no != y->chunk_no)
         return x->chunk_no < y->chunk_no ? -1 : 1;
     return x->base_seq < y->base_seq ? -1 : x->base_seq > y->base_seq;
@@ -322,7 +324,7 @@ static void count_chunk(const char *c, uint32_t chunk_size, struct counted_chunk
     struct obt_chunk_header ch;
     uint32_t pos = OBT_CHUNK_HEADER_SIZE;
     memcpy(&ch, c, sizeof(ch));
-    *cc = (struct counted_chunk){ ch.tid, ch.thread_chunk_no, ch.base_seq, 0, 0 };
+    *cc = (struct counted_chunk){ ch.tid, ch.thread_serial, ch.thread_chunk_no, ch.base_seq, 0, 0 };
     while (pos + 4 <= chunk_size) {
         struct obt_record_header rh;
         memcpy(&rh, c + pos, sizeof(rh));

@@ -345,6 +345,7 @@ static void chunk_begin(struct obt_tbuf *tb, char *c, uint64_t base_ns)
     ch.base_seq = tb->seq;
     ch.base_ns = base_ns;
     ch.thread_chunk_no = tb->chunk_no++;
+    ch.thread_serial = tb->serial;
     memcpy(c + 4, (char *)&ch + 4, sizeof(ch) - 4);
     __atomic_store_n((uint32_t *)c, OBT_CHUNK_MAGIC, __ATOMIC_RELEASE);
     tb->chunk = c;
@@ -391,6 +392,8 @@ static int stage_flush(struct obt_writer *w, struct obt_tbuf *tb)
         return -1;
     }
     __atomic_store_n((uint32_t *)tb->chunk, 0u, __ATOMIC_RELEASE);
+    /* the compiler may not clear a byte before the magic: a half-cleared chunk must not read as a copy */
+    atomic_signal_fence(memory_order_seq_cst);
     memset(tb->chunk + 4, 0, tb->pos - 4);
     return 0;
 }
@@ -412,6 +415,7 @@ static int tbuf_claim(struct obt_writer *w, struct obt_tbuf *tb, uint64_t base_n
     } else {
         if (!(c = chunk_claim(w, &k)))
             return -1;
+        tb->serial = atomic_fetch_add_explicit(&w->threads, 1, memory_order_relaxed) + 1;
         if ((err = chunk_back(w, c, k))) {
             writer_out_of_space(w, err);
             return -1;

@@ -34,6 +34,7 @@ struct obt_writer {
     char *header;                   /* the mapped header page */
     char *_Atomic segments[OBT_MAX_SEGMENTS];
     _Atomic uint64_t next_chunk;    /* chunks claimed so far */
+    _Atomic uint32_t threads;       /* threads that started writing: the last thread_serial given */
     _Atomic uint64_t dropped;
     _Atomic uint64_t failures;
     _Atomic int finished;
@@ -49,6 +50,7 @@ struct obt_tbuf {
     uint32_t pos;       /* next free byte in chunk */
     uint32_t chunk_no;  /* this thread's chunk counter */
     uint32_t tid;
+    uint32_t serial;    /* this thread's thread_serial, given with its first chunk */
     uint32_t generation;
     uint64_t seq;       /* events this thread committed to the trace */
     uint64_t base_ns;

@@ -81,7 +81,7 @@ struct obt_chunk_header {
     uint64_t base_seq;        /* the thread's number of events before this chunk's first */
     uint64_t base_ns;         /* ts_delta values are relative to this */
     uint32_t thread_chunk_no; /* 0, 1, 2 ... per thread, for ordering */
-    uint32_t reserved;
+    uint32_t thread_serial;   /* the thread's number, 1, 2 ... as threads first write: tids are reused, this is not */
 };
 
 /* ---- records ------------------------------------------------------ */

@@ -23,6 +23,7 @@ struct synth_chunk {
     uint64_t base_ns;           /* of the chunk now being written */
     int64_t skew;               /* what this thread's clock reads off the synthetic one */
     uint32_t tid;
+    uint32_t serial;            /* thread_serial: its index + 1 */
     uint32_t chunk_no;
     uint64_t offset;
     uint32_t used;
@@ -71,7 +72,7 @@ static void chunk_start(struct synth_trace *t, struct synth_chunk *c)
     t->next_offset += t->chunk_size;
     c->used = sizeof(struct obt_chunk_header);
     struct obt_chunk_header h = {
-        .magic = OBT_CHUNK_MAGIC, .tid = c->tid, .base_seq = c->events,
+        .magic = OBT_CHUNK_MAGIC, .tid = c->tid, .thread_serial = c->serial, .base_seq = c->events,
         .base_ns = SYNTH_NS(t->seq) - SYNTH_BASE_LEAD + (uint64_t)c->skew, .thread_chunk_no = c->chunk_no++,
     };
     memcpy(c->buf, &h, sizeof(h));
@@ -113,18 +114,29 @@ struct synth_trace *synth_open(const char *path, const struct synth_opts *opts)
     return t;
 }
 
+static void thread_new(struct synth_trace *t, uint32_t tid)
+{
+    if (t->nthreads == MAX_THREADS)
+        abort();
+    t->cur = &t->chunks[t->nthreads++];
+    t->cur->tid = tid;
+    t->cur->serial = t->nthreads;
+}
+
 void synth_thread(struct synth_trace *t, uint32_t tid)
 {
-    for (unsigned i = 0; i < t->nthreads; i++) {
+    for (unsigned i = t->nthreads; i-- > 0;) {
         if (t->chunks[i].tid == tid) {
             t->cur = &t->chunks[i];
             return;
         }
     }
-    if (t->nthreads == MAX_THREADS)
-        abort();
-    t->cur = &t->chunks[t->nthreads++];
-    t->cur->tid = tid;
+    thread_new(t, tid);
+}
+
+void synth_thread_reused_tid(struct synth_trace *t, uint32_t tid)
+{
+    thread_new(t, tid);
 }
 
 /* Reserves size bytes for a record in the current thread's chunk. */

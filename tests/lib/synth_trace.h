@@ -43,8 +43,13 @@ struct synth_ev {
 
 /* Creates the trace file at path (truncating it); NULL with errno set on failure. opts may be NULL. */
 struct synth_trace *synth_open(const char *path, const struct synth_opts *opts);
-/* Selects the thread whose chunk the following records go to (the first is tid = pid). */
+/*
+ * Selects the thread whose chunk the following records go to (the first is
+ * tid = pid): the latest thread with that tid, a new one if none.
+ */
 void synth_thread(struct synth_trace *t, uint32_t tid);
+/* Starts a new thread that reuses tid (a new thread_serial), as the kernel reuses an exited thread's tid. */
+void synth_thread_reused_tid(struct synth_trace *t, uint32_t tid);
 /*
  * From now on the current thread's clock reads ns (|ns| < 1000) off the
  * synthetic one, as another core's clock might: its records are stamped

@@ -114,7 +114,8 @@ static inline int tp_chunk_kept(const char *m, uint64_t file_size, uint32_t chun
     for (uint64_t o = obt_chunk_offset(chunk_size, 0); o + chunk_size <= file_size; o += chunk_size) {
         memcpy(&other, m + o, sizeof(other));
         if (o == off || other.magic != OBT_CHUNK_MAGIC || other.tid != ch.tid ||
-            other.thread_chunk_no != ch.thread_chunk_no || other.base_seq != ch.base_seq)
+            other.thread_serial != ch.thread_serial || other.thread_chunk_no != ch.thread_chunk_no ||
+            other.base_seq != ch.base_seq)
             continue;
         uint32_t u = tp_chunk_used(m + o, chunk_size);
         if (u > used || (u == used && o < off))
@@ -314,7 +315,7 @@ static inline int tp_scan_threads(const char *path, uint64_t *nev, uint64_t *thr
     struct stat sb;
     struct obt_file_header h;
     int fd = open(path, O_RDONLY);
-    uint64_t *ck = NULL; /* per chunk: tid, chunk_no, base_seq, events */
+    uint64_t *ck = NULL; /* per chunk: thread (tid, serial), chunk_no, base_seq, events */
     size_t nck = 0;
     *nev = *threads = *breaks = 0;
     if (fd < 0 || fstat(fd, &sb)) {
@@ -344,7 +345,7 @@ static inline int tp_scan_threads(const char *path, uint64_t *nev, uint64_t *thr
             pos += rh.size;
         }
         ck = realloc(ck, (nck + 1) * 4 * sizeof(*ck));
-        ck[4 * nck] = ch.tid;
+        ck[4 * nck] = (uint64_t)ch.tid << 32 | ch.thread_serial;
         ck[4 * nck + 1] = ch.thread_chunk_no;
         ck[4 * nck + 2] = ch.base_seq;
         ck[4 * nck + 3] = n;
@@ -352,7 +353,7 @@ static inline int tp_scan_threads(const char *path, uint64_t *nev, uint64_t *thr
         *nev += n;
     }
     munmap(m, (size_t)sb.st_size);
-    qsort(ck, nck, 4 * sizeof(*ck), tp_cmp_u64_pair); /* by tid, then chunk number */
+    qsort(ck, nck, 4 * sizeof(*ck), tp_cmp_u64_pair); /* by thread, then chunk number */
     for (size_t i = 0; i < nck; i++) {
         int first = !i || ck[4 * i] != ck[4 * i - 4];
         *threads += first;

@@ -230,6 +230,60 @@ START_TEST(a_chunk_copied_twice_is_read_once)
 }
 END_TEST
 
+/* A thread that reuses an exited thread's tid is another stream: its first chunk is no copy of the other's. */
+START_TEST(a_reused_tid_is_another_thread)
+{
+    struct synth_trace *t = synth_open(path, &(struct synth_opts){ .chunk_size = 4096 });
+    for (int i = 1; i <= 200; i++)
+        SYNTH_EV(t, .op = OBT_OP_OBJ_REF, .object = 1, .count = i);
+    synth_thread_reused_tid(t, 4242);
+    for (int i = 201; i <= 400; i++)
+        SYNTH_EV(t, .op = OBT_OP_OBJ_REF, .object = 1, .count = i);
+    synth_close(t);
+    struct trace_reader *r;
+    char err[256];
+    ck_assert_int_eq(trace_reader_open(&r, path, 0, err, sizeof(err)), 0);
+    struct tr_record rec;
+    int32_t want = 1;
+    while (trace_reader_next(r, &rec)) {
+        ck_assert_int_eq(rec.type, OBT_REC_EVENT);
+        ck_assert_uint_eq(rec.tid, 4242);
+        ck_assert_int_eq(rec.u.ev.count, want);
+        ck_assert_uint_eq(rec.u.ev.seq, (uint64_t)want);
+        want++;
+    }
+    ck_assert_int_eq(want, 401);
+    ck_assert_ptr_null(trace_reader_damage(r));
+    trace_reader_free(r);
+}
+END_TEST
+
+/* A record without a time is read no earlier than its chunk began, not before the whole trace. */
+START_TEST(an_untimed_record_waits_for_its_chunk)
+{
+    struct synth_trace *t = synth_open(path, NULL);
+    for (int i = 1; i <= 300; i++)
+        SYNTH_EV(t, .op = OBT_OP_OBJ_REF, .object = 1, .count = i);
+    synth_thread(t, 77);
+    uint64_t frames[2] = { 0x401000, 0x402000 };
+    synth_stack(t, frames, 2);
+    SYNTH_EV(t, .op = OBT_OP_OBJ_REF, .object = 2, .count = 1);
+    synth_close(t);
+    struct trace_reader *r;
+    char err[256];
+    ck_assert_int_eq(trace_reader_open(&r, path, 0, err, sizeof(err)), 0);
+    struct tr_record rec;
+    uint64_t stack_after = UINT64_MAX;
+    while (trace_reader_next(r, &rec))
+        if (rec.type == OBT_REC_STACK)
+            stack_after = rec.seq;
+    /* thread 77's chunk began 100 events (SYNTH_BASE_LEAD) before its event, the 301st */
+    ck_assert_uint_eq(stack_after, 200);
+    ck_assert_ptr_null(trace_reader_damage(r));
+    trace_reader_free(r);
+}
+END_TEST
+
 /* A thread's chunk gone (its magic never written): the next one starts past the events read, which is damage. */
 START_TEST(a_lost_chunk_is_damage)
 {
@@ -406,6 +460,8 @@ int main(void)
     tcase_add_test(tc, counts_order_one_objects_events_where_the_clocks_disagree);
     tcase_add_test(tc, a_chunk_copied_twice_is_read_once);
     tcase_add_test(tc, a_lost_chunk_is_damage);
+    tcase_add_test(tc, a_reused_tid_is_another_thread);
+    tcase_add_test(tc, an_untimed_record_waits_for_its_chunk);
     tcase_add_test(tc, unknown_record_types_are_skipped_by_size);
     tcase_add_test(tc, foreign_endian_is_a_clear_error);
     tcase_add_test(tc, wrong_version_is_a_clear_error);
