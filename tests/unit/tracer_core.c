@@ -153,6 +153,62 @@ END_TEST
  * A copy left twice (a death between copy and clearing: here the first
  * chunk appended again, whole and cut short) is read once.
  */
+/* Chunks lie at multiples of their size, the hole after the header page empty; each thread has its own serial. */
+START_TEST(writer_chunks_are_aligned_to_their_size)
+{
+    enum { CHUNK = 16384 };
+    struct obt_writer *w = calloc(1, sizeof(*w));
+    struct obt_writer_info info = { 1, 0, 0, "", 0 };
+    struct obt_tbuf a, b;
+    struct tp_trace t;
+    char path[128];
+
+    make_tmpdir();
+    snprintf(path, sizeof(path), "%s/a.obt", tmpdir);
+    ck_assert_int_eq(obt_writer_init(w, path, CHUNK, &info), 0);
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    a.tid = 11;
+    b.tid = 12;
+    for (int i = 0; i < 3000; i++) {
+        write_event(w, &a, 1);
+        write_event(w, &b, 2);
+    }
+    obt_writer_finish(w, &a);
+    obt_writer_release(w);
+    int fd = open(path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    off_t end = lseek(fd, 0, SEEK_END);
+    ck_assert_int_eq(end % CHUNK, 0);
+    static char hole[CHUNK - OBT_HEADER_SIZE], zeros[CHUNK - OBT_HEADER_SIZE];
+    ck_assert_int_eq(pread(fd, hole, sizeof(hole), OBT_HEADER_SIZE), (ssize_t)sizeof(hole));
+    ck_assert_int_eq(memcmp(hole, zeros, sizeof(hole)), 0);
+    uint32_t serial[2] = { 0, 0 };
+    unsigned chunks = 0;
+    for (off_t off = (off_t)obt_chunk_offset(CHUNK, 0); off < end; off += CHUNK) {
+        struct obt_chunk_header ch;
+        ck_assert_int_eq(pread(fd, &ch, sizeof(ch), off), (ssize_t)sizeof(ch));
+        if (ch.magic != OBT_CHUNK_MAGIC)
+            continue;
+        chunks++;
+        unsigned who = ch.tid == 12;
+        ck_assert_uint_ne(ch.thread_serial, 0);
+        if (!serial[who])
+            serial[who] = ch.thread_serial;
+        ck_assert_uint_eq(ch.thread_serial, serial[who]);
+    }
+    close(fd);
+    ck_assert_uint_ne(serial[0], serial[1]);
+    ck_assert_uint_ge(chunks, 2 * (3000 * sizeof(struct obt_event) / CHUNK));
+    ck_assert_int_eq(tp_load(path, &t), 0);
+    ck_assert_uint_eq(t.nev, 6000);
+    ck_assert_int_eq(tp_threads_dense(&t), 1);
+    tp_free(&t);
+    free(w);
+    remove_tmpdir();
+}
+END_TEST
+
 START_TEST(writer_copies_full_staging_chunks_once)
 {
     struct obt_writer *w = calloc(1, sizeof(*w));
@@ -553,6 +609,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, writer_threads_keep_every_event_once);
     tcase_add_test(tc, writer_rebases_long_silences);
+    tcase_add_test(tc, writer_chunks_are_aligned_to_their_size);
     tcase_add_test(tc, writer_copies_full_staging_chunks_once);
     tcase_add_test(tc, writer_events_survive_sigkill);
     tcase_add_test(tc, intern_gives_each_key_one_id_under_contention);
