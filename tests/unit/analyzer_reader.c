@@ -197,6 +197,26 @@ END_TEST
  * it leaves the chunk twice, or a cut copy beside the whole one: each
  * event is read once, from the fuller copy, and that is no damage.
  */
+/* The trace at path reads as events only, thread tid's, counts and seqs 1 .. n in order, undamaged. */
+static void expect_counts_in_order(int32_t n, uint32_t tid)
+{
+    struct trace_reader *r;
+    char err[256];
+    ck_assert_int_eq(trace_reader_open(&r, path, 0, err, sizeof(err)), 0);
+    struct tr_record rec;
+    int32_t want = 1;
+    while (trace_reader_next(r, &rec)) {
+        ck_assert_int_eq(rec.type, OBT_REC_EVENT);
+        ck_assert_uint_eq(rec.tid, tid);
+        ck_assert_int_eq(rec.u.ev.count, want);
+        ck_assert_uint_eq(rec.u.ev.seq, (uint64_t)want);
+        want++;
+    }
+    ck_assert_int_eq(want, n + 1);
+    ck_assert_ptr_null(trace_reader_damage(r));
+    trace_reader_free(r);
+}
+
 START_TEST(a_chunk_copied_twice_is_read_once)
 {
     struct synth_trace *t = synth_open(path, &(struct synth_opts){ .chunk_size = 4096 });
@@ -213,20 +233,7 @@ START_TEST(a_chunk_copied_twice_is_read_once)
     memset(chunk + 2048, 0, sizeof(chunk) - 2048);
     fwrite(chunk, 1, sizeof(chunk), f);                 /* a copy cut short */
     fclose(f);
-    struct trace_reader *r;
-    char err[256];
-    ck_assert_int_eq(trace_reader_open(&r, path, 0, err, sizeof(err)), 0);
-    struct tr_record rec;
-    int32_t want = 1;
-    while (trace_reader_next(r, &rec)) {
-        ck_assert_int_eq(rec.type, OBT_REC_EVENT);
-        ck_assert_int_eq(rec.u.ev.count, want);
-        ck_assert_uint_eq(rec.u.ev.seq, (uint64_t)want);
-        want++;
-    }
-    ck_assert_int_eq(want, 501);
-    ck_assert_ptr_null(trace_reader_damage(r));
-    trace_reader_free(r);
+    expect_counts_in_order(500, 4242);
 }
 END_TEST
 
@@ -240,21 +247,7 @@ START_TEST(a_reused_tid_is_another_thread)
     for (int i = 201; i <= 400; i++)
         SYNTH_EV(t, .op = OBT_OP_OBJ_REF, .object = 1, .count = i);
     synth_close(t);
-    struct trace_reader *r;
-    char err[256];
-    ck_assert_int_eq(trace_reader_open(&r, path, 0, err, sizeof(err)), 0);
-    struct tr_record rec;
-    int32_t want = 1;
-    while (trace_reader_next(r, &rec)) {
-        ck_assert_int_eq(rec.type, OBT_REC_EVENT);
-        ck_assert_uint_eq(rec.tid, 4242);
-        ck_assert_int_eq(rec.u.ev.count, want);
-        ck_assert_uint_eq(rec.u.ev.seq, (uint64_t)want);
-        want++;
-    }
-    ck_assert_int_eq(want, 401);
-    ck_assert_ptr_null(trace_reader_damage(r));
-    trace_reader_free(r);
+    expect_counts_in_order(400, 4242);
 }
 END_TEST
 
