@@ -123,7 +123,7 @@ void *obt_tbuf_timed_slot_slow(struct obt_writer *w, struct obt_tbuf *tb, uint32
  * OBT_REC_REBASE record when now_ns - tb->base_ns would not fit in 32
  * bits. Returns where to write the record, or NULL (it is lost). Inline:
  * in the common case, room in the same chunk of the same writer, it is
- * three compares.
+ * four compares.
  */
 static inline void *obt_tbuf_timed_slot(struct obt_writer *w, struct obt_tbuf *tb, uint32_t size, uint64_t now_ns)
 {

@@ -277,6 +277,41 @@ START_TEST(an_untimed_record_waits_for_its_chunk)
 }
 END_TEST
 
+/*
+ * The counts deliver thread 77's event ahead of an earlier-stamped one, and
+ * its next record is stamped earlier still (its clock stepped back): that
+ * record goes next, before the other thread's, by its time.
+ */
+START_TEST(a_stream_whose_time_steps_back_is_merged_by_it)
+{
+    struct synth_trace *t = synth_open(path, NULL);
+    SYNTH_EV(t, .op = OBT_OP_OBJ_REF, .object = 1, .count = 1);                   /* 1000010 */
+    synth_thread(t, 77);
+    synth_thread_skew(t, 15);
+    SYNTH_EV(t, .op = OBT_OP_OBJ_REF, .object = 1, .count = 2);                   /* 1000035 */
+    synth_thread(t, 4242);
+    SYNTH_EV(t, .op = OBT_OP_OBJ_REF, .object = 1, .count = 3);                   /* 1000030 */
+    synth_thread(t, 77);
+    synth_thread_skew(t, -20);
+    SYNTH_EV(t, .op = OBT_OP_OBJ_REF, .object = 2, .count = 1);                   /* 1000020 */
+    synth_close(t);
+    struct trace_reader *r;
+    char err[256];
+    ck_assert_int_eq(trace_reader_open(&r, path, 0, err, sizeof(err)), 0);
+    struct tr_record rec;
+    const uint32_t want_object[] = { 1, 1, 2, 1 }, want_count[] = { 1, 2, 1, 3 };
+    unsigned n = 0;
+    while (trace_reader_next(r, &rec)) {
+        ck_assert_uint_lt(n, 4);
+        ck_assert_uint_eq(rec.u.ev.object, want_object[n]);
+        ck_assert_int_eq(rec.u.ev.count, (int32_t)want_count[n]);
+        n++;
+    }
+    ck_assert_uint_eq(n, 4);
+    trace_reader_free(r);
+}
+END_TEST
+
 /* A thread's chunk gone (its magic never written): the next one starts past the events read, which is damage. */
 START_TEST(a_lost_chunk_is_damage)
 {
@@ -455,6 +490,7 @@ int main(void)
     tcase_add_test(tc, a_lost_chunk_is_damage);
     tcase_add_test(tc, a_reused_tid_is_another_thread);
     tcase_add_test(tc, an_untimed_record_waits_for_its_chunk);
+    tcase_add_test(tc, a_stream_whose_time_steps_back_is_merged_by_it);
     tcase_add_test(tc, unknown_record_types_are_skipped_by_size);
     tcase_add_test(tc, foreign_endian_is_a_clear_error);
     tcase_add_test(tc, wrong_version_is_a_clear_error);
