@@ -3,7 +3,7 @@
  * chain ~25 frames deep crossing two shared objects (bench/tracer_chain/),
  * ending in a leaf that does the measured thing once or twice:
  *
- *   tracer_bench ref    STACKS THREADS ITERS   ObfReferenceObject + ObfDereferenceObject (2 events)
+ *   tracer_bench ref    STACKS THREADS ITERS [CPUS]   ObfReferenceObject + ObfDereferenceObject (2 events)
  *   tracer_bench malloc STACKS THREADS ITERS   malloc + free (the heaptrack twin, 2 events)
  *   tracer_bench unw    STACKS THREADS ITERS   one bare unw_backtrace of 32 frames
  *   tracer_bench fp     STACKS THREADS ITERS   one bare frame-pointer walk of 32 frames
@@ -13,6 +13,10 @@
  *                                              a tracer's added cost is judged against
  *
  * STACKS distinct call paths (1 or a power of two) are cycled through.
+ * CPUS, a comma-separated list of CPU numbers, pins thread i to the i-th
+ * of them (modulo their number), so a 1-thread run measures one chosen CPU
+ * and not whichever the scheduler picked: a VM's CPUs can differ in speed
+ * by a fifth.
  * Each thread first warms up on its own stack (every path met twice, so a
  * tracer has interned them and primed its per-thread state), then all
  * threads start the measured loop together. Prints
@@ -31,6 +35,7 @@
 #include <libunwind.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +60,8 @@ static int events_per_leaf;
 static unsigned long long warm_iters;
 static pthread_barrier_t start_line;
 static struct timespec cpu0; /* process CPU time when the measured loops start */
+static int cpus[16];         /* the CPUS argument: thread i runs on cpus[i % ncpus] */
+static unsigned ncpus;
 
 #define FLOOR_BUFFER (64 * 1024)
 
@@ -81,6 +88,7 @@ struct thread_ctx {
     volatile uint64_t sink;
     struct timespec t0, t1;
     struct timespec cpu_t0, cpu_t1; /* this thread's CPU time around its measured loop */
+    int cpu;                        /* the CPU this thread is pinned to, or -1 */
 } __attribute__((aligned(64)));
 
 __attribute__((noinline)) static void leaf_ref(void *p)
@@ -226,6 +234,15 @@ static void stack_bounds(struct thread_ctx *c)
 static void *thread_start(void *p)
 {
     struct thread_ctx *c = p;
+    if (c->cpu >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(c->cpu, &set);
+        if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set)) {
+            fprintf(stderr, "tracer_bench: cannot run on CPU %d\n", c->cpu);
+            exit(2);
+        }
+    }
     stack_bounds(c);
     if (c->floor)
         obt_stack_bounds_current(&c->floor->bounds);
@@ -238,6 +255,20 @@ static void *thread_start(void *p)
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c->cpu_t1);
     clock_gettime(CLOCK_MONOTONIC, &c->t1);
     return NULL;
+}
+
+/* Parses the CPUS argument into cpus[]: 0, or -1 when it is not a list of CPU numbers. */
+static int cpus_parse(const char *list)
+{
+    char *end;
+    do {
+        long cpu = strtol(list, &end, 10);
+        if (end == list || cpu < 0 || cpu >= CPU_SETSIZE || ncpus == 16 || (*end && *end != ','))
+            return -1;
+        cpus[ncpus++] = (int)cpu;
+        list = end + 1;
+    } while (*end);
+    return 0;
 }
 
 static double ts_ns(struct timespec t)
@@ -271,14 +302,14 @@ static void load_chain(const char *self)
 int main(int argc, char **argv)
 {
     if (argc < 5) {
-        fprintf(stderr, "usage: tracer_bench ref|malloc|unw|fp|none|floor STACKS THREADS ITERS\n");
+        fprintf(stderr, "usage: tracer_bench ref|malloc|unw|fp|none|floor STACKS THREADS ITERS [CPUS]\n");
         return 64;
     }
     const char *mode = argv[1];
     stacks = (uint32_t)strtoul(argv[2], NULL, 10);
     unsigned threads = (unsigned)strtoul(argv[3], NULL, 10);
     iters = strtoull(argv[4], NULL, 10);
-    if (!stacks || (stacks & (stacks - 1)) || !threads || threads > 16)
+    if (!stacks || (stacks & (stacks - 1)) || !threads || threads > 16 || (argc > 5 && cpus_parse(argv[5])))
         return 64;
     load_chain(argv[0]);
     leaf = !strcmp(mode, "ref") ? leaf_ref : !strcmp(mode, "malloc") ? leaf_malloc
@@ -287,6 +318,8 @@ int main(int argc, char **argv)
     events_per_leaf = (leaf == leaf_ref || leaf == leaf_malloc || leaf == leaf_floor) ? 2 : 1;
     static struct thread_ctx ctx[16];
     memset(ctx, 0, sizeof(ctx));
+    for (unsigned i = 0; i < threads; i++)
+        ctx[i].cpu = ncpus ? cpus[i % ncpus] : -1;
     if (leaf == leaf_floor && floor_open(ctx, threads))
         return 2;
     if (leaf == leaf_ref || leaf == leaf_floor) {

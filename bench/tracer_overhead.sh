@@ -57,10 +57,17 @@
 #                   reference path takes no lock: one compare-and-swap on
 #                   the object's count) and on the tracer tests' lock-free
 #                   libntsim stand-in, which isolates the tracer's own
-#                   scaling; then the traced scaling over the untraced one,
-#                   the median over RUNS*TREPS sets of the four runs taken
-#                   back to back (a 2-core VM's second core comes and goes:
-#                   one set's ratio varies from 0.6 to 1.5 here)
+#                   scaling; then the traced scaling over the untraced one.
+#                   The runs are pinned to the first two CPUs this script
+#                   may use: 2 threads one on each, and 1 thread once on
+#                   each, their mean the 1-thread rate. A VM's two CPUs can
+#                   differ in speed by a fifth (here 34 against 28 M
+#                   events/s, untraced), so an unpinned 1-thread run
+#                   measured whichever CPU the scheduler picked, and the
+#                   ratio of two such runs was that lottery: it ranged
+#                   from 0.6 to 1.5 a set, bimodal. The scaling is the
+#                   median over RUNS*TREPS sets of the six runs taken back
+#                   to back.
 # Uses the real libntsim when $O/bench/tracer_bench exists, else the stand-in.
 # OBTRACE_LIB=path measures another build of libobtrace.so (e.g. a baseline).
 set -uo pipefail
@@ -69,6 +76,15 @@ RUNS=${RUNS:-5}
 ITERS=${ITERS:-200000}
 TITERS=$((ITERS * 4)) # the thread rows: long enough that a scheduling hiccup is a small part of a run
 TREPS=${TREPS:-3}     # thread rows per round: their scaling is the median over RUNS*TREPS back-to-back sets
+# The thread rows' CPUs: the first two of this process's (cpu_a,cpu_b), or only one CPU
+cpus=$(awk -F'\t' '/^Cpus_allowed_list/ {
+    n = split($2, r, ",")
+    for (i = 1; i <= n && c < 2; i++) {
+        split(r[i], b, "-"); hi = b[2] == "" ? b[1] : b[2]
+        for (x = b[1] + 0; x <= hi + 0 && c < 2; x++) { o = o (c ? "," : "") x; c++ }
+    }
+    print o }' /proc/self/status)
+cpu_a=${cpus%%,*} cpu_b=${cpus##*,}
 LTRACE_ITERS=${LTRACE_ITERS:-1000}
 bin=$O/bench/tracer_bench
 [ -x "$bin" ] || bin=$O/bench/tracer_bench_fake
@@ -166,18 +182,22 @@ round() {
     for _ in $(seq "$TREPS"); do thread_set; done
 }
 
-# One set of the thread rows, back to back: 1 and 2 threads, untraced and traced.
+# One set of the thread rows, back to back: untraced and traced, 1 thread on
+# cpu_a, 1 on cpu_b, 2 threads one on each.
 thread_set() {
-    one t1 "$bin" X=1 -- ref 1 1 "$TITERS"
-    one t2 "$bin" X=1 -- ref 1 2 "$TITERS"
-    one fpt1 "$bin" $(tenv fp) -- ref 1 1 "$TITERS"
-    one fpt2 "$bin" $(tenv fp) -- ref 1 2 "$TITERS"
+    thread_runs t "$bin" X=1
+    thread_runs fpt "$bin" $(tenv fp)
     if [ -n "$fake" ]; then
-        one fake1 "$fake" X=1 -- ref 1 1 "$TITERS"
-        one fake2 "$fake" X=1 -- ref 1 2 "$TITERS"
-        one fakefp1 "$fake" $(tenv fp) -- ref 1 1 "$TITERS"
-        one fakefp2 "$fake" $(tenv fp) -- ref 1 2 "$TITERS"
+        thread_runs fake "$fake" X=1
+        thread_runs fakefp "$fake" $(tenv fp)
     fi
+}
+# thread_runs NAME BIN VAR=VALUE...: NAME1a, NAME1b and NAME2 of one set
+thread_runs() {
+    local name=$1 prog=$2; shift 2
+    one "${name}1a" "$prog" "$@" -- ref 1 1 "$TITERS" ${cpu_a:+"$cpu_a"}
+    one "${name}1b" "$prog" "$@" -- ref 1 1 "$TITERS" ${cpu_b:+"$cpu_b"}
+    one "${name}2" "$prog" "$@" -- ref 1 2 "$TITERS" ${cpus:+"$cpus"}
 }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -186,12 +206,14 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # m NAME FIELD: the median of FIELD over NAME's runs
 m() { [ -f "$tmp/l.$1" ] && field "$2" <"$tmp/l.$1" | median || echo nan; }
-# scaling U1 U2 T1 T2: the median over the thread sets of (T2/T1) / (U2/U1) in events/s, each
-# set's four runs taken back to back, so a slow spell of the machine hits one set, not a ratio's parts
+# scaling U T: the median over the thread sets of T's scaling / U's, in events/s, where a
+# scaling is 2 threads / the mean of 1 thread on each CPU; each set's six runs are back to
+# back, so a slow spell of the machine hits one set, not a ratio's parts
 scaling() {
-    [ -f "$tmp/l.$1" ] || { echo nan; return; }
-    for n in "$@"; do field events_per_sec <"$tmp/l.$n" >"$tmp/c.$n"; done
-    paste "$tmp/c.$1" "$tmp/c.$2" "$tmp/c.$3" "$tmp/c.$4" | awk '{print ($4 / $3) / ($2 / $1)}' | median
+    [ -f "$tmp/l.$1"2 ] || { echo nan; return; }
+    for n in "$1"1a "$1"1b "$1"2 "$2"1a "$2"1b "$2"2; do field events_per_sec <"$tmp/l.$n" >"$tmp/c.$n"; done
+    paste "$tmp/c.$1"1a "$tmp/c.$1"1b "$tmp/c.$1"2 "$tmp/c.$2"1a "$tmp/c.$2"1b "$tmp/c.$2"2 |
+        awk '{print (2 * $6 / ($4 + $5)) / (2 * $3 / ($1 + $2))}' | median
 }
 # v NAME: NAME's medians as awk variables NAME_t (event path), NAME_p (process), NAME_w (wall), NAME_e (events/s)
 v() {
@@ -199,14 +221,15 @@ v() {
         -v "$1_w=$(m "$1" ns_per_event)" -v "$1_e=$(m "$1" events_per_sec)"
 }
 # shellcheck disable=SC2046
-awk $(for n in base1 base2k fp1 fp2k auto1 auto2k dw1 floor1 floor2k chain unw fpwalk malloc0 heap uftrace ltrace t1 t2 fpt1 fpt2 \
-    fake1 fake2 fakefp1 fakefp2; do v $n; done) \
+awk $(for n in base1 base2k fp1 fp2k auto1 auto2k dw1 floor1 floor2k chain unw fpwalk malloc0 heap uftrace ltrace \
+    t1a t1b t2 fpt1a fpt1b fpt2 fake1a fake1b fake2 fakefp1a fakefp1b fakefp2; do v $n; done) \
     -v heapall="$(m heapall whole)" -v m0all="$(m malloc0all whole)" -v a1all="$(m auto1all whole)" \
     -v b1all="$(m base1all whole)" -v size="$(m size size)" \
-    -v scale_sim="$(scaling t1 t2 fpt1 fpt2)" -v scale_fake="$(scaling fake1 fake2 fakefp1 fakefp2)" -v treps="$TREPS" \
+    -v scale_sim="$(scaling t fpt)" -v scale_fake="$(scaling fake fakefp)" -v treps="$TREPS" -v cpus="$cpus" \
     -v bin="$(basename "$bin")" -v runs="$RUNS" -v iters="$ITERS" -v l0="$load_before" -v l1="$load_after" '
 function row(label, t, p, target) { printf "  %-44s %11.1f %11.1f  %s\n", label, t, p, target }
 function ratio(label, t, p, target) { printf "  %-44s %10.2fx %10.2fx  %s\n", label, t, p, target }
+function scale(one_a, one_b, two) { return 2 * two / (one_a + one_b) }
 BEGIN {
     printf "  workload %s, %s iterations, medians of %s interleaved rounds (thread rows: %s sets a round); load average %s -> %s\n",
            bin, iters, runs, treps, l0, l1
@@ -254,12 +277,13 @@ BEGIN {
     else printf "  %-44s %11.0f %10.0fx  >= 1000x (wall)\n", "ltrace, same calls, wall, / tracer (auto)", ltrace_w,
                 (ltrace_w - base1_w) / (auto1_w - base1_w)
     printf "  %-44s %11s %11.1f  < 32 bytes/event\n", "trace size, repeated stacks", "", size
-    printf "  %-44s %11s %10.2fx\n", "2 threads / 1, events/s, untraced (libntsim)", "", t2_e / t1_e
-    printf "  %-44s %11s %10.2fx  >= 1.8x\n", "2 threads / 1, events/s, fp (libntsim)", "", fpt2_e / fpt1_e
+    printf "  thread rows on CPUs %s; 1 thread = the mean of a run on each\n", cpus
+    printf "  %-44s %11s %10.2fx\n", "2 threads / 1, events/s, untraced (libntsim)", "", scale(t1a_e, t1b_e, t2_e)
+    printf "  %-44s %11s %10.2fx  >= 1.8x\n", "2 threads / 1, events/s, fp (libntsim)", "", scale(fpt1a_e, fpt1b_e, fpt2_e)
     printf "  %-44s %11s %10.2fx  >= 0.95x\n", "  fp scaling / untraced scaling (libntsim)", "", scale_sim
-    if (fake1_e != "nan") {
-        printf "  %-44s %11s %10.2fx\n", "2 threads / 1, events/s, untraced (stand-in)", "", fake2_e / fake1_e
-        printf "  %-44s %11s %10.2fx  >= 1.8x\n", "2 threads / 1, events/s, fp (stand-in)", "", fakefp2_e / fakefp1_e
+    if (fake2_e != "nan") {
+        printf "  %-44s %11s %10.2fx\n", "2 threads / 1, events/s, untraced (stand-in)", "", scale(fake1a_e, fake1b_e, fake2_e)
+        printf "  %-44s %11s %10.2fx  >= 1.8x\n", "2 threads / 1, events/s, fp (stand-in)", "", scale(fakefp1a_e, fakefp1b_e, fakefp2_e)
         printf "  %-44s %11s %10.2fx  >= 0.95x\n", "  fp scaling / untraced scaling (stand-in)", "", scale_fake
     }
 }'
