@@ -67,7 +67,10 @@
 #                   ratio of two such runs was that lottery: it ranged
 #                   from 0.6 to 1.5 a set, bimodal. The scaling is the
 #                   median over RUNS*TREPS sets of the six runs taken back
-#                   to back.
+#                   to back. For the same reason every other row runs on
+#                   the first CPU (the "all processes" runs, which start
+#                   several programs, run where the scheduler puts them):
+#                   a ratio of two rows is the ratio on one CPU.
 # Uses the real libntsim when $O/bench/tracer_bench exists, else the stand-in.
 # OBTRACE_LIB=path measures another build of libobtrace.so (e.g. a baseline).
 set -uo pipefail
@@ -85,6 +88,7 @@ cpus=$(awk -F'\t' '/^Cpus_allowed_list/ {
     }
     print o }' /proc/self/status)
 cpu_a=${cpus%%,*} cpu_b=${cpus##*,}
+pin_a=$cpu_a # every 1-thread row but the thread rows runs on cpu_a: a ratio of two rows is of one CPU
 LTRACE_ITERS=${LTRACE_ITERS:-1000}
 bin=$O/bench/tracer_bench
 [ -x "$bin" ] || bin=$O/bench/tracer_bench_fake
@@ -131,7 +135,7 @@ heaptrack_one() {
     command -v heaptrack >/dev/null || return 0
     local prog
     prog=$(realpath "$bin")
-    (cd "$tmp" && heaptrack -o "$tmp/h" "$prog" malloc 1 1 "$ITERS" 2>/dev/null) >>"$tmp/l.heap"
+    (cd "$tmp" && heaptrack -o "$tmp/h" "$prog" malloc 1 1 "$ITERS" $pin_a 2>/dev/null) >>"$tmp/l.heap"
     rm -f "$tmp"/h*
     (cd "$tmp" && whole heapall heaptrack -o "$tmp/h" "$prog" malloc 1 1)
     whole malloc0all "$bin" malloc 1 1
@@ -143,7 +147,7 @@ heaptrack_one() {
 # ObfDereferenceObject through the program's PLT), without stacks
 uftrace_one() {
     command -v uftrace >/dev/null || return 0
-    uftrace record --force -d "$tmp/u" "$bin" ref 1 1 "$ITERS" 2>/dev/null >>"$tmp/l.uftrace"
+    uftrace record --force -d "$tmp/u" "$bin" ref 1 1 "$ITERS" $pin_a 2>/dev/null >>"$tmp/l.uftrace"
     rm -rf "$tmp/u"
 }
 
@@ -155,26 +159,26 @@ ltrace_one() {
 }
 
 size_one() {
-    LD_PRELOAD="$lib" OBTRACE_OUTPUT="$tmp/size-%p.obt" OBTRACE_UNWIND=auto "$bin" ref 1 1 "$ITERS" |
+    LD_PRELOAD="$lib" OBTRACE_OUTPUT="$tmp/size-%p.obt" OBTRACE_UNWIND=auto "$bin" ref 1 1 "$ITERS" $pin_a |
         field calls >"$tmp/calls"
     echo "$(stat -c %s "$tmp"/size-*.obt) $(cat "$tmp/calls")" | awk '{print "size=" $1 / $2}' >>"$tmp/l.size"
     rm -f "$tmp"/size-*.obt
 }
 
 round() {
-    one base1 "$bin" X=1 -- ref 1 1 "$ITERS"
-    one base2k "$bin" X=1 -- ref 2048 1 "$ITERS"
-    one fp1 "$bin" $(tenv fp) -- ref 1 1 "$ITERS"
-    one fp2k "$bin" $(tenv fp) -- ref 2048 1 "$ITERS"
-    one auto1 "$bin" $(tenv auto) -- ref 1 1 "$ITERS"
-    one auto2k "$bin" $(tenv auto) -- ref 2048 1 "$ITERS"
-    one dw1 "$bin" $(tenv dwarf) -- ref 1 1 "$ITERS"
-    one floor1 "$bin" X=1 -- floor 1 1 "$ITERS"
-    one floor2k "$bin" X=1 -- floor 2048 1 "$ITERS"
-    one chain "$bin" X=1 -- none 1 1 "$ITERS"
-    one unw "$bin" X=1 -- unw 1 1 "$ITERS"
-    one fpwalk "$bin" X=1 -- fp 1 1 "$ITERS"
-    one malloc0 "$bin" X=1 -- malloc 1 1 "$ITERS"
+    one base1 "$bin" X=1 -- ref 1 1 "$ITERS" $pin_a
+    one base2k "$bin" X=1 -- ref 2048 1 "$ITERS" $pin_a
+    one fp1 "$bin" $(tenv fp) -- ref 1 1 "$ITERS" $pin_a
+    one fp2k "$bin" $(tenv fp) -- ref 2048 1 "$ITERS" $pin_a
+    one auto1 "$bin" $(tenv auto) -- ref 1 1 "$ITERS" $pin_a
+    one auto2k "$bin" $(tenv auto) -- ref 2048 1 "$ITERS" $pin_a
+    one dw1 "$bin" $(tenv dwarf) -- ref 1 1 "$ITERS" $pin_a
+    one floor1 "$bin" X=1 -- floor 1 1 "$ITERS" $pin_a
+    one floor2k "$bin" X=1 -- floor 2048 1 "$ITERS" $pin_a
+    one chain "$bin" X=1 -- none 1 1 "$ITERS" $pin_a
+    one unw "$bin" X=1 -- unw 1 1 "$ITERS" $pin_a
+    one fpwalk "$bin" X=1 -- fp 1 1 "$ITERS" $pin_a
+    one malloc0 "$bin" X=1 -- malloc 1 1 "$ITERS" $pin_a
     heaptrack_one
     uftrace_one
     ltrace_one
