@@ -3,7 +3,7 @@
  * chain ~25 frames deep crossing two shared objects (bench/tracer_chain/),
  * ending in a leaf that does the measured thing once or twice:
  *
- *   tracer_bench ref    STACKS THREADS ITERS [CPUS]   ObfReferenceObject + ObfDereferenceObject (2 events)
+ *   tracer_bench ref    STACKS THREADS ITERS   ObfReferenceObject + ObfDereferenceObject (2 events)
  *   tracer_bench malloc STACKS THREADS ITERS   malloc + free (the heaptrack twin, 2 events)
  *   tracer_bench unw    STACKS THREADS ITERS   one bare unw_backtrace of 32 frames
  *   tracer_bench fp     STACKS THREADS ITERS   one bare frame-pointer walk of 32 frames
@@ -13,10 +13,10 @@
  *                                              a tracer's added cost is judged against
  *
  * STACKS distinct call paths (1 or a power of two) are cycled through.
- * CPUS, a comma-separated list of CPU numbers, pins thread i to the i-th
- * of them (modulo their number), so a 1-thread run measures one chosen CPU
- * and not whichever the scheduler picked: a VM's CPUs can differ in speed
- * by a fifth.
+ * Every mode takes an optional fifth argument, CPUS: a comma-separated
+ * list of CPU numbers; thread i is pinned to the i-th of them (modulo their
+ * number), so a 1-thread run measures one chosen CPU and not whichever the
+ * scheduler picked: a VM's CPUs can differ in speed by a fifth or more.
  * Each thread first warms up on its own stack (every path met twice, so a
  * tracer has interned them and primed its per-thread state), then all
  * threads start the measured loop together. Prints
