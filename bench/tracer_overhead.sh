@@ -87,8 +87,8 @@ cpus=$(awk -F'\t' '/^Cpus_allowed_list/ {
         for (x = b[1] + 0; x <= hi + 0 && c < 2; x++) { o = o (c ? "," : "") x; c++ }
     }
     print o }' /proc/self/status)
+# Every other row runs on cpu_a. They are passed unquoted: CPU numbers, and no argument when empty.
 cpu_a=${cpus%%,*} cpu_b=${cpus##*,}
-pin_a=$cpu_a # every 1-thread row but the thread rows runs on cpu_a: a ratio of two rows is of one CPU
 LTRACE_ITERS=${LTRACE_ITERS:-1000}
 bin=$O/bench/tracer_bench
 [ -x "$bin" ] || bin=$O/bench/tracer_bench_fake
@@ -135,7 +135,7 @@ heaptrack_one() {
     command -v heaptrack >/dev/null || return 0
     local prog
     prog=$(realpath "$bin")
-    (cd "$tmp" && heaptrack -o "$tmp/h" "$prog" malloc 1 1 "$ITERS" $pin_a 2>/dev/null) >>"$tmp/l.heap"
+    (cd "$tmp" && heaptrack -o "$tmp/h" "$prog" malloc 1 1 "$ITERS" $cpu_a 2>/dev/null) >>"$tmp/l.heap"
     rm -f "$tmp"/h*
     (cd "$tmp" && whole heapall heaptrack -o "$tmp/h" "$prog" malloc 1 1)
     whole malloc0all "$bin" malloc 1 1
@@ -147,7 +147,7 @@ heaptrack_one() {
 # ObfDereferenceObject through the program's PLT), without stacks
 uftrace_one() {
     command -v uftrace >/dev/null || return 0
-    uftrace record --force -d "$tmp/u" "$bin" ref 1 1 "$ITERS" $pin_a 2>/dev/null >>"$tmp/l.uftrace"
+    uftrace record --force -d "$tmp/u" "$bin" ref 1 1 "$ITERS" $cpu_a 2>/dev/null >>"$tmp/l.uftrace"
     rm -rf "$tmp/u"
 }
 
@@ -159,26 +159,26 @@ ltrace_one() {
 }
 
 size_one() {
-    LD_PRELOAD="$lib" OBTRACE_OUTPUT="$tmp/size-%p.obt" OBTRACE_UNWIND=auto "$bin" ref 1 1 "$ITERS" $pin_a |
+    LD_PRELOAD="$lib" OBTRACE_OUTPUT="$tmp/size-%p.obt" OBTRACE_UNWIND=auto "$bin" ref 1 1 "$ITERS" $cpu_a |
         field calls >"$tmp/calls"
     echo "$(stat -c %s "$tmp"/size-*.obt) $(cat "$tmp/calls")" | awk '{print "size=" $1 / $2}' >>"$tmp/l.size"
     rm -f "$tmp"/size-*.obt
 }
 
 round() {
-    one base1 "$bin" X=1 -- ref 1 1 "$ITERS" $pin_a
-    one base2k "$bin" X=1 -- ref 2048 1 "$ITERS" $pin_a
-    one fp1 "$bin" $(tenv fp) -- ref 1 1 "$ITERS" $pin_a
-    one fp2k "$bin" $(tenv fp) -- ref 2048 1 "$ITERS" $pin_a
-    one auto1 "$bin" $(tenv auto) -- ref 1 1 "$ITERS" $pin_a
-    one auto2k "$bin" $(tenv auto) -- ref 2048 1 "$ITERS" $pin_a
-    one dw1 "$bin" $(tenv dwarf) -- ref 1 1 "$ITERS" $pin_a
-    one floor1 "$bin" X=1 -- floor 1 1 "$ITERS" $pin_a
-    one floor2k "$bin" X=1 -- floor 2048 1 "$ITERS" $pin_a
-    one chain "$bin" X=1 -- none 1 1 "$ITERS" $pin_a
-    one unw "$bin" X=1 -- unw 1 1 "$ITERS" $pin_a
-    one fpwalk "$bin" X=1 -- fp 1 1 "$ITERS" $pin_a
-    one malloc0 "$bin" X=1 -- malloc 1 1 "$ITERS" $pin_a
+    one base1 "$bin" X=1 -- ref 1 1 "$ITERS" $cpu_a
+    one base2k "$bin" X=1 -- ref 2048 1 "$ITERS" $cpu_a
+    one fp1 "$bin" $(tenv fp) -- ref 1 1 "$ITERS" $cpu_a
+    one fp2k "$bin" $(tenv fp) -- ref 2048 1 "$ITERS" $cpu_a
+    one auto1 "$bin" $(tenv auto) -- ref 1 1 "$ITERS" $cpu_a
+    one auto2k "$bin" $(tenv auto) -- ref 2048 1 "$ITERS" $cpu_a
+    one dw1 "$bin" $(tenv dwarf) -- ref 1 1 "$ITERS" $cpu_a
+    one floor1 "$bin" X=1 -- floor 1 1 "$ITERS" $cpu_a
+    one floor2k "$bin" X=1 -- floor 2048 1 "$ITERS" $cpu_a
+    one chain "$bin" X=1 -- none 1 1 "$ITERS" $cpu_a
+    one unw "$bin" X=1 -- unw 1 1 "$ITERS" $cpu_a
+    one fpwalk "$bin" X=1 -- fp 1 1 "$ITERS" $cpu_a
+    one malloc0 "$bin" X=1 -- malloc 1 1 "$ITERS" $cpu_a
     heaptrack_one
     uftrace_one
     ltrace_one
@@ -199,9 +199,9 @@ thread_set() {
 # thread_runs NAME BIN VAR=VALUE...: NAME1a, NAME1b and NAME2 of one set
 thread_runs() {
     local name=$1 prog=$2; shift 2
-    one "${name}1a" "$prog" "$@" -- ref 1 1 "$TITERS" ${cpu_a:+"$cpu_a"}
-    one "${name}1b" "$prog" "$@" -- ref 1 1 "$TITERS" ${cpu_b:+"$cpu_b"}
-    one "${name}2" "$prog" "$@" -- ref 1 2 "$TITERS" ${cpus:+"$cpus"}
+    one "${name}1a" "$prog" "$@" -- ref 1 1 "$TITERS" $cpu_a
+    one "${name}1b" "$prog" "$@" -- ref 1 1 "$TITERS" $cpu_b
+    one "${name}2" "$prog" "$@" -- ref 1 2 "$TITERS" $cpus
 }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
