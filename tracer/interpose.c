@@ -805,6 +805,21 @@ KIRQL KeGetCurrentIrql(void)
     return real();
 }
 
+/*
+ * dlclose: once an object is unmapped, other code may be mapped at its
+ * addresses, so what a dwarf stack memo learned about the code there
+ * (struct obt_dwarf_memo) no longer holds: the generation moves on and
+ * every memo learned before is dropped at its next use.
+ */
+static void *_Atomic obt_real_dlclose;
+int dlclose(void *handle)
+{
+    int (*real)(void *) = (int (*)(void *))obt_resolve(&obt_real_dlclose, "dlclose");
+    int rc = real(handle);
+    atomic_fetch_add_explicit(&obt_g.code_generation, 1, memory_order_release);
+    return rc;
+}
+
 /* ---- exec: mark the trace complete before the image is replaced ------------- */
 
 extern char **environ;

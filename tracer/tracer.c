@@ -272,19 +272,27 @@ static uint32_t fp_lookup(struct obt_call *c, struct obt_key key, const uint64_t
     return id;
 }
 
-/*
- * The walk memo for an interposer returning to ret: the one kept for ret
- * (a scan of one cache line of return addresses), else the next in turn.
- */
-static struct obt_walk_memo *memo_slot(struct obt_tls *t, const void *ret)
+/* The index of the walk memo kept for an interposer returning to ret (a scan of one cache line), or -1. */
+static inline int memo_find(const struct obt_tls *t, const void *ret)
 {
     uint64_t r = (uint64_t)(uintptr_t)ret;
     for (unsigned i = 0; i < OBT_MEMO_SLOTS; i++)
         if (t->memo_ret[i] == r)
-            return &t->memo[i];
+            return (int)i;
+    return -1;
+}
+
+/* The walk memo for an interposer returning to ret: the one kept for ret, else the next in turn, emptied. */
+static struct obt_walk_memo *memo_slot(struct obt_tls *t, const void *ret)
+{
+    int found = memo_find(t, ret);
+    if (found >= 0)
+        return &t->memo[found];
     unsigned i = t->memo_turn++ % OBT_MEMO_SLOTS;
-    t->memo_ret[i] = r;
+    t->memo_ret[i] = (uint64_t)(uintptr_t)ret;
     t->memo[i].id = 0;
+    t->dmemo[i].id = 0;
+    t->dmemo[i].learned = 0;
     return &t->memo[i];
 }
 
@@ -324,27 +332,68 @@ static uint32_t capture_walk(struct obt_call *c, unsigned depth, int fp_mode)
 }
 
 /*
+ * dwarf: a stack found twice running from the same interposer frame is
+ * likely to come again: learn what its trace reads, so that its next
+ * meetings need only compare those words (obt_stack_dwarf_recall).
+ */
+static void dwarf_learn(struct obt_call *c, struct obt_dwarf_memo *d, const uint64_t *frames, unsigned n, int ended,
+                        uint32_t id)
+{
+    struct obt_tls *t = c->tls;
+    if (d->learned >= OBT_DWARF_LEARN_MAX)
+        return;
+    d->learned++;
+    d->id = 0;
+    d->generation = atomic_load_explicit(&obt_g.code_generation, memory_order_acquire);
+    if (!obt_unwind_dwarf_learn(c->frame, &t->bounds, frames, n, ended, &t->cfi, &d->slots))
+        d->id = id;
+}
+
+/*
  * dwarf: the id of libunwind's frames[0 .. n) of c's caller. The walk memo
  * of the interposer's return address holds the frames it last named (in
- * words[0 .. nvisit)): when they are the same, so is the id, found by one
- * exact compare instead of a hash and a lookup; otherwise the frames are
- * hashed once and interned, and remembered. In dwarf mode nothing else
- * uses the memo.
+ * words[0 .. nvisit)) and the frame they were found from: when they are
+ * the same, so is the id, found by one exact compare instead of a hash
+ * and a lookup, and, from the same frame, the trace is learned (ended as
+ * obt_unwind_dwarf_learn takes it; < 0: the frames were not found from the
+ * interposer, nothing is learned). Otherwise the frames are hashed once and
+ * interned, and remembered. In dwarf mode nothing else uses the memo.
  */
-static uint32_t dwarf_id(struct obt_call *c, const uint64_t *frames, unsigned n)
+static uint32_t dwarf_id(struct obt_call *c, const uint64_t *frames, unsigned n, int ended)
 {
     struct obt_walk_memo *m = memo_slot(c->tls, c->ret_addr);
     size_t bytes = n * sizeof(uint64_t);
-    if (m->id && m->nvisit == n && !memcmp(m->words, frames, bytes))
+    uint64_t frame = (uint64_t)(uintptr_t)c->frame;
+    if (m->id && m->nvisit == n && !memcmp(m->words, frames, bytes)) {
+        if (m->frame == frame && ended >= 0)
+            dwarf_learn(c, &c->tls->dmemo[m - c->tls->memo], frames, n, ended, m->id);
+        m->frame = frame;
         return m->id;
+    }
     m->id = 0;
     uint32_t id = obt_stack_intern(c->tls, frames, n);
     if (id != OBT_NO_STACK && n <= 2 * OBT_MEMO_DEPTH) {
         memcpy(m->words, frames, bytes);
         m->nvisit = n;
+        m->frame = frame;
         m->id = id;
     }
     return id;
+}
+
+uint32_t obt_stack_dwarf_recall(struct obt_call *c)
+{
+    struct obt_tls *t = c->tls;
+    int i = memo_find(t, c->ret_addr);
+    if (i < 0)
+        return 0;
+    struct obt_dwarf_memo *d = &t->dmemo[i];
+    if (!d->id || d->slots.frame != (uint64_t)(uintptr_t)c->frame ||
+        d->generation != atomic_load_explicit(&obt_g.code_generation, memory_order_acquire) ||
+        !obt_dwarf_slots_hold(&d->slots))
+        return 0;
+    d->learned = 0;
+    return d->id;
 }
 
 uint32_t obt_stack_dwarf_take(struct obt_call *c, int got)
@@ -355,8 +404,9 @@ uint32_t obt_stack_dwarf_take(struct obt_call *c, int got)
     for (int i = 0; i < got && i <= (int)OBT_DWARF_LEAD; i++) {
         if (buf[i] != ret)
             continue;
-        unsigned n = (unsigned)(got - i) < depth ? (unsigned)(got - i) : depth;
-        return dwarf_id(c, buf + i, n);
+        unsigned found = (unsigned)(got - i), n = found < depth ? found : depth;
+        int ended = got < (int)(depth + OBT_DWARF_LEAD) && found <= depth;
+        return dwarf_id(c, buf + i, n, ended);
     }
     return OBT_NO_STACK;
 }
@@ -372,7 +422,7 @@ static inline __attribute__((always_inline)) uint32_t stack_capture_inline(struc
         uint64_t buf[OBT_MAX_DEPTH + OBT_DWARF_SLACK];
         unsigned first;
         unsigned n = obt_unwind_dwarf_inline(c->ret_addr, buf, depth, &first);
-        return dwarf_id(c, buf + first, n);
+        return dwarf_id(c, buf + first, n, -1);
     }
     default:
         return capture_walk(c, depth, 0);

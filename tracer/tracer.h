@@ -49,6 +49,7 @@ struct obt_tracer {
     struct obt_addrmap aux;     /* handle -> object address, notification entry -> driver, image handle -> instance */
     struct obt_modules mods;
     _Atomic uint32_t next_stack_id, next_string_id, next_object_id;
+    _Atomic uint32_t code_generation; /* counts unloads: code at an address may have changed */
     _Atomic uint64_t canary_hits;
     _Atomic int canary_armed;
     void *query;                /* NtsimQueryObject */
@@ -108,6 +109,21 @@ struct obt_walk_memo {
     uint64_t words[2 * OBT_MEMO_DEPTH]; /* what the walk read, see obt_unwind_fp_record */
 };
 
+/*
+ * dwarf mode: what a libunwind trace from an interposer read (its slots)
+ * and the id of the stack it found, kept beside the walk memo of the same
+ * interposer return address. id 0 = nothing learned; learned counts the
+ * learnings that did not pay off yet (stops at OBT_DWARF_LEARN_MAX, so a
+ * call site whose slots change every time is not learned forever).
+ */
+#define OBT_DWARF_LEARN_MAX 4u
+struct obt_dwarf_memo {
+    uint32_t id;
+    uint32_t generation; /* obt_g.code_generation when learned */
+    uint32_t learned;
+    struct obt_dwarf_slots slots;
+};
+
 /* The per-thread state: what every event touches first, then the caches. */
 struct obt_tls {
     struct obt_tbuf tb;
@@ -120,6 +136,8 @@ struct obt_tls {
     struct obt_scache_entry scache[OBT_SCACHE_SLOTS];
     struct obt_walk_memo memo[OBT_MEMO_SLOTS];
     uint64_t dwbuf[OBT_MAX_DEPTH + OBT_DWARF_LEAD]; /* obt_call_capture's unw_backtrace output */
+    struct obt_dwarf_memo dmemo[OBT_MEMO_SLOTS];     /* dwarf mode, by the walk memo's index */
+    struct obt_cfi_cache cfi;
 };
 
 struct obt_call {
@@ -187,6 +205,13 @@ static inline void obt_call_end(struct obt_call *c)
 }
 
 /*
+ * dwarf mode: the id of c's caller's stack without unwinding, when what
+ * the last trace from this interposer frame read is all still there (see
+ * struct obt_dwarf_memo); 0 when it must be unwound.
+ */
+uint32_t obt_stack_dwarf_recall(struct obt_call *c);
+
+/*
  * dwarf mode: the id of the stack in t->dwbuf[0 .. got), which
  * unw_backtrace wrote from an interposer (see obt_call_capture); 0 when
  * c's return address is not among the first OBT_DWARF_LEAD + 1 frames.
@@ -206,8 +231,11 @@ static inline __attribute__((always_inline)) void obt_call_capture(struct obt_ca
     if (__builtin_expect(obt_g.cfg.unwind != OBT_UNWIND_DWARF || !depth || c->ev.filtered, 1))
         return;
     c->now = obt_now_ns();
-    int got = unw_backtrace((void **)c->tls->dwbuf, (int)(depth + OBT_DWARF_LEAD));
-    c->stack = obt_stack_dwarf_take(c, got);
+    c->stack = obt_stack_dwarf_recall(c);
+    if (!c->stack) {
+        int got = unw_backtrace((void **)c->tls->dwbuf, (int)(depth + OBT_DWARF_LEAD));
+        c->stack = obt_stack_dwarf_take(c, got);
+    }
     c->have_stack = c->stack != OBT_NO_STACK;
 }
 

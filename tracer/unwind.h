@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "cfi.h"
 #include "hash.h"
 
 #define OBT_MAX_DEPTH 256u
@@ -112,6 +113,45 @@ static inline __attribute__((always_inline)) unsigned obt_unwind_dwarf_inline(co
         i++;
     *first = (unsigned)i;
     return (unsigned)(got - i) > max ? max : (unsigned)(got - i);
+}
+
+/*
+ * The stack words a libunwind trace from an interposer read: the slot of
+ * every frame's return address and saved %rbp, each with the value it
+ * held. When every slot still holds its value, the interposer frame is
+ * the same and the code is the same, the trace would read the same words
+ * and find the same frames again (obt_unwind_dwarf_learn says when that
+ * holds), so they need not be unwound again.
+ */
+#define OBT_DWARF_SLOTS 80u
+struct obt_dwarf_slots {
+    uint64_t frame; /* the interposer frame they were read from */
+    unsigned n;
+    uint64_t addr[OBT_DWARF_SLOTS], val[OBT_DWARF_SLOTS];
+};
+
+/*
+ * Learns the slots of frames[0 .. n), which unw_backtrace found from the
+ * interposer whose frame address is frame (frames[0] its return address);
+ * ended says the trace ended by itself after frames[n - 1], not cut at n.
+ * Steps with libunwind from here to frame and on through the n frames,
+ * taking every frame's return-address and %rbp locations, and accepts
+ * only a stack the slots alone decide: every location a word of this
+ * thread's stack (b) at or above frame, every function plain by its call
+ * frame information (cfi.h, answers kept in cc), the same frames found,
+ * and an end, if ended, that the last function's information marks.
+ * Returns 0 with s filled, -1 otherwise (s is then not usable).
+ */
+int obt_unwind_dwarf_learn(const void *frame, const struct obt_stack_bounds *b, const uint64_t *frames, unsigned n,
+                           int ended, struct obt_cfi_cache *cc, struct obt_dwarf_slots *s);
+
+/* TRUE when every slot of s holds the value learned: one independent load and compare each. */
+static inline int obt_dwarf_slots_hold(const struct obt_dwarf_slots *s)
+{
+    uint64_t diff = 0;
+    for (unsigned i = 0; i < s->n; i++)
+        diff |= *(const uint64_t *)(uintptr_t)s->addr[i] ^ s->val[i];
+    return diff == 0;
 }
 
 #endif /* OBTRACE_UNWIND_H */

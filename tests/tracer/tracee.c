@@ -15,6 +15,9 @@
  *   tracee internal        a reference the stand-in framework takes itself
  *   tracee deep N          N pairs alternating between two ~25-frame call
  *                          paths that differ in one deep frame only
+ *   tracee deep-runs N R   the same paths, now R pairs on one, then R on
+ *                          the other, and a frame without a frame pointer
+ *                          in the middle of both
  *   tracee foreign-rbp N   N pairs called through a frame whose %rbp is no
  *                          frame pointer (exit 77 where not x86-64)
  *   tracee device          IoCreateDevice on a driver object; prints on
@@ -94,6 +97,18 @@ static void pairs(PVOID obj, unsigned long long n)
  */
 #define DEEP_LEVELS 20
 static volatile int deep_which;
+static int deep_hop_level = -1; /* the level that goes on through deep_hop_nofp; -1: none */
+
+static void deep_chain(int level, PVOID obj);
+
+/* A frame of the chain built without a frame pointer: its CFA is %rsp-based. */
+__attribute__((noinline, optimize("omit-frame-pointer"))) static void deep_hop_nofp(int level, PVOID obj)
+{
+    volatile int pad[6];
+    pad[0] = level;
+    deep_chain(pad[0], obj);
+    __asm__ volatile("" ::: "memory");
+}
 
 __attribute__((noinline)) static void deep_chain(int level, PVOID obj)
 {
@@ -102,6 +117,8 @@ __attribute__((noinline)) static void deep_chain(int level, PVOID obj)
         report();
         tracee_deref_site(obj);
         report();
+    } else if (level == deep_hop_level) {
+        deep_hop_nofp(level - 1, obj);
     } else {
         deep_chain(level - 1, obj);
     }
@@ -122,11 +139,12 @@ __attribute__((noinline)) static void deep_b(PVOID obj)
     __asm__ volatile("" ::: "memory");
 }
 
-static void deep_pairs(PVOID obj, unsigned long long n)
+/* n pairs, run pairs on one path, then run on the other, and so on. */
+static void deep_pairs(PVOID obj, unsigned long long n, unsigned long long run)
 {
     void (*volatile path[2])(PVOID) = { deep_a, deep_b };
     for (unsigned long long i = 0; i < n; i++)
-        path[i & 1](obj);
+        path[(i / run) & 1](obj);
 }
 
 /*
@@ -297,7 +315,13 @@ int main(int argc, char **argv)
     } else if (!strcmp(mode, "images")) {
         return argc > 3 ? run_images(argv[2], argv[3], obj) : 64;
     } else if (!strcmp(mode, "deep")) {
-        deep_pairs(obj, n);
+        deep_pairs(obj, n, 1);
+    } else if (!strcmp(mode, "deep-runs")) {
+        unsigned long long run = argc > 3 ? strtoull(argv[3], NULL, 10) : 0;
+        if (!run)
+            return 64;
+        deep_hop_level = DEEP_LEVELS / 2;
+        deep_pairs(obj, n, run);
     } else if (!strcmp(mode, "foreign-rbp")) {
         if (foreign_rbp_pairs(obj, n))
             return 77;

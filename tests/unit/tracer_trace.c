@@ -238,26 +238,32 @@ static int first_difference(const struct tp_stack *a, const struct tp_stack *b)
 
 /*
  * tracee deep: pairs alternate between two paths that differ in one frame
- * 22 below the call site. Every event must carry the stack of its own
- * path: 4 stacks (ref/deref x path), each the same for every event of its
- * kind, the two paths' stacks equal but for that one deep frame.
+ * 22 below the call site (deep-runs: run pairs on one path, then run on the
+ * other, through a frame without a frame pointer too). Every event must
+ * carry the stack of its own path: 4 stacks (ref/deref x path), each the
+ * same for every event of its kind, the two paths' stacks equal but for
+ * that one deep frame. Runs longer than two let dwarf mode learn a stack
+ * and then meet the other path at the same frames: what it learned must
+ * tell them apart.
  */
-static void check_deep_trace(const char *unwind)
+static void check_deep_trace(const char *unwind, unsigned run)
 {
     struct tp_trace t;
-    char env[64];
+    char env[64], run_arg[16];
     snprintf(env, sizeof(env), "OBTRACE_UNWIND=%s", unwind);
+    snprintf(run_arg, sizeof(run_arg), "%u", run);
     const char *extra[] = { env, NULL };
     const unsigned pairs_n = 500;
 
-    pid_t pid = spawn((char *const[]){ tracee, "deep", "500", NULL }, "d-%p.obt", -1, extra);
+    char *const deep[] = { tracee, "deep", "500", NULL }, *const runs[] = { tracee, "deep-runs", "500", run_arg, NULL };
+    pid_t pid = spawn(run > 1 ? runs : deep, "d-%p.obt", -1, extra);
     ck_assert_int_eq(wait_status(pid), 0);
     load(&t, "d-%p.obt", pid);
     ck_assert_uint_eq(t.nev, 2 + 2 * pairs_n);
     uint32_t id[2][2] = { { 0, 0 }, { 0, 0 } }; /* [path][deref] */
     for (unsigned i = 0; i < 2 * pairs_n; i++) {
         const struct tp_event *e = &t.ev[1 + i];
-        unsigned path = (i / 2) & 1, deref = i & 1;
+        unsigned path = (i / 2 / run) & 1, deref = i & 1;
         ck_assert_uint_eq(e->op, deref ? OBT_OP_OBJ_DEREF : OBT_OP_OBJ_REF);
         ck_assert_uint_ne(e->stack, OBT_NO_STACK);
         if (!id[path][deref])
@@ -282,9 +288,11 @@ static void check_deep_trace(const char *unwind)
 START_TEST(stacks_differing_in_one_deep_frame_keep_their_ids)
 {
     paths_init();
-    check_deep_trace("fp");
-    check_deep_trace("auto");
-    check_deep_trace("dwarf");
+    check_deep_trace("fp", 1);
+    check_deep_trace("auto", 1);
+    check_deep_trace("dwarf", 1);
+    check_deep_trace("dwarf", 5);
+    check_deep_trace("auto", 5);
     cleanup();
 }
 END_TEST
