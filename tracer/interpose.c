@@ -812,7 +812,7 @@ KIRQL KeGetCurrentIrql(void)
  * every memo learned before is dropped at its next use.
  */
 static void *_Atomic obt_real_dlclose;
-int dlclose(void *handle)
+OBT_EXPORT int dlclose(void *handle)
 {
     int (*real)(void *) = (int (*)(void *))obt_resolve(&obt_real_dlclose, "dlclose");
     int rc = real(handle);
