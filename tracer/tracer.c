@@ -199,13 +199,75 @@ static int fp_walk_verified(const uint64_t *fp, unsigned nf, const uint64_t *dw,
     return 1;
 }
 
-/* libunwind's frames of c's caller, interned by their own hash. */
+/* The index of the walk memo kept for an interposer returning to ret (a scan of one cache line), or -1. */
+static inline int memo_find(const struct obt_tls *t, const void *ret)
+{
+    uint64_t r = (uint64_t)(uintptr_t)ret;
+    for (unsigned i = 0; i < OBT_MEMO_SLOTS; i++)
+        if (t->memo_ret[i] == r)
+            return (int)i;
+    return -1;
+}
+
+/* The walk memo for an interposer returning to ret: the one kept for ret, else the next in turn, emptied. */
+static struct obt_walk_memo *memo_slot(struct obt_tls *t, const void *ret)
+{
+    int found = memo_find(t, ret);
+    if (found >= 0)
+        return &t->memo[found];
+    unsigned i = t->memo_turn++ % OBT_MEMO_SLOTS;
+    t->memo_ret[i] = (uint64_t)(uintptr_t)ret;
+    t->memo[i].id = 0;
+    t->dmemo[i].id = 0;
+    t->dmemo[i].learned = 0;
+    t->dmemo[i].last_id = 0;
+    return &t->memo[i];
+}
+
+/*
+ * dwarf and auto: a stack found twice running from the same interposer frame is
+ * likely to come again: learn what its trace reads, so that its next
+ * meetings need only compare those words (obt_stack_dwarf_recall).
+ */
+static void dwarf_learn(struct obt_call *c, struct obt_dwarf_memo *d, const uint64_t *frames, unsigned n, int ended,
+                        uint32_t id)
+{
+    struct obt_tls *t = c->tls;
+    if (d->learned >= OBT_DWARF_LEARN_MAX)
+        return;
+    d->learned++;
+    d->id = 0;
+    d->generation = atomic_load_explicit(&obt_g.code_generation, memory_order_acquire);
+    if (!obt_unwind_dwarf_learn(c->frame, &t->bounds, frames, n, ended, &t->cfi, &d->slots))
+        d->id = id;
+}
+
+/*
+ * auto: libunwind's frames of c's caller, interned by their own hash, for
+ * a stack the walk does not name. Recalled without unwinding when what the
+ * trace from this interposer frame read is still there; learned when
+ * libunwind found the same stack from the same frame twice running.
+ */
 static uint32_t capture_dwarf(struct obt_call *c, unsigned depth)
 {
     uint64_t buf[OBT_MAX_DEPTH + OBT_DWARF_SLACK];
+    uint64_t frame = (uint64_t)(uintptr_t)c->frame;
     unsigned first;
+    uint32_t id = obt_stack_dwarf_recall(c);
+    if (id)
+        return id;
     unsigned n = obt_unwind_dwarf_inline(c->ret_addr, buf, depth, &first);
-    return obt_stack_intern(c->tls, buf + first, n);
+    id = obt_stack_intern(c->tls, buf + first, n);
+    int i = memo_find(c->tls, c->ret_addr);
+    if (i < 0 || id == OBT_NO_STACK)
+        return id;
+    struct obt_dwarf_memo *d = &c->tls->dmemo[i];
+    int ended = n < depth && first + n < depth + OBT_DWARF_SLACK;
+    if (d->last_id == id && d->last_frame == frame)
+        dwarf_learn(c, d, buf + first, n, ended, id);
+    d->last_id = id;
+    d->last_frame = frame;
+    return id;
 }
 
 /*
@@ -272,30 +334,6 @@ static uint32_t fp_lookup(struct obt_call *c, struct obt_key key, const uint64_t
     return id;
 }
 
-/* The index of the walk memo kept for an interposer returning to ret (a scan of one cache line), or -1. */
-static inline int memo_find(const struct obt_tls *t, const void *ret)
-{
-    uint64_t r = (uint64_t)(uintptr_t)ret;
-    for (unsigned i = 0; i < OBT_MEMO_SLOTS; i++)
-        if (t->memo_ret[i] == r)
-            return (int)i;
-    return -1;
-}
-
-/* The walk memo for an interposer returning to ret: the one kept for ret, else the next in turn, emptied. */
-static struct obt_walk_memo *memo_slot(struct obt_tls *t, const void *ret)
-{
-    int found = memo_find(t, ret);
-    if (found >= 0)
-        return &t->memo[found];
-    unsigned i = t->memo_turn++ % OBT_MEMO_SLOTS;
-    t->memo_ret[i] = (uint64_t)(uintptr_t)ret;
-    t->memo[i].id = 0;
-    t->dmemo[i].id = 0;
-    t->dmemo[i].learned = 0;
-    return &t->memo[i];
-}
-
 /*
  * fp and auto: the frame-pointer walk from the interposer, or its memo
  * when the frames still hold what the last walk from there read. A stack
@@ -329,24 +367,6 @@ static uint32_t capture_walk(struct obt_call *c, unsigned depth, int fp_mode)
         m->id = good ? id : OBT_MEMO_FP_BAD;
     }
     return id;
-}
-
-/*
- * dwarf: a stack found twice running from the same interposer frame is
- * likely to come again: learn what its trace reads, so that its next
- * meetings need only compare those words (obt_stack_dwarf_recall).
- */
-static void dwarf_learn(struct obt_call *c, struct obt_dwarf_memo *d, const uint64_t *frames, unsigned n, int ended,
-                        uint32_t id)
-{
-    struct obt_tls *t = c->tls;
-    if (d->learned >= OBT_DWARF_LEARN_MAX)
-        return;
-    d->learned++;
-    d->id = 0;
-    d->generation = atomic_load_explicit(&obt_g.code_generation, memory_order_acquire);
-    if (!obt_unwind_dwarf_learn(c->frame, &t->bounds, frames, n, ended, &t->cfi, &d->slots))
-        d->id = id;
 }
 
 /*

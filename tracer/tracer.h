@@ -110,9 +110,10 @@ struct obt_walk_memo {
 };
 
 /*
- * dwarf mode: what a libunwind trace from an interposer read (its slots)
- * and the id of the stack it found, kept beside the walk memo of the same
- * interposer return address. id 0 = nothing learned; learned counts the
+ * dwarf mode, and auto mode for stacks the walk does not name: what a
+ * libunwind trace from an interposer read (its slots) and the id of the
+ * stack it found, kept beside the walk memo of the same interposer return
+ * address. id 0 = nothing learned; learned counts the
  * learnings that did not pay off yet (stops at OBT_DWARF_LEARN_MAX, so a
  * call site whose slots change every time is not learned forever).
  */
@@ -121,6 +122,8 @@ struct obt_dwarf_memo {
     uint32_t id;
     uint32_t generation; /* obt_g.code_generation when learned */
     uint32_t learned;
+    uint32_t last_id;    /* auto mode: the stack libunwind last found from here, */
+    uint64_t last_frame; /* and the interposer frame it found it from */
     struct obt_dwarf_slots slots;
 };
 
@@ -205,7 +208,7 @@ static inline void obt_call_end(struct obt_call *c)
 }
 
 /*
- * dwarf mode: the id of c's caller's stack without unwinding, when what
+ * dwarf mode (and auto's libunwind stacks): the id of c's caller's stack without unwinding, when what
  * the last trace from this interposer frame read is all still there (see
  * struct obt_dwarf_memo); 0 when it must be unwound.
  */

@@ -291,8 +291,8 @@ START_TEST(stacks_differing_in_one_deep_frame_keep_their_ids)
     check_deep_trace("fp", 1);
     check_deep_trace("auto", 1);
     check_deep_trace("dwarf", 1);
-    check_deep_trace("dwarf", 5);
     check_deep_trace("auto", 5);
+    check_deep_trace("dwarf", 5);
     cleanup();
 }
 END_TEST
