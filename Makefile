@@ -199,7 +199,7 @@ $(O)/bench/libtrchain_%.so: bench/tracer_chain/chain.c
 	@mkdir -p $(@D)
 	$(CC) $(BASE_CFLAGS) $(WARN) -Wno-missing-prototypes -DCHAIN_SIDE=$* -shared -o $@ $< $(LDFLAGS_ALL)
 # The tracer benchmark's floor recorder is built from the tracer's own stack walk and intern table.
-BENCH_FLOOR_OBJ := $(O)/tracer/unwind.o $(O)/tracer/intern.o
+BENCH_FLOOR_OBJ := $(O)/tracer/unwind.o $(O)/tracer/cfi.o $(O)/tracer/intern.o
 $(O)/bench/tracer_bench: $(BENCH_FLOOR_OBJ)
 $(O)/bench/tracer_bench_fake: bench/tracer_bench.c $(TT)/libfakentsim.so $(BENCH_FLOOR_OBJ)
 	@mkdir -p $(@D)

@@ -27,11 +27,18 @@ void SET_NEXT(chain_step_fn *next)
 
 __attribute__((noinline)) void STEP(int depth, uint32_t path, chain_leaf_fn *leaf, void *ctx)
 {
-    if (depth <= 0)
+    volatile int site; /* a store each side of the call, unlike the other site's, in this frame */
+    if (depth <= 0) {
         leaf(ctx);
-    else if (path & 1)
+    } else if (path & 1) {
+        site = 1; /* so the compiler can merge neither the two calls nor their tails */
         next_step(depth - 1, path >> 1, leaf, ctx);
-    else
+        site = 1;
+    } else {
+        site = 2;
         next_step(depth - 1, path >> 1, leaf, ctx);
+        site = 2;
+    }
+    (void)site;
     __asm__ volatile("" ::: "memory"); /* keep the frame: no tail calls */
 }
