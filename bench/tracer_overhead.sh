@@ -20,7 +20,9 @@
 #   fp/auto         traced; "added" = traced - untraced, per event
 #   dwarf           added cost per event / one bare unw_backtrace, where the
 #                   bare unw_backtrace is the "unw" leaf minus the "none"
-#                   leaf (the chain alone), i.e. the unwinder call by itself
+#                   leaf (the chain alone), i.e. the unwinder call by itself;
+#                   a repeated stack is recalled without unwinding, 2048
+#                   stacks in turn never are: both are shown
 #   fp walk         the same for a bare 32-frame frame-pointer walk
 #   heaptrack       heaptrack on the malloc + free twin at the same depth:
 #                   added ns per heaptrack event (malloc or free) / added ns
@@ -173,6 +175,7 @@ round() {
     one auto1 "$bin" $(tenv auto) -- ref 1 1 "$ITERS" $cpu_a
     one auto2k "$bin" $(tenv auto) -- ref 2048 1 "$ITERS" $cpu_a
     one dw1 "$bin" $(tenv dwarf) -- ref 1 1 "$ITERS" $cpu_a
+    one dw2k "$bin" $(tenv dwarf) -- ref 2048 1 "$ITERS" $cpu_a
     one floor1 "$bin" X=1 -- floor 1 1 "$ITERS" $cpu_a
     one floor2k "$bin" X=1 -- floor 2048 1 "$ITERS" $cpu_a
     one chain "$bin" X=1 -- none 1 1 "$ITERS" $cpu_a
@@ -225,7 +228,7 @@ v() {
         -v "$1_w=$(m "$1" ns_per_event)" -v "$1_e=$(m "$1" events_per_sec)"
 }
 # shellcheck disable=SC2046
-awk $(for n in base1 base2k fp1 fp2k auto1 auto2k dw1 floor1 floor2k chain unw fpwalk malloc0 heap uftrace ltrace \
+awk $(for n in base1 base2k fp1 fp2k auto1 auto2k dw1 dw2k floor1 floor2k chain unw fpwalk malloc0 heap uftrace ltrace \
     t1a t1b t2 fpt1a fpt1b fpt2 fake1a fake1b fake2 fakefp1a fakefp1b fakefp2; do v $n; done) \
     -v heapall="$(m heapall whole)" -v m0all="$(m malloc0all whole)" -v a1all="$(m auto1all whole)" \
     -v b1all="$(m base1all whole)" -v size="$(m size size)" \
@@ -246,6 +249,7 @@ BEGIN {
     row("auto mode, repeated stack, added", auto1_t - base1_t, auto1_p - base1_p, "<= 80 ns")
     row("auto mode, 2048 stacks, added", auto2k_t - base2k_t, auto2k_p - base2k_p, "<= 150 ns")
     row("dwarf mode, repeated stack, added", dw1_t - base1_t, dw1_p - base1_p, "")
+    row("dwarf mode, 2048 stacks, added", dw2k_t - base2k_t, dw2k_p - base2k_p, "")
     row("floor recorder, repeated stack, added", floor1_t - base1_t, floor1_p - base1_p, "")
     row("floor recorder, 2048 stacks, added", floor2k_t - base2k_t, floor2k_p - base2k_p, "")
     ratio("fp added / floor added, repeated stack", (fp1_t - base1_t) / (floor1_t - base1_t),
@@ -256,6 +260,7 @@ BEGIN {
           (fp2k_p - base2k_p) / (floor2k_p - base2k_p), "")
     bare_unw = unw_t - chain_t; bare_fp = fpwalk_t - chain_t
     ratio("dwarf added / one bare unw_backtrace", (dw1_t - base1_t) / bare_unw, (dw1_p - base1_p) / bare_unw, "<= 1.25x")
+    ratio("  the same, 2048 stacks (nothing recalled)", (dw2k_t - base2k_t) / bare_unw, (dw2k_p - base2k_p) / bare_unw, "")
     row("the chain alone (per iteration)", chain_t, chain_p, "")
     row("one bare unw_backtrace, 32 frames", bare_unw, unw_p - chain_p, "")
     row("one bare frame-pointer walk, 32 frames", bare_fp, fpwalk_p - chain_p, "")
