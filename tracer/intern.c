@@ -3,10 +3,14 @@
  *
  * Linear probing from the key's low bits; slots are claimed with one
  * compare-and-swap and never removed, so a probe sequence never breaks.
+ * The intern table probes its levels oldest first, and inserts only into
+ * the newest: a probe that ends at a free slot of an older level has
+ * learned that the key is not there.
  */
 #include "intern.h"
 
 #include <sched.h>
+#include <string.h>
 #include <sys/mman.h>
 
 static void *table_alloc(uint64_t bytes)
@@ -23,23 +27,41 @@ static void spin_pause(unsigned *n)
         sched_yield();
 }
 
-int obt_intern_init(struct obt_intern *t, unsigned log2_slots)
+static uint64_t level_mask(const struct obt_intern *t, unsigned l)
 {
-    uint64_t n = (uint64_t)1 << log2_slots;
-    t->slots = table_alloc(n * sizeof(*t->slots));
-    if (!t->slots)
+    return ((uint64_t)1 << (t->log2_first + 2 * l)) - 1;
+}
+
+/* Maps level l (once: a thread that loses the race unmaps its own). 0, or -1. */
+static int level_open(struct obt_intern *t, unsigned l)
+{
+    struct obt_intern_level *lv = &t->level[l];
+    if (atomic_load_explicit(&lv->slots, memory_order_acquire))
+        return 0;
+    uint64_t bytes = (level_mask(t, l) + 1) * sizeof(struct obt_intern_slot);
+    struct obt_intern_slot *mine = table_alloc(bytes), *none = NULL;
+    if (!mine)
         return -1;
-    t->mask = n - 1;
-    t->limit = n / 4 * 3;
-    atomic_store(&t->used, 0);
+    if (!atomic_compare_exchange_strong(&lv->slots, &none, mine))
+        munmap(mine, bytes);
     return 0;
+}
+
+int obt_intern_init(struct obt_intern *t, unsigned log2_first)
+{
+    memset(t, 0, sizeof(*t));
+    t->log2_first = log2_first;
+    return level_open(t, 0);
 }
 
 void obt_intern_release(struct obt_intern *t)
 {
-    if (t->slots)
-        munmap(t->slots, (t->mask + 1) * sizeof(*t->slots));
-    t->slots = NULL;
+    for (unsigned l = 0; l < OBT_INTERN_LEVELS; l++) {
+        struct obt_intern_slot *slots = atomic_load(&t->level[l].slots);
+        if (slots)
+            munmap(slots, (level_mask(t, l) + 1) * sizeof(*slots));
+        atomic_store(&t->level[l].slots, NULL);
+    }
 }
 
 static int slot_matches(struct obt_intern_slot *s, struct obt_key key)
@@ -50,29 +72,64 @@ static int slot_matches(struct obt_intern_slot *s, struct obt_key key)
     return s->lo == key.lo && s->hi == key.hi;
 }
 
-struct obt_intern_slot *obt_intern_get(struct obt_intern *t, struct obt_key key, int *inserted)
+/* key's slot in one level, or NULL with *empty the free slot that ended the probe (NULL if none). */
+static struct obt_intern_slot *level_find(struct obt_intern_slot *slots, uint64_t mask, struct obt_key key,
+                                          struct obt_intern_slot **empty)
 {
-    uint64_t i = key.lo & t->mask;
-
-    *inserted = 0;
-    for (uint64_t probes = 0; probes <= t->mask; probes++, i = (i + 1) & t->mask) {
-        struct obt_intern_slot *s = &t->slots[i];
-        uint32_t st = atomic_load_explicit(&s->state, memory_order_acquire);
-        if (st == 0) {
-            if (atomic_load_explicit(&t->used, memory_order_relaxed) >= t->limit)
-                return NULL;
-            uint32_t expect = 0;
-            if (atomic_compare_exchange_strong(&s->state, &expect, 1)) {
-                atomic_fetch_add_explicit(&t->used, 1, memory_order_relaxed);
-                s->lo = key.lo;
-                s->hi = key.hi;
-                atomic_store_explicit(&s->state, 2, memory_order_release);
-                *inserted = 1;
-                return s;
-            }
+    uint64_t i = key.lo & mask;
+    *empty = NULL;
+    for (uint64_t probes = 0; probes <= mask; probes++, i = (i + 1) & mask) {
+        struct obt_intern_slot *s = &slots[i];
+        if (atomic_load_explicit(&s->state, memory_order_acquire) == 0) {
+            *empty = s;
+            return NULL;
         }
         if (slot_matches(s, key))
             return s;
+    }
+    return NULL;
+}
+
+/* Claims the free slot s for key: 1, or 0 when another thread claimed it first. */
+static int slot_claim(struct obt_intern_level *lv, struct obt_intern_slot *s, struct obt_key key)
+{
+    uint32_t expect = 0;
+    if (!atomic_compare_exchange_strong(&s->state, &expect, 1))
+        return 0;
+    atomic_fetch_add_explicit(&lv->used, 1, memory_order_relaxed);
+    s->lo = key.lo;
+    s->hi = key.hi;
+    atomic_store_explicit(&s->state, 2, memory_order_release);
+    return 1;
+}
+
+struct obt_intern_slot *obt_intern_get(struct obt_intern *t, struct obt_key key, int *inserted)
+{
+    *inserted = 0;
+    for (unsigned l = 0; l < OBT_INTERN_LEVELS; l++) {
+        struct obt_intern_level *lv = &t->level[l];
+        struct obt_intern_slot *slots = atomic_load_explicit(&lv->slots, memory_order_acquire), *empty;
+        uint64_t mask = level_mask(t, l);
+        if (!slots)
+            return NULL;
+        for (;;) {
+            struct obt_intern_slot *s = level_find(slots, mask, key, &empty);
+            if (s)
+                return s;
+            int newest = l + 1 == OBT_INTERN_LEVELS || !atomic_load_explicit(&t->level[l + 1].slots, memory_order_acquire);
+            if (!newest || !empty)
+                break; /* absent here: on to the next level */
+            if (atomic_load_explicit(&lv->used, memory_order_relaxed) >= (mask + 1) / 4 * 3) {
+                if (l + 1 == OBT_INTERN_LEVELS || level_open(t, l + 1))
+                    return NULL;
+                break;
+            }
+            if (slot_claim(lv, empty, key)) {
+                *inserted = 1;
+                return empty;
+            }
+            /* another thread took that slot, perhaps for key: probe again */
+        }
     }
     return NULL;
 }

@@ -31,20 +31,35 @@ struct obt_intern_slot {
     uint32_t reserved;
 };
 
-struct obt_intern {
-    struct obt_intern_slot *slots;
-    uint64_t mask;
-    uint64_t limit;          /* most slots that may be used */
+/*
+ * The table grows in levels, each four times the size of the one before,
+ * opened when the one before is three quarters full; a key lives in the
+ * level it was inserted in. Small programs stay in the first level, whose
+ * slots stay in the caches; later levels cost a probe of each one before.
+ */
+#define OBT_INTERN_LEVELS 4u
+struct obt_intern_level {
+    struct obt_intern_slot *_Atomic slots; /* NULL until opened */
     _Atomic uint64_t used;
 };
+struct obt_intern {
+    unsigned log2_first;
+    struct obt_intern_level level[OBT_INTERN_LEVELS];
+};
 
-/* Allocates a table of 2^log2_slots slots. 0 or -1. */
-int obt_intern_init(struct obt_intern *t, unsigned log2_slots);
+/*
+ * Opens the first level, 2^log2_first slots; level i will have
+ * 2^(log2_first + 2i). 0 or -1.
+ */
+int obt_intern_init(struct obt_intern *t, unsigned log2_first);
 /* Frees the table's memory. */
 void obt_intern_release(struct obt_intern *t);
 /*
  * Finds key's slot, inserting it when absent: *inserted is 1 when the caller
- * now owns the slot and must call obt_intern_publish. NULL when full.
+ * now owns the slot and must call obt_intern_publish. NULL when every level
+ * is full (or a new one cannot be mapped). A key inserted by two threads at
+ * the moment a level fills may get a slot in each of two levels, so two ids:
+ * the only way one key gets two.
  */
 struct obt_intern_slot *obt_intern_get(struct obt_intern *t, struct obt_key key, int *inserted);
 /* Makes id visible for slot s (after the defining record is written). */

@@ -25,8 +25,8 @@
 
 #include "ntsim.h"
 
-#define OBT_STACK_TABLE_LOG2 20
-#define OBT_STRING_TABLE_LOG2 16
+#define OBT_STACK_TABLE_LOG2 14 /* the first level: 12K stacks in 512 KiB; four levels hold 1M */
+#define OBT_STRING_TABLE_LOG2 12
 #define OBT_OBJECT_TABLE_LOG2 20
 #define OBT_AUX_TABLE_LOG2 16
 #define OBT_SEED_FP 0x6670u

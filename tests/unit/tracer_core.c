@@ -4,7 +4,7 @@
  * copied out, a death between copy and clearing), the lock-free intern table under contention, the
  * frame-pointer walk against libunwind, the walk's
  * streaming hash and its record-and-recheck (the per-thread walk memo), the
- * configuration parser, and doc/trace-format.md's tables against
+ * configuration parser, the intern table's levels, and doc/trace-format.md's tables against
  * include/obtrace/trace.h.
  */
 #include <check.h>
@@ -336,6 +336,35 @@ START_TEST(intern_gives_each_key_one_id_under_contention)
 }
 END_TEST
 
+/* Levels of 16, 64, 256 and 1024 slots hold 12 + 48 + 192 + 768 keys, each found where it went in. */
+START_TEST(intern_grows_in_levels)
+{
+    static struct obt_intern t;
+    static struct obt_intern_slot *slot[1020];
+    int inserted;
+    ck_assert_int_eq(obt_intern_init(&t, 4), 0);
+    for (unsigned i = 0; i < 1020; i++) {
+        struct obt_key k = { obt_mix64(i + 1), i };
+        slot[i] = obt_intern_get(&t, k, &inserted);
+        ck_assert_ptr_nonnull(slot[i]);
+        ck_assert_int_eq(inserted, 1);
+        obt_intern_publish(slot[i], i + 1);
+        ck_assert_ptr_nonnull(atomic_load(&t.level[i < 12 ? 0 : i < 60 ? 1 : i < 252 ? 2 : 3].slots));
+    }
+    for (unsigned l = 0; l < OBT_INTERN_LEVELS; l++)
+        ck_assert_uint_eq(atomic_load(&t.level[l].used), (16u << (2 * l)) / 4 * 3);
+    for (unsigned i = 0; i < 1020; i++) {
+        struct obt_key k = { obt_mix64(i + 1), i };
+        ck_assert_ptr_eq(obt_intern_get(&t, k, &inserted), slot[i]);
+        ck_assert_int_eq(inserted, 0);
+        ck_assert_uint_eq(obt_intern_id(slot[i]), i + 1);
+    }
+    struct obt_key more = { obt_mix64(5000), 5000 };
+    ck_assert_ptr_null(obt_intern_get(&t, more, &inserted)); /* every level full */
+    obt_intern_release(&t);
+}
+END_TEST
+
 START_TEST(hash_separates_close_stacks)
 {
     uint64_t a[32], b[32];
@@ -613,6 +642,7 @@ int main(void)
     tcase_add_test(tc, writer_copies_full_staging_chunks_once);
     tcase_add_test(tc, writer_events_survive_sigkill);
     tcase_add_test(tc, intern_gives_each_key_one_id_under_contention);
+    tcase_add_test(tc, intern_grows_in_levels);
     tcase_add_test(tc, hash_separates_close_stacks);
     tcase_add_test(tc, addrmap_overwrites_and_cas);
     tcase_add_test(tc, fp_walk_agrees_with_libunwind);
