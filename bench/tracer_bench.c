@@ -212,7 +212,7 @@ static void *object_new(void)
     return obj;
 }
 
-static void run_loop(struct thread_ctx *c, unsigned long long n)
+__attribute__((noinline)) static void run_loop(struct thread_ctx *c, unsigned long long n)
 {
     for (unsigned long long i = 0; i < n; i++)
         step_a(CHAIN_DEPTH, (uint32_t)i & (stacks - 1), leaf, c);
@@ -246,12 +246,17 @@ static void *thread_start(void *p)
     stack_bounds(c);
     if (c->floor)
         obt_stack_bounds_current(&c->floor->bounds);
-    run_loop(c, warm_iters);
-    if (pthread_barrier_wait(&start_line) == PTHREAD_BARRIER_SERIAL_THREAD)
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu0);
-    clock_gettime(CLOCK_MONOTONIC, &c->t0);
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c->cpu_t0);
-    run_loop(c, iters);
+    /* one call site for both loops (the volatile count keeps the compiler from unrolling it): the
+       measured loop meets the stacks the warm-up met, not new ones under another return address */
+    for (volatile int measured = 0; measured < 2; measured++) {
+        if (measured) {
+            if (pthread_barrier_wait(&start_line) == PTHREAD_BARRIER_SERIAL_THREAD)
+                clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu0);
+            clock_gettime(CLOCK_MONOTONIC, &c->t0);
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c->cpu_t0);
+        }
+        run_loop(c, measured ? iters : warm_iters);
+    }
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c->cpu_t1);
     clock_gettime(CLOCK_MONOTONIC, &c->t1);
     return NULL;
