@@ -225,8 +225,10 @@ uint32_t obt_stack_dwarf_take(struct obt_call *c, int got);
  * dwarf mode: captures c's caller's stack from the interposer itself (this
  * is inlined into it), so libunwind steps through no tracer frame but
  * unw_backtrace's own and the interposer's, and asks for no more frames
- * than the configured depth needs. Events c emits afterwards carry it;
- * skipped when c's event is already filtered. Other modes: nothing.
+ * than the configured depth needs; first, a stack it recalls needs no
+ * unwinding at all (obt_stack_dwarf_recall). Events c emits afterwards
+ * carry it; skipped when c's event is already filtered. Other modes:
+ * nothing.
  */
 static inline __attribute__((always_inline)) void obt_call_capture(struct obt_call *c)
 {
