@@ -44,11 +44,6 @@ __attribute__((noinline)) static int plain_function(int x)
     return v + 1;
 }
 
-static uintptr_t code_of(void (*fn)(void))
-{
-    return (uintptr_t)fn;
-}
-
 START_TEST(cfi_plain_function_and_last_frame)
 {
     ck_assert_uint_eq(obt_cfi_classify((uintptr_t)plain_function + 1), OBT_CFI_PLAIN);
@@ -65,7 +60,7 @@ END_TEST
 
 START_TEST(cfi_refuses_expressions_and_foreign_addresses)
 {
-    ck_assert_uint_eq(obt_cfi_classify(code_of((void (*)(void))call_via_expression) + 8), 0);
+    ck_assert_uint_eq(obt_cfi_classify((uintptr_t)call_via_expression + 8), 0);
     void *heap = malloc(16);
     ck_assert_uint_eq(obt_cfi_classify((uintptr_t)heap), 0);
     free(heap);
@@ -97,7 +92,7 @@ START_TEST(cfi_cache_answers_as_the_classifier)
     uintptr_t pc = (uintptr_t)plain_function + 1;
     ck_assert_uint_eq(obt_cfi_classify_cached(&cc, pc), OBT_CFI_PLAIN);
     ck_assert_uint_eq(obt_cfi_classify_cached(&cc, pc), OBT_CFI_PLAIN);
-    pc = code_of((void (*)(void))call_via_expression) + 8;
+    pc = (uintptr_t)call_via_expression + 8;
     ck_assert_uint_eq(obt_cfi_classify_cached(&cc, pc), 0);
 }
 END_TEST
